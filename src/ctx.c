@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening an RDMA device: device and port choice, protection domain. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "util.h"
+
+/* First active port of @verbs at or after @want (0 = any); 0 if none. */
+static uint8_t active_port(struct ibv_context *verbs, uint8_t want)
+{
+	struct ibv_device_attr dattr;
+	struct ibv_port_attr pattr;
+	uint8_t p;
+
+	if (ibv_query_device(verbs, &dattr))
+		return 0;
+	for (p = 1; p <= dattr.phys_port_cnt; p++) {
+		if (want && p != want)
+			continue;
+		if (!ibv_query_port(verbs, p, &pattr) &&
+		    pattr.state == IBV_PORT_ACTIVE)
+			return p;
+	}
+	return 0;
+}
+
+static int open_device(const char *name, uint8_t want_port,
+		       struct ibv_context **verbs_out, uint8_t *port_out)
+{
+	struct ibv_device **list;
+	int n, i, ret = -ENODEV;
+
+	list = ibv_get_device_list(&n);
+	/* ENOSYS means the kernel has no RDMA stack at all: no device. */
+	if (!list)
+		return (errno && errno != ENOSYS) ? -errno : -ENODEV;
+	for (i = 0; i < n; i++) {
+		struct ibv_context *verbs;
+		uint8_t port;
+
+		if (name && strcmp(ibv_get_device_name(list[i]), name))
+			continue;
+		verbs = ibv_open_device(list[i]);
+		if (!verbs) {
+			ret = errno ? -errno : -ENODEV;
+			continue;
+		}
+		port = active_port(verbs, want_port);
+		if (port) {
+			*verbs_out = verbs;
+			*port_out = port;
+			ret = 0;
+			break;
+		}
+		ibv_close_device(verbs);
+		ret = -ENODEV;
+	}
+	ibv_free_device_list(list);
+	return ret;
+}
+
+static int attr_valid(const struct sanverbs_ctx_attr *attr)
+{
+	if (attr->flags)
+		return 0;
+	if ((unsigned int)attr->monitor > SANVERBS_MONITOR_NONE)
+		return 0;
+	return 1;
+}
+
+SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
+				struct sanverbs_ctx **out)
+{
+	struct sanverbs_ctx *ctx;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	if (attr) {
+		ctx->attr = *attr;
+	} else {
+		ret = sanverbs_ctx_attr_init(&ctx->attr);
+		if (ret)
+			goto err_free;
+	}
+	if (!attr_valid(&ctx->attr)) {
+		ret = -EINVAL;
+		goto err_free;
+	}
+	/* The caller's device string may not outlive this call. */
+	ctx->attr.device = NULL;
+
+	ret = open_device(attr ? attr->device : getenv("SANVERBS_DEVICE"),
+			  ctx->attr.port, &ctx->verbs, &ctx->port);
+	if (ret)
+		goto err_free;
+	ctx->attr.port = ctx->port;
+	ctx->pd = ibv_alloc_pd(ctx->verbs);
+	if (!ctx->pd) {
+		ret = errno ? -errno : -ENOMEM;
+		goto err_close;
+	}
+	*out = ctx;
+	return 0;
+
+err_close:
+	ibv_close_device(ctx->verbs);
+err_free:
+	free(ctx);
+	return ret;
+}
+
+SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	ibv_dealloc_pd(ctx->pd);
+	ibv_close_device(ctx->verbs);
+	free(ctx);
+	return 0;
+}
+
+SV_EXPORT struct ibv_context *sanverbs_ctx_verbs(const struct sanverbs_ctx *ctx)
+{
+	return ctx ? ctx->verbs : NULL;
+}
+
+SV_EXPORT struct ibv_pd *sanverbs_ctx_pd(const struct sanverbs_ctx *ctx)
+{
+	return ctx ? ctx->pd : NULL;
+}
+
+SV_EXPORT const char *sanverbs_ctx_device_name(const struct sanverbs_ctx *ctx)
+{
+	return ctx ? ibv_get_device_name(ctx->verbs->device) : NULL;
+}
+
+SV_EXPORT uint8_t sanverbs_ctx_port(const struct sanverbs_ctx *ctx)
+{
+	return ctx ? ctx->port : 0;
+}

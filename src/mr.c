@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* Public registration handles. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ctx.h"
+#include "mr.h"
+#include "util.h"
+
+int sv_access_to_ibv(unsigned int access)
+{
+	int flags = 0;
+
+	if (access & SANVERBS_ACCESS_LOCAL_WRITE)
+		flags |= IBV_ACCESS_LOCAL_WRITE;
+	/* Verbs rejects REMOTE_WRITE without LOCAL_WRITE. */
+	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
+		flags |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+	if (access & SANVERBS_ACCESS_REMOTE_READ)
+		flags |= IBV_ACCESS_REMOTE_READ;
+	return flags;
+}
+
+unsigned int sv_access_normalize(unsigned int access)
+{
+	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
+		access |= SANVERBS_ACCESS_LOCAL_WRITE;
+	return access;
+}
+
+SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
+			      unsigned int access, struct sanverbs_mr **out)
+{
+	struct sanverbs_mr *mr;
+
+	if (out)
+		*out = NULL;
+	if (!ctx || !out || !sv_range_ok(addr, len) ||
+	    (access & ~SANVERBS_ACCESS_ALL))
+		return -EINVAL;
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
+		return -ENOMEM;
+	mr->ctx = ctx;
+	mr->addr = addr;
+	mr->len = len;
+	mr->access = sv_access_normalize(access);
+	mr->ibmr = ibv_reg_mr(ctx->pd, addr, len, sv_access_to_ibv(access));
+	if (!mr->ibmr) {
+		int err = errno ? -errno : -ENOMEM;
+
+		free(mr);
+		return err;
+	}
+	*out = mr;
+	return 0;
+}
+
+SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
+{
+	int ret;
+
+	if (!mr)
+		return -EINVAL;
+	ret = ibv_dereg_mr(mr->ibmr);
+	free(mr);
+	return ret > 0 ? -ret : ret;
+}
+
+SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)
+{
+	return mr ? mr->ibmr->lkey : 0;
+}
+
+SV_EXPORT uint32_t sanverbs_mr_rkey(const struct sanverbs_mr *mr)
+{
+	return mr ? mr->ibmr->rkey : 0;
+}
+
+SV_EXPORT void *sanverbs_mr_addr(const struct sanverbs_mr *mr)
+{
+	return mr ? mr->addr : NULL;
+}
+
+SV_EXPORT size_t sanverbs_mr_length(const struct sanverbs_mr *mr)
+{
+	return mr ? mr->len : 0;
+}
+
+SV_EXPORT unsigned int sanverbs_mr_access(const struct sanverbs_mr *mr)
+{
+	return mr ? mr->access : 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers shared by every engine module (no dependencies of its own). */
+#ifndef SV_UTIL_H
+#define SV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SV_EXPORT __attribute__((visibility("default")))
+
+#ifndef container_of
+#define container_of(ptr, type, member)                                      \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+#define SV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* True when [addr, addr + len) is a non-empty range that does not wrap. */
+static inline int sv_range_ok(const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	return addr != NULL && len != 0 && a + len > a;
+}
+
+#endif

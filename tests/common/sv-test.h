@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared scaffolding for the Check suites: a main() per test program and the
+ * skip convention (exit 77 with the reason). loopqp.h is the peer QP. */
+#ifndef SV_TEST_H
+#define SV_TEST_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+#include "sanverbs.h"
+#include "loopqp.h"
+
+/* Exit code meson counts as a skip. */
+#define SV_TEST_SKIP 77
+
+/* Runs @suite and exits with 0 / 1. Every test program's main() ends here. */
+int sv_test_run(Suite *suite);
+
+/* For suites that need an RDMA device: checks in the parent, before Check
+ * forks the tests, that one exists; otherwise prints why and exits 77. */
+int sv_test_run_rxe(Suite *suite);
+
+/* Opens the test device (SANVERBS_RXE_DEV or the first active one). If no
+ * RDMA device exists, prints why and exits 77 so meson reports a skip. */
+struct sanverbs_ctx *sv_test_ctx_open(void);
+
+/* Fills @buf with a pattern derived from @seed; sv_check_pattern returns the
+ * offset of the first wrong byte or -1 when all match. */
+void sv_fill_pattern(void *buf, size_t len, uint32_t seed);
+long sv_check_pattern(const void *buf, size_t len, uint32_t seed);
+
+#endif

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Helpers shared by the tests/vm scripts. Sourced, never executed.
+#
+# Kept in one place so fetch-guest.sh, run.sh and selftest.sh agree on where
+# the cache lives and on how missing Debian packages are installed: a fresh
+# machine (CI, a new developer box) has none of them, and the scripts must
+# bring in what they need themselves.
+
+SV_VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SV_REPO=$(cd "$SV_VM_DIR/../.." && pwd)
+SV_CACHE=${SANVERBS_CACHE:-$SV_REPO/.cache}/vm
+
+sv_log() { printf '[sanverbs-vm] %s\n' "$*" >&2; }
+sv_die() { printf '[sanverbs-vm] error: %s\n' "$*" >&2; exit "${SV_DIE_STATUS:-1}"; }
+
+# sv_need_pkgs PKG...: install the Debian packages that are not installed yet.
+# dpkg-query rather than `command -v` because some needs are not commands
+# (busybox-static vs the dynamic busybox both give /bin/busybox, and only the
+# static one can go into an initramfs as-is).
+sv_need_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    [ "$(id -u)" -eq 0 ] || sv_die "missing packages (${missing[*]}) and not root to install them"
+    sv_log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine may have no package lists at all: update once on failure.
+    if ! apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
+        apt-get update >&2
+        apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    fi
+}
+
+# Packages the host needs to boot the guest and that the guest itself uses:
+# the guest runs the host's binaries from the read-only 9p root, so the RDMA
+# user space (rdma-core providers, ibverbs-utils, perftest, rping) must be
+# installed on the host even though the host kernel has no RDMA stack.
+SV_HOST_PKGS=(qemu-system-x86 busybox-static cpio kmod rdma-core ibverbs-providers
+              ibverbs-utils perftest rdmacm-utils iproute2 python3 xz-utils coreutils
+              util-linux)
