@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Invalidation monitors: the contract between the registration cache and
+ * each backend that learns about mapping changes (userfaultfd in
+ * monitor_uffd.c, the kernel module's mmu_interval_notifier in
+ * monitor_kmod.c). The cache never knows which backend it talks to.
+ *
+ * A backend reports a change of [start, start + len) by calling the sink it
+ * was created with. It must do so before the unmapping call of the
+ * application returns (userfaultfd: the unmapper waits until its event is
+ * read), or make still_valid() return false from that moment on (kmod:
+ * generation counters in a shared page bumped by the notifier), so that no
+ * lookup that starts after munmap() returns can hit a stale entry.
+ */
+#ifndef SV_MONITOR_H
+#define SV_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sv_monitor;
+
+/* Called by a backend for every range whose mapping changed. May run on the
+ * backend's own thread; must not call anything that unmaps memory. */
+typedef void (*sv_invalidate_fn)(void *arg, uintptr_t start, size_t len);
+
+/* Per-entry watch state; the backend may use the fields as it likes. */
+struct sv_watch {
+	uintptr_t start;
+	size_t len;
+	uint64_t token; /* backend-specific: slot index, generation, ... */
+	uint64_t gen;
+};
+
+struct sv_monitor_ops {
+	const char *name;
+	/* Start watching [start, start + len); 0 or a negative errno. */
+	int (*watch)(struct sv_monitor *m, struct sv_watch *w);
+	/* Stop watching; safe to call on a range already invalidated. */
+	void (*unwatch)(struct sv_monitor *m, struct sv_watch *w);
+	/* O(1) check at hit time, or NULL when the backend invalidates
+	 * synchronously through the sink. */
+	bool (*still_valid)(struct sv_monitor *m, const struct sv_watch *w);
+	void (*destroy)(struct sv_monitor *m);
+};
+
+struct sv_monitor {
+	const struct sv_monitor_ops *ops;
+	sv_invalidate_fn sink;
+	void *sink_arg;
+};
+
+/* Constructors: 0 and *out set, or a negative errno saying why this backend
+ * is unavailable (-ENOSYS/-EPERM/-ENODEV), so AUTO can fall back. */
+int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
+			   struct sv_monitor **out);
+int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
+			   struct sv_monitor **out);
+
+#endif
