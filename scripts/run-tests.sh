@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (as root):
+#   1. install dependencies (scripts/setup-deps.sh)
+#   2. build with -Werror
+#   3. unit suite on the host, and again under valgrind
+#   4. build the kernel module against Debian's 6.1 headers
+#   5. rxe and kmod suites on a real SoftRoCE device: inside a QEMU guest
+#      running Debian's 6.1 kernel (or natively if this kernel has rxe)
+#   6. one summary over all of it, ending in "N passed, N failed, N skipped"
+# Exit status is non-zero if anything failed, or if a device suite skipped.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+build=${SANVERBS_BUILD:-build}
+logs=()
+status=0
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "dependencies"
+scripts/setup-deps.sh
+
+step "build ($build)"
+if [ -f "$build/build.ninja" ]; then
+	meson setup --reconfigure "$build" --werror >/dev/null
+else
+	meson setup "$build" --werror
+fi
+ninja -C "$build"
+
+step "unit suite on the host"
+rm -f "$build"/meson-logs/{host,valgrind,guest}.json
+meson test -C "$build" --no-rebuild --suite unit --print-errorlogs \
+	--logbase host || status=1
+logs+=("$build/meson-logs/host.json")
+
+step "unit suite under valgrind"
+meson test -C "$build" --no-rebuild --suite unit --setup=valgrind \
+	--print-errorlogs --logbase valgrind || status=1
+logs+=("$build/meson-logs/valgrind.json")
+
+kmod_args=()
+if [ -x kmod/build.sh ]; then
+	step "kernel module"
+	ko=$(kmod/build.sh | tail -n 1)
+	kmod_args=(--kmod "$ko")
+fi
+
+step "device suites (rxe, kmod) on SoftRoCE"
+tests/vm/fetch-guest.sh
+tests/vm/run.sh --timeout "${SANVERBS_GUEST_TIMEOUT:-1800}" \
+	--rw "$top/$build" "${kmod_args[@]}" -- \
+	meson test -C "$build" --no-rebuild --suite rxe --suite kmod \
+	--print-errorlogs --logbase guest || status=1
+logs+=("$build/meson-logs/guest.json")
+
+scripts/test-summary.py --no-device-skips --expect-suite unit \
+	--expect-suite rxe "${logs[@]}" || status=1
+exit $status

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Sums meson's JSON test logs from the host and guest runs into one report.
+
+The README test command runs the unit suite on the host and the device
+suites inside the guest; each run writes its own testlog. This prints every
+non-passing test, a per-suite table, and a closing 'N passed, N failed,
+N skipped' line. In the full run a skip in a device suite (rxe, kmod) means
+the rig failed to provide the device, so --no-device-skips counts it as a
+failure.
+"""
+import argparse
+import collections
+import json
+import sys
+
+PASS = {"OK", "EXPECTEDFAIL"}
+SKIP = {"SKIP"}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("logs", nargs="+")
+    ap.add_argument("--no-device-skips", action="store_true")
+    ap.add_argument("--expect-suite", action="append", default=[],
+                    help="fail unless this suite ran at least one test")
+    args = ap.parse_args()
+
+    per_suite = collections.defaultdict(collections.Counter)
+    problems = []
+    for path in args.logs:
+        try:
+            lines = open(path, encoding="utf-8").read().splitlines()
+        except OSError as e:
+            problems.append(f"missing test log {path}: {e.strerror}")
+            continue
+        for line in lines:
+            if not line.strip():
+                continue
+            t = json.loads(line)
+            # meson names a test "project:suite / test"
+            head, _, name = t["name"].partition(" / ")
+            suite = head.split(":", 1)[-1] if name else "?"
+            t["name"] = name or head
+            res = t["result"]
+            if res in PASS:
+                kind = "passed"
+            elif res in SKIP:
+                kind = "skipped"
+                if args.no_device_skips and suite in ("rxe", "kmod"):
+                    kind = "failed"
+                    problems.append(f"{suite}/{t['name']}: skipped in the "
+                                    "full run (no device?)")
+            else:
+                kind = "failed"
+                problems.append(f"{suite}/{t['name']}: {res}")
+            per_suite[suite][kind] += 1
+
+    for s in args.expect_suite:
+        if sum(per_suite[s].values()) == 0:
+            problems.append(f"suite {s} ran no test")
+
+    print("\n== sanverbs test summary ==")
+    for suite in sorted(per_suite):
+        c = per_suite[suite]
+        print(f"  {suite:6s} passed {c['passed']:3d}  failed {c['failed']:3d}"
+              f"  skipped {c['skipped']:3d}")
+    for p in problems:
+        print(f"  FAILED: {p}")
+    tot = collections.Counter()
+    for c in per_suite.values():
+        tot.update(c)
+    failed = tot["failed"] + sum(1 for p in problems
+                                 if p.startswith(("missing", "suite ")))
+    print(f"{tot['passed']} passed, {failed} failed, {tot['skipped']} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
