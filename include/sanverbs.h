@@ -181,6 +181,192 @@ const char *sanverbs_strerror(int err);
 /* MDLs: probe and lock, system address, fault-safe access (mdl.c & co)      */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * A memory descriptor list: [va, va + byte_count) of the calling process,
+ * its page count and, once locked, its page-frame array (MmProbeAndLockPages
+ * and friends). An MDL is owned by one thread at a time, as on Windows.
+ */
+struct sanverbs_mdl;
+/** A memfd-backed, pinned buffer pool (the library's own buffers). */
+struct sanverbs_pool;
+
+/** Access to probe for; same values as Windows LOCK_OPERATION. */
+enum sanverbs_lock_op {
+	SANVERBS_IO_READ_ACCESS = 0,   /**< IoReadAccess: pages readable */
+	SANVERBS_IO_WRITE_ACCESS = 1,  /**< IoWriteAccess: readable+writable */
+	SANVERBS_IO_MODIFY_ACCESS = 2, /**< IoModifyAccess: same as write */
+};
+
+/** MM_PAGE_PRIORITY LowPagePriority: may fail when memory is low. */
+#define SANVERBS_PAGE_PRIORITY_LOW 0u
+/** MM_PAGE_PRIORITY NormalPagePriority: fails only when memory is very low. */
+#define SANVERBS_PAGE_PRIORITY_NORMAL 16u
+/** MM_PAGE_PRIORITY HighPagePriority: no pressure check at all. */
+#define SANVERBS_PAGE_PRIORITY_HIGH 32u
+/** MdlMappingNoWrite: the system address is read-only. */
+#define SANVERBS_MAPPING_NO_WRITE 0x80000000u
+/** MdlMappingNoExecute: accepted; a system address is never executable. */
+#define SANVERBS_MAPPING_NO_EXECUTE 0x40000000u
+
+/** Page-frame array entry when frames may not be shown (not root). */
+#define SANVERBS_PFN_UNAVAILABLE UINT64_MAX
+
+/** State bits returned by sanverbs_mdl_flags(). */
+enum sanverbs_mdl_flag {
+	SANVERBS_MDL_LOCKED = 1u << 0,     /**< pages locked (or partial of a locked MDL) */
+	SANVERBS_MDL_PARTIAL = 1u << 1,    /**< built by sanverbs_mdl_build_partial() */
+	SANVERBS_MDL_SYSTEM_VA = 1u << 2,  /**< a system address is mapped */
+	SANVERBS_MDL_PFN_VALID = 1u << 3,  /**< page frames are real, not UNAVAILABLE */
+	SANVERBS_MDL_PINNED = 1u << 4,     /**< pages long-term pinned by the ctx's HCA */
+	SANVERBS_MDL_POOL = 1u << 5,       /**< range lies in a sanverbs pool */
+	SANVERBS_MDL_WRITE = 1u << 6,      /**< locked for write/modify access */
+};
+
+/**
+ * Describe [@p addr, @p addr + @p len) (IoAllocateMdl). Nothing is probed
+ * or locked yet.
+ *
+ * @param ctx  NULL, or a context whose PD also pins the pages at lock time
+ *             (a FOLL_LONGTERM pin that keeps the physical pages even if the
+ *             application unmaps its range; gives sanverbs_mdl_lkey())
+ * @param addr start of the buffer, any alignment
+ * @param len  length in bytes, > 0, no wrap-around
+ * @param out  receives the MDL
+ * @return 0, -EINVAL, -ENOMEM
+ */
+int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr, size_t len,
+			struct sanverbs_mdl **out);
+
+/**
+ * Describe part of a locked MDL (IoBuildPartialMdl). The partial MDL shares
+ * the source's locked pages and page frames; it cannot be locked or
+ * unlocked itself, and its system address is released by
+ * sanverbs_mdl_free(). The source cannot be unlocked or freed while
+ * partials exist (-EBUSY).
+ *
+ * @param src  a locked, non-partial MDL
+ * @param addr start inside the source range
+ * @param len  > 0; [addr, addr + len) must lie inside the source
+ * @param out  receives the partial MDL
+ * @return 0, -EINVAL (bad range, @p src not locked or itself partial), -ENOMEM
+ */
+int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
+			       size_t len, struct sanverbs_mdl **out);
+
+/**
+ * Free an MDL (IoFreeMdl). A partial MDL's system address is unmapped here.
+ *
+ * @return 0; -EINVAL for NULL; -EBUSY if the MDL is still locked or partial
+ *         MDLs built over it still exist
+ */
+int sanverbs_mdl_free(struct sanverbs_mdl *mdl);
+
+/**
+ * Probe the range for @p op, make it resident and lock it (MmProbeAndLockPages).
+ * Locks are counted per page: a page covered by several locked MDLs stays
+ * locked until the last of them is unlocked. Fills the page-frame array.
+ *
+ * @param mdl an unlocked, non-partial MDL
+ * @param op  SANVERBS_IO_READ/WRITE/MODIFY_ACCESS
+ * @return 0; -EINVAL (bad arguments, partial MDL); -EBUSY (already locked);
+ *         -EFAULT (part of the range is not mapped, or the fault failed);
+ *         -EACCES (mapped without the permission @p op needs, e.g. PROT_NONE
+ *         or read-only probed for write); -ENOMEM (RLIMIT_MEMLOCK or no
+ *         memory); -EOPNOTSUPP (kernel older than 5.14: no MADV_POPULATE_*)
+ */
+int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
+				enum sanverbs_lock_op op);
+
+/**
+ * Unlock the pages (MmUnlockPages): drops this MDL's count on every page,
+ * its pin and its system address.
+ *
+ * @return 0; -EINVAL if @p mdl is NULL, partial, or not locked (never locked
+ *         or unlocked twice); -EBUSY while partial MDLs over it exist
+ */
+int sanverbs_mdl_unlock(struct sanverbs_mdl *mdl);
+
+/**
+ * Map the locked pages at a second, library-owned address
+ * (MmGetSystemAddressForMdlSafe). The mapping shows the same physical pages,
+ * is never executable, is read-only with SANVERBS_MAPPING_NO_WRITE, stays
+ * valid after the application unmaps @p mdl's range, and is released by
+ * sanverbs_mdl_unlock() (or sanverbs_mdl_free() for a partial MDL). Repeated
+ * calls return the first mapping whatever their flags, as on Windows.
+ * Pool memory is mapped again from its memfd; other memory needs the
+ * sanverbs kernel module.
+ *
+ * @param mdl      a locked (or partial) MDL
+ * @param priority SANVERBS_PAGE_PRIORITY_* OR'ed with SANVERBS_MAPPING_*
+ * @param out      receives the address of the MDL's first byte, NULL on error
+ * @return 0; -EINVAL (bad arguments, unknown bits, not locked); -ENOMEM
+ *         (LOW: MemAvailable under 1/8 of MemTotal; NORMAL: under 1/32; or
+ *         mapping failed); -EOPNOTSUPP (not pool memory and no kernel module)
+ */
+int sanverbs_mdl_system_address(struct sanverbs_mdl *mdl,
+				unsigned int priority, void **out);
+
+/** First byte described (MmGetMdlVirtualAddress), NULL if @p mdl is NULL. */
+void *sanverbs_mdl_va(const struct sanverbs_mdl *mdl);
+/** Offset of the first byte into its page (MmGetMdlByteOffset), or 0. */
+size_t sanverbs_mdl_byte_offset(const struct sanverbs_mdl *mdl);
+/** Bytes described (MmGetMdlByteCount), or 0. */
+size_t sanverbs_mdl_byte_count(const struct sanverbs_mdl *mdl);
+/** Pages spanned (ADDRESS_AND_SIZE_TO_SPAN_PAGES), or 0. */
+size_t sanverbs_mdl_page_count(const struct sanverbs_mdl *mdl);
+/**
+ * Page-frame array (MmGetMdlPfnArray): page_count entries, valid while the
+ * MDL is locked; every entry is SANVERBS_PFN_UNAVAILABLE unless the caller
+ * may read frames (CAP_SYS_ADMIN). NULL if @p mdl is NULL or not locked.
+ */
+const uint64_t *sanverbs_mdl_pfns(const struct sanverbs_mdl *mdl);
+/** OR of enum sanverbs_mdl_flag bits, or 0. */
+unsigned int sanverbs_mdl_flags(const struct sanverbs_mdl *mdl);
+/** Local key of the pin (SANVERBS_MDL_PINNED only), else 0. */
+uint32_t sanverbs_mdl_lkey(const struct sanverbs_mdl *mdl);
+
+/**
+ * Copy from application memory that may be invalid, without a signal.
+ * @return 0; -EINVAL (NULL, zero length, wrap-around); -EFAULT if some byte
+ *         of @p src is unreadable (@p dst may hold a prefix)
+ */
+int sanverbs_safe_read(void *dst, const void *src, size_t len);
+/**
+ * Copy into application memory that may be invalid or read-only, without a
+ * signal.
+ * @return 0; -EINVAL; -EFAULT if some byte of @p dst is not writable (a
+ *         prefix may have been written)
+ */
+int sanverbs_safe_write(void *dst, const void *src, size_t len);
+
+/**
+ * Create a pool of @p size bytes (rounded up to pages) backed by a memfd,
+ * populated and pinned: registered with @p ctx's PD when @p ctx is given,
+ * mlocked otherwise. MDLs over pool memory get a system address without the
+ * kernel module.
+ *
+ * @param ctx    NULL (no registration, @p access must be 0) or a context
+ * @param size   > 0
+ * @param access enum sanverbs_access bits for the registration
+ * @param out    receives the pool
+ * @return 0, -EINVAL, -ENOMEM (no memory or RLIMIT_MEMLOCK), other -errno
+ */
+int sanverbs_pool_create(struct sanverbs_ctx *ctx, size_t size,
+			 unsigned int access, struct sanverbs_pool **out);
+/** Destroy a pool: 0, -EINVAL, or -EBUSY while buffers or system addresses
+ *  taken from it remain. */
+int sanverbs_pool_destroy(struct sanverbs_pool *pool);
+/** Take a page-aligned buffer of at least @p len bytes: 0, -EINVAL, or
+ *  -ENOMEM when no run of free pages is long enough. */
+int sanverbs_pool_alloc(struct sanverbs_pool *pool, size_t len, void **out);
+/** Return a buffer: 0, or -EINVAL if @p buf is not a live buffer of @p pool. */
+int sanverbs_pool_free(struct sanverbs_pool *pool, void *buf);
+/** Local key of the pool's registration, 0 without a ctx. */
+uint32_t sanverbs_pool_lkey(const struct sanverbs_pool *pool);
+/** Remote key of the pool's registration, 0 without a ctx. */
+uint32_t sanverbs_pool_rkey(const struct sanverbs_pool *pool);
+
+
 /* ------------------------------------------------------------------------ */
 /* Low-memory buffers and the kernel module (lowmem.c, kmod_client.c)        */
 /* ------------------------------------------------------------------------ */
