@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# build.sh — build kmod/sanverbs.ko for the test guest's kernel and print the
+# path of the .ko on stdout (the only thing printed there).
+#
+# Usage: kmod/build.sh [KDIR]
+#   KDIR defaults to $SV_KHEADERS from .cache/vm/env.sh, written by
+#   tests/vm/fetch-guest.sh (run it first). The build happens in a copy of
+#   the sources under .cache/kmod/<kernel version>/ so the source tree stays
+#   clean and parallel builds for other kernels do not collide.
+# Warnings fail the build.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+kdir=${1:-}
+if [ -z "$kdir" ]; then
+    envfile=${SANVERBS_CACHE:-$repo/.cache}/vm/env.sh
+    [ -f "$envfile" ] || { echo "build.sh: $envfile missing; run tests/vm/fetch-guest.sh first" >&2; exit 1; }
+    # shellcheck disable=SC1090
+    . "$envfile"
+    kdir=$SV_KHEADERS
+else
+    SV_KVER=
+fi
+[ -f "$kdir/Makefile" ] || { echo "build.sh: $kdir is not a kernel build tree" >&2; exit 1; }
+kver=${SV_KVER:-$(basename "$kdir")}
+
+out=${SANVERBS_CACHE:-$repo/.cache}/kmod/$kver
+mkdir -p "$out"
+cp "$here"/Kbuild "$here"/*.c "$here"/*.h "$out"/
+log=$out/build.log
+if ! make -C "$kdir" M="$out" KCFLAGS=-Werror modules >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "build.sh: module build failed (log: $log)" >&2
+    exit 1
+fi
+if grep -qi 'warning:' "$log"; then
+    grep -i -B2 -A4 'warning:' "$log" >&2
+    echo "build.sh: warnings in the module build (log: $log)" >&2
+    exit 1
+fi
+echo "$out/sanverbs.ko"

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The exact invalidation monitor: one mmu_interval_notifier per watched
+ * range. An invalidation bumps the range's generation counter in a status
+ * array the library maps read-only (so a cache hit is checked with one load,
+ * no syscall: kdreg2's design) and queues an event for read()/poll().
+ */
+#include <linux/mmu_notifier.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+
+#include "sanverbs_priv.h"
+
+#define SV_MON_RING	4096u
+#define SV_MON_BATCH	16u
+
+struct sv_mon {
+	struct mm_struct *mm;		/* mmgrab()ed at MON_INIT */
+	u64 *status;			/* vmalloc_user(), mapped read-only */
+	u32 nslots;
+	size_t status_len;
+	struct mutex lock;		/* watch/unwatch; never in callbacks */
+	struct xarray watches;		/* slot -> sv_mwatch */
+	spinlock_t qlock;		/* ring, overflow, status writes */
+	struct sanverbs_mon_event *ring;
+	u32 head;
+	u32 count;
+	bool overflow;
+	wait_queue_head_t wq;
+};
+
+struct sv_mwatch {
+	struct mmu_interval_notifier mni;
+	struct sv_mon *mon;
+	u32 slot;
+	u64 start;
+	u64 len;
+};
+
+/*
+ * Events that may change which page backs the range. Protection changes
+ * (mprotect, the write-protect of fork) and soft-dirty tracking keep the
+ * same pages, which stay pinned by the registration, so they are not
+ * reported: reporting them would make every fork() empty the cache.
+ */
+static bool sv_event_relevant(enum mmu_notifier_event ev)
+{
+	switch (ev) {
+	case MMU_NOTIFY_PROTECTION_VMA:
+	case MMU_NOTIFY_PROTECTION_PAGE:
+	case MMU_NOTIFY_SOFT_DIRTY:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Called with qlock held. */
+static u64 sv_mon_bump(struct sv_mon *mon, u32 slot)
+{
+	u64 gen = mon->status[slot] + 1;
+
+	WRITE_ONCE(mon->status[slot], gen);
+	return gen;
+}
+
+static void sv_mon_queue(struct sv_mon *mon, struct sv_mwatch *w, u64 start,
+			 u64 end, u64 gen)
+{
+	struct sanverbs_mon_event *ev;
+
+	if (mon->count == SV_MON_RING) {
+		mon->overflow = true;
+		return;
+	}
+	ev = &mon->ring[(mon->head + mon->count) % SV_MON_RING];
+	ev->addr = start;
+	ev->len = end - start;
+	ev->slot = w->slot;
+	ev->flags = 0;
+	ev->gen = gen;
+	mon->count++;
+}
+
+static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct sv_mwatch *w = container_of(mni, struct sv_mwatch, mni);
+	struct sv_mon *mon = w->mon;
+	u64 start, end, gen;
+
+	/* Only a spinlock here: this may run where sleeping is forbidden. */
+	spin_lock(&mon->qlock);
+	mmu_interval_set_seq(mni, cur_seq);
+	if (sv_event_relevant(range->event)) {
+		start = max_t(u64, range->start, w->start);
+		end = min_t(u64, range->end, w->start + w->len);
+		gen = sv_mon_bump(mon, w->slot);
+		sv_mon_queue(mon, w, start, end, gen);
+		atomic64_inc(&sv_counters.invalidations);
+		wake_up_interruptible(&mon->wq);
+	}
+	spin_unlock(&mon->qlock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops sv_mon_ops = {
+	.invalidate = sv_mon_invalidate,
+};
+
+long sv_ioctl_mon_init(struct sv_file *f, void __user *arg)
+{
+	struct sanverbs_mon_init mi;
+	struct sv_mon *mon;
+	int ret = -EBUSY;
+
+	if (copy_from_user(&mi, arg, sizeof(mi)))
+		return -EFAULT;
+	if (!mi.slots || mi.slots > SANVERBS_MON_MAX_SLOTS || mi.reserved)
+		return -EINVAL;
+	if (!current->mm)
+		return -EINVAL;
+
+	mon = kzalloc(sizeof(*mon), GFP_KERNEL);
+	if (!mon)
+		return -ENOMEM;
+	mon->nslots = mi.slots;
+	mon->status_len = PAGE_ALIGN((size_t)mi.slots * sizeof(u64));
+	mon->status = vmalloc_user(mon->status_len);
+	mon->ring = kvcalloc(SV_MON_RING, sizeof(*mon->ring), GFP_KERNEL);
+	if (!mon->status || !mon->ring) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	mutex_init(&mon->lock);
+	xa_init_flags(&mon->watches, XA_FLAGS_ALLOC);
+	spin_lock_init(&mon->qlock);
+	init_waitqueue_head(&mon->wq);
+
+	mutex_lock(&f->lock);
+	if (f->mon) {
+		mutex_unlock(&f->lock);
+		goto err;
+	}
+	mon->mm = current->mm;
+	mmgrab(mon->mm);
+	/* Pairs with the lockless reads of f->mon in read/poll/watch. */
+	smp_store_release(&f->mon, mon);
+	mutex_unlock(&f->lock);
+
+	mi.status_len = mon->status_len;
+	if (copy_to_user(arg, &mi, sizeof(mi)))
+		return -EFAULT;	/* the monitor stays; the file owns it */
+	return 0;
+
+err:
+	kvfree(mon->ring);
+	vfree(mon->status);
+	kfree(mon);
+	return ret;
+}
+
+static struct sv_mon *sv_mon_get(struct sv_file *f)
+{
+	return smp_load_acquire(&f->mon);
+}
+
+long sv_ioctl_watch(struct sv_file *f, void __user *arg)
+{
+	struct sv_mon *mon = sv_mon_get(f);
+	struct sanverbs_watch wa;
+	struct sv_mwatch *w;
+	u32 slot;
+	int ret;
+
+	if (!mon)
+		return -EINVAL;
+	if (copy_from_user(&wa, arg, sizeof(wa)))
+		return -EFAULT;
+	if (!wa.len || wa.addr + wa.len < wa.addr || wa.reserved)
+		return -EINVAL;
+	if (!access_ok((void __user *)(uintptr_t)wa.addr, wa.len))
+		return -EFAULT;
+	/* A notifier watches one mm: the one that set the monitor up. */
+	if (current->mm != mon->mm)
+		return -EINVAL;
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return -ENOMEM;
+	w->mon = mon;
+	w->start = wa.addr;
+	w->len = wa.len;
+
+	mutex_lock(&mon->lock);
+	ret = xa_alloc(&mon->watches, &slot, w, XA_LIMIT(0, mon->nslots - 1),
+		       GFP_KERNEL);
+	if (ret) {
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto err_unlock;
+	}
+	w->slot = slot;
+	/*
+	 * Read the generation before the notifier exists: a change racing
+	 * with the insertion bumps it past this value, so the caller sees
+	 * the range as stale rather than missing the change.
+	 */
+	wa.gen = READ_ONCE(mon->status[slot]);
+	ret = mmu_interval_notifier_insert(&w->mni, mon->mm, wa.addr, wa.len,
+					   &sv_mon_ops);
+	if (ret) {
+		xa_erase(&mon->watches, slot);
+		goto err_unlock;
+	}
+	atomic64_inc(&sv_counters.watches);
+	mutex_unlock(&mon->lock);
+
+	wa.slot = slot;
+	if (copy_to_user(arg, &wa, sizeof(wa)))
+		return -EFAULT;	/* still watched; UNWATCH or close ends it */
+	return 0;
+
+err_unlock:
+	mutex_unlock(&mon->lock);
+	kfree(w);
+	return ret;
+}
+
+static void sv_mon_remove(struct sv_mon *mon, struct sv_mwatch *w)
+{
+	/* Sleeps until a running invalidate() of this watch has finished. */
+	mmu_interval_notifier_remove(&w->mni);
+	spin_lock(&mon->qlock);
+	/* A reused slot must not look valid to a holder of the old value. */
+	sv_mon_bump(mon, w->slot);
+	spin_unlock(&mon->qlock);
+	atomic64_dec(&sv_counters.watches);
+	kfree(w);
+}
+
+long sv_ioctl_unwatch(struct sv_file *f, void __user *arg)
+{
+	struct sv_mon *mon = sv_mon_get(f);
+	struct sanverbs_watch wa;
+	struct sv_mwatch *w;
+
+	if (!mon)
+		return -EINVAL;
+	if (copy_from_user(&wa, arg, sizeof(wa)))
+		return -EFAULT;
+	if (wa.slot >= mon->nslots || wa.reserved)
+		return -EINVAL;
+	mutex_lock(&mon->lock);
+	w = xa_erase(&mon->watches, wa.slot);
+	if (w)
+		sv_mon_remove(mon, w);
+	mutex_unlock(&mon->lock);
+	return w ? 0 : -EINVAL;
+}
+
+int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma)
+{
+	struct sv_mon *mon = sv_mon_get(f);
+
+	if (!mon)
+		return -EINVAL;
+	/* The counters are the module's to write; the library only reads. */
+	if (vma->vm_flags & VM_WRITE)
+		return -EACCES;
+	sv_vm_flags_clear(vma, VM_MAYWRITE);
+	sv_vm_flags_set(vma, VM_DONTCOPY);
+	if (vma->vm_end - vma->vm_start > mon->status_len)
+		return -EINVAL;
+	return remap_vmalloc_range(vma, mon->status, 0);
+}
+
+ssize_t sv_mon_read(struct sv_file *f, char __user *buf, size_t count,
+		    bool nonblock)
+{
+	struct sanverbs_mon_event batch[SV_MON_BATCH];
+	struct sv_mon *mon = sv_mon_get(f);
+	size_t want, n = 0;
+	int ret;
+
+	if (!mon)
+		return -EINVAL;
+	want = min_t(size_t, count / sizeof(batch[0]), SV_MON_BATCH);
+	if (!want)
+		return -EINVAL;
+	for (;;) {
+		spin_lock(&mon->qlock);
+		if (mon->overflow) {
+			/* Lost events: the reader must drop every watch. */
+			memset(&batch[0], 0, sizeof(batch[0]));
+			batch[0].flags = SANVERBS_EVENT_OVERFLOW;
+			mon->overflow = false;
+			n = 1;
+		}
+		while (n < want && mon->count) {
+			batch[n++] = mon->ring[mon->head];
+			mon->head = (mon->head + 1) % SV_MON_RING;
+			mon->count--;
+		}
+		spin_unlock(&mon->qlock);
+		if (n)
+			break;
+		if (nonblock)
+			return -EAGAIN;
+		ret = wait_event_interruptible(mon->wq,
+					       READ_ONCE(mon->count) ||
+					       READ_ONCE(mon->overflow));
+		if (ret)
+			return ret;
+	}
+	if (copy_to_user(buf, batch, n * sizeof(batch[0])))
+		return -EFAULT;
+	return n * sizeof(batch[0]);
+}
+
+__poll_t sv_mon_poll(struct sv_file *f, struct file *filp,
+		     struct poll_table_struct *wait)
+{
+	struct sv_mon *mon = sv_mon_get(f);
+	__poll_t mask = 0;
+
+	if (!mon)
+		return EPOLLERR;
+	poll_wait(filp, &mon->wq, wait);
+	spin_lock(&mon->qlock);
+	if (mon->count || mon->overflow)
+		mask = EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&mon->qlock);
+	return mask;
+}
+
+void sv_mon_destroy(struct sv_mon *mon)
+{
+	struct sv_mwatch *w;
+	unsigned long slot;
+
+	xa_for_each(&mon->watches, slot, w) {
+		xa_erase(&mon->watches, slot);
+		sv_mon_remove(mon, w);
+	}
+	xa_destroy(&mon->watches);
+	mmdrop(mon->mm);
+	kvfree(mon->ring);
+	vfree(mon->status);
+	kfree(mon);
+}
