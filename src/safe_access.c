@@ -61,9 +61,19 @@ static int pipe_copy(void *dst, const void *src, size_t len)
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
 	while (len && !ret) {
-		/* A pipe holds at least 4 KiB (one page) without blocking. */
-		size_t chunk = len < 4096 ? len : 4096;
-		ssize_t w = write(fds[1], src, chunk), r;
+		/* Never cross a page of either side: a pipe discards a
+		 * partially faulted write, so page-sized steps keep the
+		 * valid prefix, like the process_vm path. A pipe holds at
+		 * least one page without blocking. */
+		size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+		size_t chunk = ps - (uintptr_t)src % ps;
+		ssize_t w, r;
+
+		if (chunk > ps - (uintptr_t)dst % ps)
+			chunk = ps - (uintptr_t)dst % ps;
+		if (chunk > len)
+			chunk = len;
+		w = write(fds[1], src, chunk);
 
 		if (w < 0) {
 			ret = errno == EINTR ? 0 : -EFAULT;
