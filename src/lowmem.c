@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* Low-memory buffers (AllocateCommonBuffer, MmAllocateContiguousMemory-
+ * SpecifyCache): from /dev/sanverbs when it is loaded, else anonymous
+ * mlock()ed pages when the caller's DMA mask allows any address. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kmod_client.h"
+#include "sanverbs.h"
+#include "util.h"
+
+struct sanverbs_lowmem {
+	void *addr;
+	size_t len;
+	enum sanverbs_lowmem_source source;
+	int phys_known;
+	uint64_t phys;
+};
+
+/* One file for all live buffers, closed with the last so that an idle
+ * process holds no reference that would keep the module from unloading. */
+static pthread_mutex_t kmod_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sv_kmod *kmod;
+static unsigned long kmod_users;
+
+static int kmod_get(struct sv_kmod **out)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&kmod_lock);
+	if (!kmod)
+		ret = sv_kmod_open(&kmod);
+	if (!ret) {
+		kmod_users++;
+		*out = kmod;
+	}
+	pthread_mutex_unlock(&kmod_lock);
+	return ret;
+}
+
+static void kmod_put(void)
+{
+	pthread_mutex_lock(&kmod_lock);
+	if (!--kmod_users) {
+		sv_kmod_close(kmod);
+		kmod = NULL;
+	}
+	pthread_mutex_unlock(&kmod_lock);
+}
+
+static int mask_ok(uint64_t m)
+{
+	return m >= SANVERBS_DMA_MASK_32 && !(m & (m + 1));
+}
+
+static int alloc_kmod(struct sanverbs_lowmem *b, uint64_t mask,
+		      unsigned int flags)
+{
+	struct sanverbs_alloc info;
+	struct sv_kmod *k;
+	int ret;
+
+	ret = kmod_get(&k);
+	if (ret)
+		return ret;
+	ret = sv_kmod_alloc(k, b->len, mask,
+			    flags & SANVERBS_LOWMEM_CONTIGUOUS ?
+				    SANVERBS_ALLOC_CONTIG :
+				    0,
+			    &b->addr, &info);
+	if (ret) {
+		kmod_put();
+		return ret;
+	}
+	b->source = info.out_flags & SANVERBS_ALLOC_OUT_DMA32 ?
+			    SANVERBS_LOWMEM_KMOD_DMA32 :
+			    SANVERBS_LOWMEM_KMOD_ANY;
+	b->phys_known = !!(info.out_flags & SANVERBS_ALLOC_OUT_PHYS);
+	b->phys = info.phys;
+	return 0;
+}
+
+static int alloc_pinned(struct sanverbs_lowmem *b)
+{
+	void *p = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	/* mlock faults every page in, so the buffer is resident (and zero)
+	 * before it is handed out, as the module's buffers are. */
+	if (mlock(p, b->len)) {
+		munmap(p, b->len);
+		return -ENOMEM;
+	}
+	b->addr = p;
+	b->source = SANVERBS_LOWMEM_PINNED;
+	return 0;
+}
+
+SV_EXPORT int sanverbs_lowmem_alloc(size_t len, uint64_t dma_mask,
+				    unsigned int flags,
+				    struct sanverbs_lowmem **out)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct sanverbs_lowmem *b;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!out || !len || len > SIZE_MAX - page + 1 || !mask_ok(dma_mask) ||
+	    (flags & ~(unsigned int)SANVERBS_LOWMEM_CONTIGUOUS))
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->len = (len + page - 1) & ~(page - 1);
+
+	ret = alloc_kmod(b, dma_mask, flags);
+	if (ret == -ENODEV) {
+		/* Only the module can promise contiguity or an address bound. */
+		if ((flags & SANVERBS_LOWMEM_CONTIGUOUS) ||
+		    dma_mask < SANVERBS_DMA_MASK_ANY)
+			ret = -EOPNOTSUPP;
+		else
+			ret = alloc_pinned(b);
+	}
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+SV_EXPORT int sanverbs_lowmem_free(struct sanverbs_lowmem *buf)
+{
+	if (!buf)
+		return -EINVAL;
+	/* For module buffers the mapping owns the pages: this frees them. */
+	munmap(buf->addr, buf->len);
+	if (buf->source != SANVERBS_LOWMEM_PINNED)
+		kmod_put();
+	free(buf);
+	return 0;
+}
+
+SV_EXPORT void *sanverbs_lowmem_addr(const struct sanverbs_lowmem *buf)
+{
+	return buf ? buf->addr : NULL;
+}
+
+SV_EXPORT size_t sanverbs_lowmem_length(const struct sanverbs_lowmem *buf)
+{
+	return buf ? buf->len : 0;
+}
+
+SV_EXPORT int sanverbs_lowmem_source(const struct sanverbs_lowmem *buf)
+{
+	return buf ? (int)buf->source : -EINVAL;
+}
+
+SV_EXPORT int sanverbs_lowmem_phys(const struct sanverbs_lowmem *buf,
+				   uint64_t *phys)
+{
+	if (!buf || !phys)
+		return -EINVAL;
+	if (!buf->phys_known)
+		return -EPERM;
+	*phys = buf->phys;
+	return 0;
+}
+
+SV_EXPORT int sanverbs_kmod_version(void)
+{
+	struct sv_kmod *k;
+	int ret = sv_kmod_open(&k);
+
+	if (ret)
+		return ret;
+	sv_kmod_close(k);
+	return SANVERBS_ABI_VERSION;
+}

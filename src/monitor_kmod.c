@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/* The kmod invalidation monitor: /dev/sanverbs watches each range with an
+ * mmu_interval_notifier. The module bumps the range's generation counter in
+ * a status array mapped read-only here before the unmapping call returns,
+ * so still_valid() is one load and no syscall; a thread reads the event
+ * queue and feeds the cache's sink so that stale entries are also purged
+ * without waiting for a lookup. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kmod_client.h"
+#include "monitor.h"
+#include "util.h"
+
+/* Enough for the cache's default entry limit with room for churn. */
+#define KMON_SLOTS (1u << 16)
+
+struct kmon {
+	struct sv_monitor m;
+	struct sv_kmod *k;
+	int fd;
+	const volatile uint64_t *status;
+	size_t status_len;
+	int stop_pipe[2];
+	pthread_t thread;
+	/* slot -> the sv_watch that holds it, so a late unwatch() of a slot
+	 * the event path already released cannot remove its next owner. */
+	pthread_mutex_t lock;
+	struct sv_watch **owner;
+};
+
+static struct kmon *to_kmon(struct sv_monitor *m)
+{
+	return container_of(m, struct kmon, m);
+}
+
+static void kernel_unwatch(struct kmon *km, uint32_t slot)
+{
+	struct sanverbs_watch wa = { .slot = slot };
+
+	ioctl(km->fd, SANVERBS_IOC_UNWATCH, &wa);
+	km->owner[slot] = NULL;
+}
+
+static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
+{
+	struct kmon *km = to_kmon(m);
+	struct sanverbs_watch wa = { 0 };
+
+	if (!w || !sv_range_ok((void *)w->start, w->len))
+		return -EINVAL;
+	wa.addr = w->start;
+	wa.len = w->len;
+	pthread_mutex_lock(&km->lock);
+	if (ioctl(km->fd, SANVERBS_IOC_WATCH, &wa)) {
+		int ret = errno == ENOSPC ? -ENOMEM : -errno;
+
+		pthread_mutex_unlock(&km->lock);
+		return ret;
+	}
+	w->token = wa.slot;
+	w->gen = wa.gen;
+	km->owner[wa.slot] = w;
+	pthread_mutex_unlock(&km->lock);
+	return 0;
+}
+
+static void kmon_unwatch(struct sv_monitor *m, struct sv_watch *w)
+{
+	struct kmon *km = to_kmon(m);
+
+	if (!w || w->token >= KMON_SLOTS)
+		return;
+	pthread_mutex_lock(&km->lock);
+	if (km->owner[w->token] == w)
+		kernel_unwatch(km, (uint32_t)w->token);
+	pthread_mutex_unlock(&km->lock);
+}
+
+static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
+{
+	struct kmon *km = to_kmon(m);
+
+	if (w->token >= KMON_SLOTS)
+		return false;
+	return __atomic_load_n(&km->status[w->token], __ATOMIC_ACQUIRE) ==
+	       w->gen;
+}
+
+/* Releases the kernel watch of @slot if @gen is news for it; the range
+ * goes to the sink afterwards, outside the lock. */
+static bool take_event(struct kmon *km, const struct sanverbs_mon_event *ev,
+		       uintptr_t *start, size_t *len)
+{
+	struct sv_watch *w;
+	bool report = false;
+
+	pthread_mutex_lock(&km->lock);
+	w = ev->slot < KMON_SLOTS ? km->owner[ev->slot] : NULL;
+	if (w && ev->gen > w->gen) {
+		*start = w->start;
+		*len = w->len;
+		/* The entry is dead: its watch has nothing more to say. */
+		kernel_unwatch(km, ev->slot);
+		report = true;
+	}
+	pthread_mutex_unlock(&km->lock);
+	return report;
+}
+
+static void overflow(struct kmon *km)
+{
+	uint32_t s;
+
+	pthread_mutex_lock(&km->lock);
+	for (s = 0; s < KMON_SLOTS; s++)
+		if (km->owner[s])
+			kernel_unwatch(km, s);
+	pthread_mutex_unlock(&km->lock);
+	km->m.sink(km->m.sink_arg, 0, SIZE_MAX);
+}
+
+static void *kmon_thread(void *arg)
+{
+	struct sanverbs_mon_event ev[16];
+	struct kmon *km = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = km->fd, .events = POLLIN },
+		{ .fd = km->stop_pipe[0], .events = POLLIN },
+	};
+	uintptr_t start;
+	size_t len;
+	ssize_t n, i;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		n = read(km->fd, ev, sizeof(ev));
+		if (n < 0)
+			continue; /* EAGAIN: someone else drained it */
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++) {
+			if (ev[i].flags & SANVERBS_EVENT_OVERFLOW)
+				overflow(km);
+			else if (take_event(km, &ev[i], &start, &len))
+				km->m.sink(km->m.sink_arg, start, len);
+		}
+	}
+	return NULL;
+}
+
+static void kmon_destroy(struct sv_monitor *m)
+{
+	struct kmon *km = to_kmon(m);
+	char c = 0;
+
+	if (write(km->stop_pipe[1], &c, 1) != 1)
+		abort(); /* a pipe with room refused one byte: cannot stop */
+	pthread_join(km->thread, NULL);
+	/* Closing the file removes every remaining kernel watch. */
+	munmap((void *)km->status, km->status_len);
+	sv_kmod_close(km->k);
+	close(km->stop_pipe[0]);
+	close(km->stop_pipe[1]);
+	pthread_mutex_destroy(&km->lock);
+	free(km->owner);
+	free(km);
+}
+
+static const struct sv_monitor_ops kmon_ops = {
+	.name = "kmod",
+	.watch = kmon_watch,
+	.unwatch = kmon_unwatch,
+	.still_valid = kmon_still_valid,
+	.destroy = kmon_destroy,
+};
+
+int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
+			   struct sv_monitor **out)
+{
+	struct sanverbs_mon_init mi = { .slots = KMON_SLOTS };
+	sigset_t all, old;
+	struct kmon *km;
+	void *status;
+	int ret;
+
+	if (!sink || !out)
+		return -EINVAL;
+	*out = NULL;
+	km = calloc(1, sizeof(*km));
+	if (!km)
+		return -ENOMEM;
+	km->owner = calloc(KMON_SLOTS, sizeof(*km->owner));
+	if (!km->owner) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	ret = sv_kmod_open(&km->k);
+	if (ret)
+		goto err_free;
+	km->fd = sv_kmod_fd(km->k);
+	if (ioctl(km->fd, SANVERBS_IOC_MON_INIT, &mi)) {
+		ret = -errno;
+		goto err_close;
+	}
+	status = mmap(NULL, mi.status_len, PROT_READ, MAP_SHARED, km->fd,
+		      SANVERBS_MMAP_STATUS);
+	if (status == MAP_FAILED) {
+		ret = -errno;
+		goto err_close;
+	}
+	km->status = status;
+	km->status_len = mi.status_len;
+	if (pipe2(km->stop_pipe, O_CLOEXEC)) {
+		ret = -errno;
+		goto err_unmap;
+	}
+	pthread_mutex_init(&km->lock, NULL);
+	km->m.ops = &kmon_ops;
+	km->m.sink = sink;
+	km->m.sink_arg = arg;
+
+	/* The application's signal handlers never run on this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&km->thread, NULL, kmon_thread, km);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		goto err_pipe;
+	*out = &km->m;
+	return 0;
+
+err_pipe:
+	pthread_mutex_destroy(&km->lock);
+	close(km->stop_pipe[0]);
+	close(km->stop_pipe[1]);
+err_unmap:
+	munmap(status, mi.status_len);
+err_close:
+	sv_kmod_close(km->k);
+err_free:
+	free(km->owner);
+	free(km);
+	return ret;
+}

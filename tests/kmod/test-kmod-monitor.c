@@ -1,0 +1,279 @@
+/* Description: the mmu_interval_notifier monitor (monitor_kmod.c against
+ * the contract of monitor.h). munmap, madvise(DONTNEED) and mremap of a
+ * watched range make still_valid() false by the time the call returns and
+ * reach the sink once; mprotect and fork do not; an unwatched range reports
+ * nothing; the status array is read-only; watches are released on destroy.
+ * Through the registration cache (monitor KMOD) a re-mapped buffer is
+ * registered afresh and a peer QP sees the new bytes, not the old pages. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmod-test.h"
+#include "monitor.h"
+#include "sv-test.h"
+
+#define NPAGES 16
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static unsigned int calls;
+static uintptr_t last_start;
+static size_t last_len;
+
+static struct sv_monitor *mon;
+static struct sv_watch w;
+static size_t page, len;
+static char *buf;
+
+static void sink(void *arg, uintptr_t start, size_t n)
+{
+	pthread_mutex_lock(&lock);
+	calls++;
+	last_start = start;
+	last_len = n;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Waits up to 5 s for the sink to have been called @want times. */
+static unsigned int wait_calls(unsigned int want)
+{
+	struct timespec ts;
+	unsigned int got;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	pthread_mutex_lock(&lock);
+	while (calls < want &&
+	       pthread_cond_timedwait(&cond, &lock, &ts) != ETIMEDOUT)
+		;
+	got = calls;
+	pthread_mutex_unlock(&lock);
+	return got;
+}
+
+static void setup(void)
+{
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	len = NPAGES * page;
+	calls = 0;
+	ck_assert_int_eq(sv_monitor_kmod_create(sink, NULL, &mon), 0);
+	ck_assert_str_eq(mon->ops->name, "kmod");
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(buf, MAP_FAILED);
+	memset(buf, 1, len);
+	memset(&w, 0, sizeof(w));
+	w.start = (uintptr_t)buf + page;
+	w.len = 4 * page + 10;
+	ck_assert_int_eq(mon->ops->watch(mon, &w), 0);
+	ck_assert(mon->ops->still_valid(mon, &w));
+}
+
+static void teardown(void)
+{
+	mon->ops->unwatch(mon, &w);
+	mon->ops->destroy(mon);
+	munmap(buf, len);
+	kt_assert_all_freed();
+}
+
+static void assert_reported(void)
+{
+	ck_assert_uint_eq(wait_calls(1), 1);
+	ck_assert_uint_eq(last_start, w.start);
+	ck_assert_uint_eq(last_len, w.len);
+	/* exactly once */
+	nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	ck_assert_uint_eq(wait_calls(1), 1);
+}
+
+START_TEST(munmap_invalidates)
+{
+	ck_assert_int_eq(munmap(buf + 2 * page, page), 0);
+	/* no window: stale as soon as munmap returned */
+	ck_assert(!mon->ops->still_valid(mon, &w));
+	assert_reported();
+}
+END_TEST
+
+START_TEST(madvise_dontneed_invalidates)
+{
+	ck_assert_int_eq(madvise(buf + 4 * page, page, MADV_DONTNEED), 0);
+	ck_assert(!mon->ops->still_valid(mon, &w));
+	assert_reported();
+}
+END_TEST
+
+START_TEST(mremap_invalidates)
+{
+	/* move onto a reservation of our own so nothing else is clobbered */
+	char *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			0);
+	char *n;
+
+	ck_assert_ptr_ne(to, MAP_FAILED);
+	n = mremap(buf, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	ck_assert_ptr_eq(n, to);
+	ck_assert(!mon->ops->still_valid(mon, &w));
+	assert_reported();
+	ck_assert_int_eq(n[page], 1);
+	buf = n;
+}
+END_TEST
+
+START_TEST(mprotect_and_fork_keep_pages)
+{
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(mprotect(buf, len, PROT_READ), 0);
+	ck_assert_int_eq(mprotect(buf, len, PROT_READ | PROT_WRITE), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(buf[page] == 1 ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert(mon->ops->still_valid(mon, &w));
+	ck_assert_uint_eq(wait_calls(0), 0);
+	/* a change outside the watched range is not reported either */
+	ck_assert_int_eq(munmap(buf + 12 * page, page), 0);
+	ck_assert(mon->ops->still_valid(mon, &w));
+}
+END_TEST
+
+START_TEST(unwatched_range_is_silent)
+{
+	struct sanverbs_stats s;
+
+	kt_stats(&s);
+	ck_assert_uint_eq(s.watches, 1);
+	mon->ops->unwatch(mon, &w);
+	kt_stats(&s);
+	ck_assert_uint_eq(s.watches, 0);
+	ck_assert_int_eq(munmap(buf, len), 0);
+	buf = mmap(buf, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(buf, MAP_FAILED);
+	nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	ck_assert_uint_eq(wait_calls(0), 0);
+	/* unwatch twice is harmless */
+	mon->ops->unwatch(mon, &w);
+}
+END_TEST
+
+START_TEST(many_watches_are_independent)
+{
+	struct sv_watch ws[8];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		ws[i].start = (uintptr_t)buf + (size_t)(i + 8) * page / 2;
+		ws[i].len = page / 2;
+		ck_assert_int_eq(mon->ops->watch(mon, &ws[i]), 0);
+	}
+	ck_assert_int_eq(madvise(buf + 6 * page, page, MADV_DONTNEED), 0);
+	for (i = 0; i < 8; i++) {
+		int hit = (size_t)(i + 8) * page / 2 >= 6 * page &&
+			  (size_t)(i + 8) * page / 2 < 7 * page;
+
+		ck_assert_int_eq(mon->ops->still_valid(mon, &ws[i]), !hit);
+	}
+	ck_assert_uint_eq(wait_calls(2), 2);
+	for (i = 0; i < 8; i++)
+		mon->ops->unwatch(mon, &ws[i]);
+	ck_assert(mon->ops->still_valid(mon, &w));
+}
+END_TEST
+
+START_TEST(cache_uses_kmod_monitor)
+{
+	struct sanverbs_ctx_attr attr;
+	struct sanverbs_cache_stats cs;
+	struct sanverbs_mr *mr, *dst_mr;
+	struct sanverbs_ctx *ctx;
+	struct sv_qp_pair pair;
+	size_t blen = 64 * page;
+	char *b, *dst;
+
+	ck_assert_int_eq(sanverbs_ctx_attr_init(&attr), 0);
+	attr.monitor = SANVERBS_MONITOR_KMOD;
+	attr.device = getenv("SANVERBS_RXE_DEV");
+	ck_assert_int_eq(sanverbs_ctx_open(&attr, &ctx), 0);
+	ck_assert_int_eq(sv_qp_pair_create(ctx, &pair), 0);
+	ck_assert_int_eq(sanverbs_cache_stats(ctx, &cs), 0);
+	ck_assert_int_eq(cs.monitor, SANVERBS_MONITOR_KMOD);
+
+	dst = malloc(blen);
+	ck_assert_ptr_nonnull(dst);
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, dst, blen,
+					 SANVERBS_ACCESS_REMOTE_WRITE, &dst_mr),
+			 0);
+	b = mmap(NULL, blen, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(b, MAP_FAILED);
+	sv_fill_pattern(b, blen, 31);
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, b, blen,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, b, blen,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	ck_assert_int_eq(sanverbs_cache_stats(ctx, &cs), 0);
+	ck_assert_uint_eq(cs.hits, 1);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+
+	/* new pages at the same address: the cached pin is stale */
+	ck_assert_int_eq(munmap(b, blen), 0);
+	ck_assert_ptr_eq(mmap(b, blen, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			 b);
+	sv_fill_pattern(b, blen, 32);
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, b, blen,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	ck_assert_int_eq(sanverbs_cache_stats(ctx, &cs), 0);
+	ck_assert_uint_eq(cs.hits, 1);
+	ck_assert_uint_ge(cs.invalidations, 1);
+	memset(dst, 0, blen);
+	ck_assert_int_eq(sv_rdma_write(&pair, b, sanverbs_mr_lkey(mr), blen,
+				       (uintptr_t)dst,
+				       sanverbs_mr_rkey(dst_mr)),
+			 IBV_WC_SUCCESS);
+	ck_assert_int_eq(sv_check_pattern(dst, blen, 32), -1);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(dst_mr), 0);
+	sv_qp_pair_destroy(&pair);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+	munmap(b, blen);
+	free(dst);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kmod-monitor");
+	TCase *tc = tcase_create("kmod");
+
+	kt_require_kmod();
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, munmap_invalidates);
+	tcase_add_test(tc, madvise_dontneed_invalidates);
+	tcase_add_test(tc, mremap_invalidates);
+	tcase_add_test(tc, mprotect_and_fork_keep_pages);
+	tcase_add_test(tc, unwatched_range_is_silent);
+	tcase_add_test(tc, many_watches_are_independent);
+	tcase_add_test(tc, cache_uses_kmod_monitor);
+	suite_add_tcase(s, tc);
+	return sv_test_run_rxe(s);
+}
