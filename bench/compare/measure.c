@@ -298,7 +298,8 @@ void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 				 strerror((int)-bps));
 			goto out;
 		}
-		v[t] = bps / 1e6;
+		/* MiB/s, as perftest's "MB/sec" */
+		v[t] = bps / 1048576.0;
 	}
 	/* Bandwidth of writes that did not land would be meaningless. */
 	for (off = 0; off < msg; off++)
@@ -306,7 +307,7 @@ void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 			cmp_note("write_bw: byte %zu did not land", off);
 			goto out;
 		}
-	cmp_result("write_bw", (long)msg, v, o->trials, "MB/s");
+	cmp_result("write_bw", (long)msg, v, o->trials, "MiB/s");
 out:
 	s->dereg(s, &rs);
 	s->dereg(s, &rd);
