@@ -177,6 +177,99 @@ const char *sanverbs_strerror(int err);
 /* Registration cache, invalidation and secure/unsecure (cache.c & co)       */
 /* ------------------------------------------------------------------------ */
 
+/** The cache's monitor opened userfaultfd with UFFD_USER_MODE_ONLY. */
+#define SANVERBS_CACHE_F_UFFD_USER_MODE (1u << 0)
+
+/** Counters and state of a context's registration cache. */
+struct sanverbs_cache_stats {
+	uint64_t hits;          /**< sanverbs_mr_reg() served from the cache */
+	uint64_t misses;        /**< sanverbs_mr_reg() that called ibv_reg_mr */
+	uint64_t evictions;     /**< entries dropped for limits or ENOMEM */
+	uint64_t invalidations; /**< entries dropped because memory changed
+				     (monitor or sanverbs_cache_invalidate) */
+	uint64_t uncached;      /**< registrations not kept in the cache
+				     (unwatchable range, over a limit, remote
+				     access, changed while registering) */
+	uint64_t entries;       /**< registrations now cached */
+	uint64_t bytes_pinned;  /**< bytes those entries pin */
+	/** Monitor in use: UFFD, KMOD or NONE (NONE = caching off). */
+	enum sanverbs_monitor monitor;
+	uint32_t flags;         /**< SANVERBS_CACHE_F_* */
+};
+
+/**
+ * Read the cache counters of @p ctx.
+ *
+ * @param ctx   context
+ * @param stats receives the counters (a consistent snapshot)
+ * @return 0 or -EINVAL
+ */
+int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
+			 struct sanverbs_cache_stats *stats);
+
+/**
+ * Called once for each cached registration or secured range whose mapping
+ * changed (unmapped, zapped, moved, replaced), with the range that was
+ * registered or secured. Runs on a library thread, outside every library
+ * lock: it may call free(), munmap() and sanverbs_* functions.
+ */
+typedef void (*sanverbs_cache_cb)(void *arg, void *addr, size_t len);
+
+/**
+ * Install (or with @p cb NULL remove) the mapping-change callback, the
+ * analogue of WSPMemoryRegistrationCacheCallback in the other direction.
+ *
+ * @return 0, or -EINVAL if @p ctx is NULL
+ */
+int sanverbs_cache_set_callback(struct sanverbs_ctx *ctx, sanverbs_cache_cb cb,
+				void *arg);
+
+/**
+ * Drop every cached registration overlapping [@p addr, @p addr + @p len)
+ * (WSPMemoryRegistrationCacheCallback). Registrations still held stay usable
+ * until sanverbs_mr_dereg(); later sanverbs_mr_reg() calls miss. The
+ * callback is not called for this explicit request.
+ *
+ * @return 0; -EINVAL on bad arguments; -ENOENT if nothing was cached there
+ */
+int sanverbs_cache_invalidate(struct sanverbs_ctx *ctx, void *addr,
+			      size_t len);
+
+/**
+ * Drop every cached registration of @p ctx (held ones stay usable until
+ * sanverbs_mr_dereg()).
+ *
+ * @return 0 or -EINVAL
+ */
+int sanverbs_cache_flush(struct sanverbs_ctx *ctx);
+
+/** A range watched by sanverbs_secure_memory(). */
+struct sanverbs_secure;
+
+/**
+ * Watch [@p addr, @p addr + @p len) for mapping changes without registering
+ * it (MmSecureVirtualMemory), for callers that keep their own cache: the
+ * callback fires once when the range is unmapped, zapped or moved.
+ *
+ * @param ctx  context whose monitor watches the range
+ * @param addr start of the range
+ * @param len  length, > 0, not wrapping
+ * @param out  receives the handle for sanverbs_unsecure_memory()
+ * @return 0; -EINVAL on bad arguments; -EOPNOTSUPP if the context has no
+ *         monitor or the memory cannot be watched (file-backed, SysV shm);
+ *         -EFAULT if part of the range is not mapped; -ENOMEM
+ */
+int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr, size_t len,
+			   struct sanverbs_secure **out);
+
+/**
+ * Stop watching a range secured by sanverbs_secure_memory()
+ * (MmUnsecureVirtualMemory) and free the handle.
+ *
+ * @return 0 or -EINVAL if @p handle is NULL
+ */
+int sanverbs_unsecure_memory(struct sanverbs_secure *handle);
+
 /* ------------------------------------------------------------------------ */
 /* MDLs: probe and lock, system address, fault-safe access (mdl.c & co)      */
 /* ------------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "ctx.h"
 #include "util.h"
 
@@ -106,9 +107,14 @@ SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 		ret = errno ? -errno : -ENOMEM;
 		goto err_close;
 	}
+	ret = sv_cache_create(ctx, &ctx->cache);
+	if (ret)
+		goto err_pd;
 	*out = ctx;
 	return 0;
 
+err_pd:
+	ibv_dealloc_pd(ctx->pd);
 err_close:
 	ibv_close_device(ctx->verbs);
 err_free:
@@ -120,6 +126,7 @@ SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
+	sv_cache_destroy(ctx->cache);
 	ibv_dealloc_pd(ctx->pd);
 	ibv_close_device(ctx->verbs);
 	free(ctx);

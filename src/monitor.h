@@ -48,7 +48,18 @@ struct sv_monitor {
 	const struct sv_monitor_ops *ops;
 	sv_invalidate_fn sink;
 	void *sink_arg;
+	/* Added for userfaultfd (zero for backends that do not use them).
+	 * lock/unlock: set by the cache before the first watch(); a backend
+	 * whose events complete on read() takes them around read() and the
+	 * sink calls, so the unmapper cannot return before the entries are
+	 * gone. flags: SV_MONITOR_F_*, set by the backend at create time. */
+	void (*lock)(void *sink_arg);
+	void (*unlock)(void *sink_arg);
+	unsigned int flags;
 };
+
+/* userfaultfd opened with UFFD_USER_MODE_ONLY (unprivileged). */
+#define SV_MONITOR_F_USER_MODE_ONLY (1u << 0)
 
 /* Constructors: 0 and *out set, or a negative errno saying why this backend
  * is unavailable (-ENOSYS/-EPERM/-ENODEV), so AUTO can fall back. */

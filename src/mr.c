@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Public registration handles. */
+/* Public registration handles: each is one reference on a cache entry. */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "cache.h"
 #include "ctx.h"
 #include "mr.h"
 #include "util.h"
@@ -32,26 +33,28 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 			      unsigned int access, struct sanverbs_mr **out)
 {
 	struct sanverbs_mr *mr;
+	int ret;
 
 	if (out)
 		*out = NULL;
 	if (!ctx || !out || !sv_range_ok(addr, len) ||
 	    (access & ~SANVERBS_ACCESS_ALL))
 		return -EINVAL;
+	if (!ctx->cache)
+		return -EINVAL;
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
 		return -ENOMEM;
+	ret = sv_cache_get(ctx->cache, addr, len, access, &mr->entry);
+	if (ret) {
+		free(mr);
+		return ret;
+	}
 	mr->ctx = ctx;
 	mr->addr = addr;
 	mr->len = len;
-	mr->access = sv_access_normalize(access);
-	mr->ibmr = ibv_reg_mr(ctx->pd, addr, len, sv_access_to_ibv(access));
-	if (!mr->ibmr) {
-		int err = errno ? -errno : -ENOMEM;
-
-		free(mr);
-		return err;
-	}
+	mr->access = mr->entry->access;
+	mr->ibmr = mr->entry->ibmr;
 	*out = mr;
 	return 0;
 }
@@ -62,9 +65,9 @@ SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
 
 	if (!mr)
 		return -EINVAL;
-	ret = ibv_dereg_mr(mr->ibmr);
+	ret = sv_cache_put(mr->ctx->cache, mr->entry);
 	free(mr);
-	return ret > 0 ? -ret : ret;
+	return ret;
 }
 
 SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)

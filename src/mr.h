@@ -6,12 +6,15 @@
 
 #include "sanverbs.h"
 
+struct sv_cache_entry;
+
 struct sanverbs_mr {
 	struct sanverbs_ctx *ctx;
 	void *addr;
 	size_t len;
 	unsigned int access;
-	struct ibv_mr *ibmr;
+	struct ibv_mr *ibmr; /* the cache entry's MR, shared by its holders */
+	struct sv_cache_entry *entry;
 };
 
 /* IBV_ACCESS_* flags for a validated sanverbs access mask. */

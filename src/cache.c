@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/* The registration cache: lookup, registration with eviction and ENOMEM
+ * retry, reference drop, the invalidation sink the monitor calls and the
+ * worker thread that deregisters and runs the application's callback.
+ * Locking rules are in cache_priv.h; the race-freedom argument is in
+ * docs/cache.md. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache_priv.h"
+#include "ctx.h"
+#include "mr.h"
+#include "util.h"
+
+/* Not linked until the kmod backend lands: AUTO then falls through. */
+#pragma weak sv_monitor_kmod_create
+
+/* Set while the monitor thread holds c->lock around read() + sink. */
+static __thread bool in_monitor_batch;
+
+static void mon_lock(void *arg)
+{
+	struct sv_cache *c = arg;
+
+	sv_cache_lock(c);
+	in_monitor_batch = true;
+}
+
+static void mon_unlock(void *arg)
+{
+	struct sv_cache *c = arg;
+
+	in_monitor_batch = false;
+	sv_cache_unlock(c);
+}
+
+static struct sv_cache_entry *entry_of(struct sv_itree_node *n)
+{
+	return container_of(n, struct sv_cache_entry, node);
+}
+
+static void list_init(struct sv_cache_entry *s, bool lru)
+{
+	if (lru)
+		s->lru_prev = s->lru_next = s;
+	else
+		s->all_prev = s->all_next = s;
+}
+
+void sv_lru_del(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	(void)c;
+	if (!e->on_lru)
+		return;
+	e->lru_prev->lru_next = e->lru_next;
+	e->lru_next->lru_prev = e->lru_prev;
+	e->on_lru = 0;
+}
+
+static void lru_add_tail(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	e->lru_prev = c->lru.lru_prev;
+	e->lru_next = &c->lru;
+	c->lru.lru_prev->lru_next = e;
+	c->lru.lru_prev = e;
+	e->on_lru = 1;
+}
+
+void sv_all_add(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	e->all_prev = c->all.all_prev;
+	e->all_next = &c->all;
+	c->all.all_prev->all_next = e;
+	c->all.all_prev = e;
+	e->in_all = 1;
+}
+
+static void all_del(struct sv_cache_entry *e)
+{
+	if (!e->in_all)
+		return;
+	e->all_prev->all_next = e->all_next;
+	e->all_next->all_prev = e->all_prev;
+	e->in_all = 0;
+}
+
+static int any_node(struct sv_itree_node *n, void *arg)
+{
+	(void)n;
+	(void)arg;
+	return 1;
+}
+
+static size_t hull_len(const struct sv_cache_entry *e)
+{
+	return e->node.end - e->node.start;
+}
+
+/* Frees @e if nothing references it any more; false if someone still does. */
+static bool release_locked(struct sv_cache_entry *e)
+{
+	if (e->refs || e->queued || e->in_tree)
+		return false;
+	all_del(e);
+	return true;
+}
+
+bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
+		   bool unwatch)
+{
+	if (e->in_tree) {
+		sv_itree_remove(&c->tree, &e->node);
+		e->in_tree = 0;
+		if (e->kind == SV_ENT_MR) {
+			c->entries--;
+			c->bytes -= hull_len(e);
+		}
+	}
+	sv_lru_del(c, e);
+	/* Overlapping entries share the pages' registration: unregistering
+	 * under a live neighbour would leave it unwatched. A left-over WP
+	 * registration is harmless (it never faults). */
+	if (unwatch && e->watched &&
+	    !sv_itree_overlap(&c->tree, e->node.start, e->node.end, any_node,
+			      NULL))
+		c->mon->ops->unwatch(c->mon, &e->watch);
+	e->watched = 0;
+	e->state = SV_ST_DEAD;
+	return release_locked(e);
+}
+
+struct collector {
+	struct sv_cache_entry *head;
+	unsigned int kinds;
+};
+
+static int collect_fn(struct sv_itree_node *n, void *arg)
+{
+	struct collector *col = arg;
+	struct sv_cache_entry *e = entry_of(n);
+
+	if (col->kinds & (1u << e->kind)) {
+		e->collect = col->head;
+		col->head = e;
+	}
+	return 0;
+}
+
+size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
+			   unsigned int kind_mask,
+			   struct sv_cache_entry **free_list)
+{
+	struct collector col = { NULL, kind_mask };
+	struct sv_cache_entry *x, *nx;
+	size_t live = 0;
+
+	sv_itree_overlap(&c->tree, s, e, collect_fn, &col);
+	for (x = col.head; x; x = nx) {
+		nx = x->collect;
+		if (x->state == SV_ST_LIVE && x->kind == SV_ENT_MR)
+			live++;
+		if (sv_entry_drop(c, x, true)) {
+			x->next = *free_list;
+			*free_list = x;
+		}
+	}
+	return live;
+}
+
+static int entry_free(struct sv_cache_entry *e)
+{
+	int ret = 0;
+
+	if (e->ibmr) {
+		ret = ibv_dereg_mr(e->ibmr);
+		if (ret > 0)
+			ret = -ret;
+	}
+	free(e);
+	return ret;
+}
+
+void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list)
+{
+	struct sv_cache_entry *nx;
+
+	(void)c;
+	for (; list; list = nx) {
+		nx = list->next;
+		entry_free(list);
+	}
+}
+
+/* Called by the monitor with c->lock held (uffd) or not (other backends).
+ * Only unlinks and queues: the worker deregisters and calls back. */
+static void sink(void *arg, uintptr_t start, size_t len)
+{
+	struct sv_cache *c = arg;
+	struct collector col = { NULL, (1u << SV_ENT_MR) | (1u << SV_ENT_SECURE) };
+	struct sv_cache_entry *x, *nx;
+	bool own = !in_monitor_batch, wake = false;
+	uintptr_t end = start + len < start ? UINTPTR_MAX : start + len;
+
+	if (own)
+		sv_cache_lock(c);
+	sv_itree_overlap(&c->tree, start, end, collect_fn, &col);
+	for (x = col.head; x; x = nx) {
+		bool live = x->state == SV_ST_LIVE;
+
+		nx = x->collect;
+		/* The backend already unregistered what needs it. */
+		(void)sv_entry_drop(c, x, false);
+		if (live) {
+			x->notify = 1;
+			if (x->kind == SV_ENT_MR)
+				c->invalidations++;
+		}
+		if ((live || !x->refs) && !x->queued) {
+			x->queued = 1;
+			x->next = c->deferred;
+			c->deferred = x;
+			wake = true;
+		}
+	}
+	if (wake)
+		pthread_cond_signal(&c->cond);
+	if (own)
+		sv_cache_unlock(c);
+}
+
+static void *worker(void *arg)
+{
+	struct sv_cache *c = arg;
+	struct sv_cache_entry *list, *x, *nx, *rev, *to_free;
+	sanverbs_cache_cb cb;
+	void *cb_arg;
+
+	sv_cache_lock(c);
+	for (;;) {
+		while (!c->deferred && !c->stop)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (!c->deferred)
+			break;
+		list = c->deferred;
+		c->deferred = NULL;
+		cb = c->cb;
+		cb_arg = c->cb_arg;
+		sv_cache_unlock(c);
+
+		/* Oldest change first. */
+		for (rev = NULL, x = list; x; x = nx) {
+			nx = x->next;
+			x->next = rev;
+			rev = x;
+		}
+		for (x = rev; x; x = x->next)
+			if (x->notify && cb)
+				cb(cb_arg, (void *)x->addr, x->len);
+
+		to_free = NULL;
+		sv_cache_lock(c);
+		for (x = rev; x; x = nx) {
+			nx = x->next;
+			x->queued = 0;
+			x->notify = 0;
+			/* Referenced ones are freed by their last put. */
+			if (!x->refs) {
+				all_del(x);
+				x->next = to_free;
+				to_free = x;
+			}
+		}
+		sv_cache_unlock(c);
+		sv_entries_free(c, to_free);
+		sv_cache_lock(c);
+	}
+	sv_cache_unlock(c);
+	return NULL;
+}
+
+struct hit_query {
+	uintptr_t s, e;
+	unsigned int access;
+};
+
+static int hit_pred(struct sv_itree_node *n, void *arg)
+{
+	const struct hit_query *q = arg;
+	const struct sv_cache_entry *e = entry_of(n);
+
+	return e->kind == SV_ENT_MR && e->state == SV_ST_LIVE &&
+	       e->addr <= q->s && e->addr + e->len >= q->e &&
+	       (e->access & q->access) == q->access &&
+	       /* the peer gets exactly the remote rights asked, no more */
+	       (e->access & SV_REMOTE_ACCESS) == (q->access & SV_REMOTE_ACCESS);
+}
+
+/* Evicts least recently used unreferenced entries until @fits says the
+ * cache has room; returns false if it never does. */
+static bool make_room(struct sv_cache *c, size_t add_bytes,
+		      struct sv_cache_entry **free_list)
+{
+	while (c->entries + 1 > c->max_entries ||
+	       (c->max_bytes && c->bytes + add_bytes > c->max_bytes)) {
+		struct sv_cache_entry *v = c->lru.lru_next;
+
+		if (v == &c->lru)
+			return false;
+		c->evictions++;
+		if (sv_entry_drop(c, v, true)) {
+			v->next = *free_list;
+			*free_list = v;
+		}
+	}
+	return true;
+}
+
+/* ibv_reg_mr, evicting unused entries and retrying while pinning fails for
+ * RLIMIT_MEMLOCK (ENOMEM); sets errno on failure. */
+static struct ibv_mr *reg_retry(struct sv_cache *c, uintptr_t addr,
+				size_t len, int flags)
+{
+	struct sv_cache_entry *free_list, *v;
+	struct ibv_mr *mr;
+	size_t freed;
+
+	for (;;) {
+		mr = ibv_reg_mr(c->pd, (void *)addr, len, flags);
+		if (mr)
+			return mr;
+		if (errno != ENOMEM && errno != EAGAIN)
+			return NULL;
+		free_list = NULL;
+		freed = 0;
+		sv_cache_lock(c);
+		while (freed < len && (v = c->lru.lru_next) != &c->lru) {
+			c->evictions++;
+			freed += v->len;
+			if (sv_entry_drop(c, v, true)) {
+				v->next = free_list;
+				free_list = v;
+			}
+		}
+		sv_cache_unlock(c);
+		if (!freed) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		sv_entries_free(c, free_list);
+	}
+}
+
+int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
+		 unsigned int access, struct sv_cache_entry **out)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
+	struct hit_query q = { s, e, access };
+	struct sv_cache_entry *ent, *free_list = NULL;
+	struct sv_itree_node *n;
+	bool caching = c->mon && c->max_entries;
+	int err;
+
+	if (e > UINTPTR_MAX - c->page_mask)
+		return -EFAULT;
+	hs = s & ~c->page_mask;
+	he = (e + c->page_mask) & ~c->page_mask;
+
+	if (caching) {
+		sv_cache_lock(c);
+		for (;;) {
+			n = sv_itree_find_cover(&c->tree, s, e, hit_pred, &q);
+			if (!n)
+				break;
+			ent = entry_of(n);
+			if (!c->mon->ops->still_valid ||
+			    c->mon->ops->still_valid(c->mon, &ent->watch)) {
+				ent->refs++;
+				sv_lru_del(c, ent);
+				c->hits++;
+				sv_cache_unlock(c);
+				*out = ent;
+				return 0;
+			}
+			/* A generation-counter backend saw a change the sink
+			 * has not reported yet. */
+			c->invalidations++;
+			if (sv_entry_drop(c, ent, false)) {
+				ent->next = free_list;
+				free_list = ent;
+			}
+		}
+		c->misses++;
+		sv_cache_unlock(c);
+		sv_entries_free(c, free_list);
+		free_list = NULL;
+	} else {
+		sv_cache_lock(c);
+		c->misses++;
+		sv_cache_unlock(c);
+	}
+
+	ent = calloc(1, sizeof(*ent));
+	if (!ent)
+		return -ENOMEM;
+	ent->cache = c;
+	ent->kind = SV_ENT_MR;
+	ent->refs = 1;
+	ent->access = sv_access_normalize(access);
+	/* Local-only entries cover whole pages so neighbours hit; a remote
+	 * key is confined to exactly what the caller exposed. */
+	if (access & SV_REMOTE_ACCESS) {
+		ent->addr = s;
+		ent->len = len;
+	} else {
+		ent->addr = hs;
+		ent->len = he - hs;
+	}
+	ent->node.start = hs;
+	ent->node.end = he;
+	ent->watch.start = hs;
+	ent->watch.len = he - hs;
+	ent->state = SV_ST_PENDING;
+	if (c->max_bytes && he - hs > c->max_bytes)
+		caching = false;
+
+	sv_cache_lock(c);
+	sv_all_add(c, ent);
+	/* Pending entries sit in the tree before the range is watched, so an
+	 * event between watch() and ibv_reg_mr() finds and kills them. */
+	if (caching && make_room(c, he - hs, &free_list)) {
+		sv_itree_insert(&c->tree, &ent->node);
+		ent->in_tree = 1;
+		c->entries++;
+		c->bytes += he - hs;
+	} else {
+		caching = false;
+	}
+	sv_cache_unlock(c);
+	sv_entries_free(c, free_list);
+
+	if (caching) {
+		err = c->mon->ops->watch(c->mon, &ent->watch);
+		sv_cache_lock(c);
+		if (err)
+			(void)sv_entry_drop(c, ent, false);
+		else if (ent->in_tree)
+			ent->watched = 1;
+		sv_cache_unlock(c);
+	}
+
+	/* Watch first, pin second: pages pinned after the watch started are
+	 * the ones any later change will be reported for. */
+	ent->ibmr = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(access));
+	if (!ent->ibmr) {
+		err = errno ? -errno : -ENOMEM;
+		sv_cache_lock(c);
+		ent->refs = 0;
+		if (!sv_entry_drop(c, ent, true))
+			ent = NULL; /* queued: the worker frees it */
+		sv_cache_unlock(c);
+		if (ent)
+			free(ent);
+		return err;
+	}
+
+	sv_cache_lock(c);
+	if (ent->state == SV_ST_PENDING && ent->in_tree) {
+		ent->state = SV_ST_LIVE;
+	} else {
+		/* Never cached, or the range changed while we registered:
+		 * this registration lives only as long as the caller's. */
+		ent->state = SV_ST_DEAD;
+		c->uncached++;
+	}
+	sv_cache_unlock(c);
+	*out = ent;
+	return 0;
+}
+
+int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	struct ibv_mr *dereg = NULL;
+	bool do_free = false;
+	int ret = 0;
+
+	sv_cache_lock(c);
+	if (--e->refs == 0) {
+		if (e->state == SV_ST_LIVE && e->in_tree &&
+		    !(e->access & SV_REMOTE_ACCESS)) {
+			lru_add_tail(c, e);
+		} else {
+			/* Remote access ends with the last reference: the
+			 * peer's rkey must be refused from here on. */
+			do_free = sv_entry_drop(c, e, true);
+			if (!do_free && e->queued) {
+				dereg = e->ibmr;
+				e->ibmr = NULL;
+			}
+		}
+	}
+	sv_cache_unlock(c);
+	if (do_free)
+		return entry_free(e);
+	if (dereg) {
+		ret = ibv_dereg_mr(dereg);
+		if (ret > 0)
+			ret = -ret;
+	}
+	return ret;
+}
+
+int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
+{
+	enum sanverbs_monitor want = ctx->attr.monitor;
+	struct sv_cache *c;
+	sigset_t all, old;
+	int ret = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->pd = ctx->pd;
+	c->max_entries = ctx->attr.cache_max_entries;
+	c->max_bytes = ctx->attr.cache_max_bytes;
+	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	sv_itree_init(&c->tree);
+	list_init(&c->lru, true);
+	list_init(&c->all, false);
+	c->kind = SANVERBS_MONITOR_NONE;
+
+	if (want == SANVERBS_MONITOR_AUTO || want == SANVERBS_MONITOR_KMOD) {
+		ret = sv_monitor_kmod_create ?
+			      sv_monitor_kmod_create(sink, c, &c->mon) :
+			      -ENODEV;
+		if (!ret)
+			c->kind = SANVERBS_MONITOR_KMOD;
+		else if (want == SANVERBS_MONITOR_KMOD)
+			goto err;
+	}
+	if (!c->mon &&
+	    (want == SANVERBS_MONITOR_AUTO || want == SANVERBS_MONITOR_UFFD)) {
+		ret = sv_monitor_uffd_create(sink, c, &c->mon);
+		if (!ret)
+			c->kind = SANVERBS_MONITOR_UFFD;
+		else if (want == SANVERBS_MONITOR_UFFD)
+			goto err;
+	}
+	if (c->mon) {
+		c->mon->lock = mon_lock;
+		c->mon->unlock = mon_unlock;
+		/* Callbacks run here; application signal handlers do not. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&c->worker, NULL, worker, c);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ret) {
+			c->mon->ops->destroy(c->mon);
+			goto err;
+		}
+		c->worker_running = true;
+	}
+	*out = c;
+	return 0;
+
+err:
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return ret;
+}
+
+void sv_cache_destroy(struct sv_cache *c)
+{
+	struct sv_cache_entry *x, *nx, *list = NULL;
+
+	if (!c)
+		return;
+	/* No more events, then no more callbacks, then free the rest. */
+	if (c->mon)
+		c->mon->ops->destroy(c->mon);
+	if (c->worker_running) {
+		sv_cache_lock(c);
+		c->stop = true;
+		pthread_cond_signal(&c->cond);
+		sv_cache_unlock(c);
+		pthread_join(c->worker, NULL);
+	}
+	sv_cache_lock(c);
+	for (x = c->all.all_next; x != &c->all; x = nx) {
+		nx = x->all_next;
+		x->in_all = 0;
+		x->next = list;
+		list = x;
+	}
+	list_init(&c->all, false);
+	sv_cache_unlock(c);
+	sv_entries_free(c, list);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

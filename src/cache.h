@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The registration cache as mr.c sees it: get a referenced entry covering a
+ * range with at least some access, put it back. */
+#ifndef SV_CACHE_H
+#define SV_CACHE_H
+
+#include <stddef.h>
+
+#include <infiniband/verbs.h>
+
+#include "cache_itree.h"
+#include "monitor.h"
+
+struct sanverbs_ctx;
+struct sv_cache;
+
+enum sv_entry_kind { SV_ENT_MR, SV_ENT_SECURE };
+enum sv_entry_state {
+	SV_ST_PENDING, /* in the tree, being registered: never a hit */
+	SV_ST_LIVE,    /* in the tree, a hit candidate */
+	SV_ST_DEAD,    /* out of the tree: freed with its last reference */
+};
+
+struct sv_cache_entry {
+	struct sv_itree_node node;
+	struct sv_cache *cache; /* page-aligned hull, for overlap tests */
+	struct sv_watch watch;
+	uintptr_t addr; /* range really registered or secured */
+	size_t len;
+	struct ibv_mr *ibmr; /* NULL for SECURE */
+	unsigned int access;
+	unsigned int refs;
+	unsigned char kind, state;
+	unsigned char in_tree, watched, queued, notify, on_lru, in_all;
+	struct sv_cache_entry *lru_prev, *lru_next;
+	struct sv_cache_entry *all_prev, *all_next;
+	struct sv_cache_entry *next;    /* deferred or local free list */
+	struct sv_cache_entry *collect; /* overlap walk */
+};
+
+/* Creates the cache of @ctx with the monitor its attributes ask for. */
+int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out);
+/* Releases every entry, stops the monitor and the worker. */
+void sv_cache_destroy(struct sv_cache *c);
+
+/* A referenced entry whose ibmr covers [addr, addr + len) with at least
+ * @access (and exactly the remote bits of @access); 0 or a negative errno. */
+int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
+		 unsigned int access, struct sv_cache_entry **out);
+/* Drops a reference; 0 or the negative errno of ibv_dereg_mr. */
+int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e);
+
+#endif

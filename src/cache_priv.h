@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Cache internals shared by cache.c (lookup, registration, worker) and
+ * cache_api.c (public calls). Locking rules, in one place:
+ *  - c->lock guards the tree, the LRU, the lists, the counters and every
+ *    entry field except the immutable range and ibmr;
+ *  - nothing that can unmap or madvise memory (free, ibv_dereg_mr,
+ *    munmap) runs under c->lock: the monitor thread needs the lock to let
+ *    an unmapping thread go on (libfabric#5554). Entries leave the tree
+ *    under the lock and are freed after it is dropped, by the caller or by
+ *    the worker thread;
+ *  - the monitor thread never frees, allocates or calls the application:
+ *    its own free() could trim a watched heap top and wait for itself. */
+#ifndef SV_CACHE_PRIV_H
+#define SV_CACHE_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "sanverbs.h"
+
+#define SV_REMOTE_ACCESS                                                     \
+	(SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
+
+struct sv_cache {
+	struct sanverbs_ctx *ctx;
+	struct ibv_pd *pd;
+	pthread_mutex_t lock;
+	struct sv_itree tree;
+	struct sv_monitor *mon;
+	enum sanverbs_monitor kind;
+	size_t max_entries, max_bytes;
+	uintptr_t page_mask;
+
+	size_t entries, bytes; /* MR entries in the tree (pending or live) */
+	struct sv_cache_entry lru;  /* sentinel: unreferenced live entries */
+	struct sv_cache_entry all;  /* sentinel: every entry allocated */
+	struct sv_cache_entry *deferred; /* for the worker: notify and free */
+
+	pthread_t worker;
+	pthread_cond_t cond;
+	bool worker_running, stop;
+
+	sanverbs_cache_cb cb;
+	void *cb_arg;
+	uint64_t hits, misses, evictions, invalidations, uncached;
+};
+
+static inline void sv_cache_lock(struct sv_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+static inline void sv_cache_unlock(struct sv_cache *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Locked helpers (c->lock held). */
+void sv_lru_del(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_all_add(struct sv_cache *c, struct sv_cache_entry *e);
+/* Takes @e out of the tree; stops watching its pages unless another entry
+ * in the tree still overlaps them (@unwatch false: the backend already
+ * did). Returns true when the entry has no references and is not queued,
+ * so the caller must free it after unlocking. */
+bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
+		   bool unwatch);
+/* Drops every tree entry overlapping [s, e) of @kind_mask (1 << kind);
+ * entries to free are chained on *free_list; returns how many dropped. */
+size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
+			   unsigned int kind_mask,
+			   struct sv_cache_entry **free_list);
+
+/* Unlocked: deregisters and frees a chain linked by ->next. */
+void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list);
+
+#endif

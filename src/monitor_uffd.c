@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* userfaultfd invalidation monitor (see monitor.h and docs/cache.md).
+ *
+ * Ranges are registered in write-protect mode without ever write-protecting
+ * a page: the UNMAP/REMOVE/REMAP events are delivered for every registered
+ * VMA whatever its mode, while WP mode never raises a fault on a missing
+ * page. That removes the SIGBUS/EFAULT hazard of MISSING mode for kernel
+ * accesses (pinning, read() into the buffer) when the fd is
+ * UFFD_USER_MODE_ONLY. MISSING mode is used only where WP registration is
+ * refused and the fd is privileged, so every fault is a message we answer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "monitor.h"
+#include "util.h"
+
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#define SV_UFFD_FEATURES                                                     \
+	(UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE |              \
+	 UFFD_FEATURE_EVENT_REMAP)
+
+/* watch->token: which mode the range was registered with. */
+#define TOKEN_WP 1
+#define TOKEN_MISSING 2
+
+struct uffd_monitor {
+	struct sv_monitor m;
+	int fd;
+	int stop_fd;
+	pthread_t thread;
+	uintptr_t page_mask;
+};
+
+static struct uffd_monitor *to_uffd(struct sv_monitor *m)
+{
+	return container_of(m, struct uffd_monitor, m);
+}
+
+static void page_range(const struct uffd_monitor *u, uintptr_t start,
+		       size_t len, struct uffdio_range *r)
+{
+	uintptr_t s = start & ~u->page_mask;
+	uintptr_t e = (start + len + u->page_mask) & ~u->page_mask;
+
+	r->start = s;
+	r->len = e - s;
+}
+
+static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
+{
+	struct uffd_monitor *u = to_uffd(m);
+	struct uffdio_register reg;
+
+	memset(&reg, 0, sizeof(reg));
+	page_range(u, w->start, w->len, &reg.range);
+	reg.mode = UFFDIO_REGISTER_MODE_WP;
+	if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
+		w->token = TOKEN_WP;
+		return 0;
+	}
+	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY)) {
+		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+		if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
+			w->token = TOKEN_MISSING;
+			return 0;
+		}
+	}
+	switch (errno) {
+	case ENOMEM: /* no VMA over part of the range */
+		return -EFAULT;
+	case EINVAL: /* file-backed, SysV shm, ...: uffd cannot watch it */
+		return -EOPNOTSUPP;
+	default:
+		return -errno;
+	}
+}
+
+static void unregister_range(struct uffd_monitor *u, uintptr_t start,
+			     size_t len)
+{
+	struct uffdio_range r;
+
+	page_range(u, start, len, &r);
+	/* Failure means the range is no longer mapped: nothing to undo. */
+	(void)ioctl(u->fd, UFFDIO_UNREGISTER, &r);
+}
+
+static void uffd_unwatch(struct sv_monitor *m, struct sv_watch *w)
+{
+	unregister_range(to_uffd(m), w->start, w->len);
+}
+
+static void handle(struct uffd_monitor *u, const struct uffd_msg *msg)
+{
+	sv_invalidate_fn sink = u->m.sink;
+	void *arg = u->m.sink_arg;
+	uintptr_t s, e;
+
+	switch (msg->event) {
+	case UFFD_EVENT_UNMAP:
+		s = msg->arg.remove.start;
+		e = msg->arg.remove.end;
+		sink(arg, s, e - s);
+		break;
+	case UFFD_EVENT_REMOVE:
+		s = msg->arg.remove.start;
+		e = msg->arg.remove.end;
+		sink(arg, s, e - s);
+		/* Zapped pages come back as missing: stop watching before
+		 * anyone can fault on them. */
+		unregister_range(u, s, e - s);
+		break;
+	case UFFD_EVENT_REMAP:
+		sink(arg, msg->arg.remap.from, msg->arg.remap.len);
+		/* The moved VMA carries our registration to its new place;
+		 * nothing cached there is ours any more. */
+		sink(arg, msg->arg.remap.to, msg->arg.remap.len);
+		unregister_range(u, msg->arg.remap.to, msg->arg.remap.len);
+		break;
+	case UFFD_EVENT_PAGEFAULT: {
+		/* Only MISSING-mode ranges fault: the page went away without
+		 * an event we saw. Invalidate, unregister (which wakes the
+		 * faulting thread) and let the fault proceed normally. */
+		struct uffdio_range r;
+
+		s = msg->arg.pagefault.address & ~u->page_mask;
+		sink(arg, s, u->page_mask + 1);
+		unregister_range(u, s, u->page_mask + 1);
+		r.start = s;
+		r.len = u->page_mask + 1;
+		(void)ioctl(u->fd, UFFDIO_WAKE, &r);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void *uffd_thread(void *arg)
+{
+	struct uffd_monitor *u = arg;
+	struct uffd_msg msgs[64];
+	struct pollfd p[2];
+	ssize_t n, i;
+
+	for (;;) {
+		p[0].fd = u->fd;
+		p[0].events = POLLIN;
+		p[1].fd = u->stop_fd;
+		p[1].events = POLLIN;
+		/* Wait without the cache lock: the unmapper blocks only until
+		 * its event is read, and reading happens under the lock. */
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (u->m.lock)
+			u->m.lock(u->m.sink_arg);
+		for (;;) {
+			n = read(u->fd, msgs, sizeof(msgs));
+			if (n <= 0)
+				break;
+			for (i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
+				handle(u, &msgs[i]);
+			if (n < (ssize_t)sizeof(msgs))
+				break;
+		}
+		if (u->m.unlock)
+			u->m.unlock(u->m.sink_arg);
+	}
+	return NULL;
+}
+
+static void uffd_destroy(struct sv_monitor *m)
+{
+	struct uffd_monitor *u = to_uffd(m);
+	uint64_t one = 1;
+
+	if (write(u->stop_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(u->thread, NULL);
+	close(u->stop_fd);
+	close(u->fd);
+	free(u);
+}
+
+static const struct sv_monitor_ops uffd_ops = {
+	.name = "userfaultfd",
+	.watch = uffd_watch,
+	.unwatch = uffd_unwatch,
+	.still_valid = NULL,
+	.destroy = uffd_destroy,
+};
+
+/* /dev/userfaultfd first (its permission, not the sysctl, decides), then
+ * the syscall, then the syscall restricted to user-mode faults. */
+static int open_uffd(unsigned int *flags)
+{
+	const int fl = O_CLOEXEC | O_NONBLOCK;
+	int dev, fd, err;
+
+	*flags = 0;
+	if (!getenv("SANVERBS_UFFD_USER_MODE_ONLY")) {
+		dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+		if (dev >= 0) {
+			fd = ioctl(dev, USERFAULTFD_IOC_NEW, fl);
+			close(dev);
+			if (fd >= 0)
+				return fd;
+		}
+		fd = (int)syscall(SYS_userfaultfd, fl);
+		if (fd >= 0)
+			return fd;
+	}
+	fd = (int)syscall(SYS_userfaultfd, fl | UFFD_USER_MODE_ONLY);
+	if (fd >= 0) {
+		*flags = SV_MONITOR_F_USER_MODE_ONLY;
+		return fd;
+	}
+	err = errno;
+	return err == ENOSYS || err == EPERM || err == EACCES ? -err : -ENOSYS;
+}
+
+int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
+			   struct sv_monitor **out)
+{
+	struct uffdio_api api;
+	struct uffd_monitor *u;
+	sigset_t all, old;
+	int ret;
+
+	if (!sink || !out)
+		return -EINVAL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	u->m.ops = &uffd_ops;
+	u->m.sink = sink;
+	u->m.sink_arg = arg;
+	u->fd = open_uffd(&u->m.flags);
+	if (u->fd < 0) {
+		ret = u->fd;
+		goto err_free;
+	}
+	memset(&api, 0, sizeof(api));
+	api.api = UFFD_API;
+	api.features = SV_UFFD_FEATURES;
+	if (ioctl(u->fd, UFFDIO_API, &api) ||
+	    (api.features & SV_UFFD_FEATURES) != SV_UFFD_FEATURES) {
+		ret = -ENOSYS;
+		goto err_close;
+	}
+	u->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (u->stop_fd < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	/* The monitor must never run a signal handler: a handler could
+	 * unmap a watched range and wait for the very thread running it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&u->thread, NULL, uffd_thread, u);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		goto err_stop;
+	*out = &u->m;
+	return 0;
+
+err_stop:
+	close(u->stop_fd);
+err_close:
+	close(u->fd);
+err_free:
+	free(u);
+	return ret;
+}

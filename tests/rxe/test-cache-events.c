@@ -1,0 +1,305 @@
+/* Description: every way an application can change a cached range is seen
+ * before the changing call returns. For munmap, MADV_DONTNEED, MADV_REMOVE
+ * on shared memory, mremap (move, shrink), mmap(MAP_FIXED) over the range,
+ * brk shrink, shmdt, malloc/free of a large (mmap) and of a heap block and
+ * a heap trim: register (miss), register again (hit), change the mapping,
+ * put new memory at the same address, register again, have the peer QP
+ * RDMA-write its bytes through that registration and check every byte
+ * arrived in the NEW pages (and, where the old pages are still reachable,
+ * that they were left alone). */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "test-cache-common.h"
+
+#define LEN (256u << 10)
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static void *map_at(void *at, size_t len, int flags)
+{
+	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
+		       flags | MAP_ANONYMOUS |
+			       (at ? MAP_FIXED_NOREPLACE : 0),
+		       -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	if (at)
+		ck_assert_ptr_eq(p, at);
+	return p;
+}
+
+/* First two registrations: a miss that caches, then a hit. */
+static void prime(void *p, size_t len)
+{
+	ck_assert_int_eq(land(p, len, 11), 0);
+	ck_assert_int_eq(land(p, len, 12), 1);
+}
+
+/* The change must already be known when the changing call returned. */
+static void assert_invalidated_since(uint64_t before)
+{
+	ck_assert_uint_gt(stats().invalidations, before);
+}
+
+START_TEST(ev_munmap)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_int_eq(munmap(p, LEN), 0);
+	assert_invalidated_since(inv);
+	map_at(p, LEN, MAP_PRIVATE);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(ev_madv_dontneed)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_int_eq(madvise(p, LEN, MADV_DONTNEED), 0);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	/* the range is watchable again after the zap */
+	ck_assert_int_eq(land(p, LEN, 14), 1);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(ev_madv_remove_shared)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_SHARED);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_int_eq(madvise(p, LEN, MADV_REMOVE), 0);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(ev_mremap_move)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *q = map_at(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_ptr_eq(mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, q),
+			 q);
+	assert_invalidated_since(inv);
+	map_at(p, LEN, MAP_PRIVATE);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	/* the old pages moved to q and kept what the second write left */
+	ck_assert_int_eq(sv_check_pattern(q, LEN, 12), -1);
+	/* and q is not served by the entry that was cached for p */
+	ck_assert_int_eq(land(q, LEN, 15), 0);
+	munmap(p, LEN);
+	munmap(q, LEN);
+}
+END_TEST
+
+START_TEST(ev_mremap_shrink)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_ptr_eq(mremap(p, LEN, LEN / 2, 0), p);
+	assert_invalidated_since(inv);
+	map_at(p + LEN / 2, LEN / 2, MAP_PRIVATE);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(ev_mmap_fixed_over)
+{
+	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_ptr_eq(mmap(p, LEN, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			 p);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(ev_brk_shrink)
+{
+	const long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *base, *p, *end;
+	uint64_t inv;
+	void *warm;
+
+	/* Keep malloc (our own calloc included) off the break while we move
+	 * it: give malloc's top chunk plenty of room and forbid trimming. */
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	mallopt(M_MMAP_THRESHOLD, 1 << 30);
+	warm = malloc(16u << 20);
+	ck_assert_ptr_nonnull(warm);
+	free(warm);
+
+	base = sbrk(0);
+	p = (uint8_t *)(((uintptr_t)base + pg - 1) & ~(uintptr_t)(pg - 1));
+	ck_assert_ptr_ne(sbrk((p - base) + LEN), (void *)-1);
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_ptr_ne(sbrk(-(intptr_t)((p - base) + LEN)), (void *)-1);
+	end = sbrk(0);
+	ck_assert_ptr_eq(end, base);
+	/* the break really shrank: the pages are gone */
+	{
+		unsigned char vec;
+
+		ck_assert_int_eq(mincore(p, pg, &vec), -1);
+		ck_assert_int_eq(errno, ENOMEM);
+	}
+	assert_invalidated_since(inv);
+	ck_assert_ptr_ne(sbrk((p - base) + LEN), (void *)-1);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	ck_assert_ptr_ne(sbrk(-(intptr_t)((p - base) + LEN)), (void *)-1);
+}
+END_TEST
+
+START_TEST(ev_shmdt)
+{
+	int id1 = shmget(IPC_PRIVATE, LEN, IPC_CREAT | 0600);
+	int id2 = shmget(IPC_PRIVATE, LEN, IPC_CREAT | 0600);
+	struct sanverbs_cache_stats a;
+	uint8_t *p, *old;
+
+	ck_assert_int_ge(id1, 0);
+	ck_assert_int_ge(id2, 0);
+	p = shmat(id1, NULL, 0);
+	ck_assert_ptr_ne(p, (void *)-1);
+	/* shmdt reports nothing to userfaultfd (ipc/shm.c unmaps with no
+	 * uffd list) and uffd cannot register SysV shm: never cached. */
+	a = stats();
+	ck_assert_int_eq(land(p, LEN, 11), 0);
+	ck_assert_int_eq(land(p, LEN, 12), 0);
+	ck_assert_uint_eq(stats().uncached, a.uncached + 2);
+	ck_assert_int_eq(shmdt(p), 0);
+	ck_assert_ptr_eq(shmat(id2, p, 0), p);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	/* the first segment kept the second write */
+	old = shmat(id1, NULL, SHM_RDONLY);
+	ck_assert_ptr_ne(old, (void *)-1);
+	ck_assert_int_eq(sv_check_pattern(old, LEN, 12), -1);
+	shmdt(old);
+	shmdt(p);
+	shmctl(id1, IPC_RMID, NULL);
+	shmctl(id2, IPC_RMID, NULL);
+}
+END_TEST
+
+START_TEST(ev_malloc_free_large)
+{
+	const size_t big = 4u << 20;
+	uint8_t *p, *q;
+	uint64_t inv;
+
+	/* fixed threshold: glibc would otherwise raise it after a free */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	p = malloc(big);
+	ck_assert_ptr_nonnull(p);
+	prime(p, big);
+	inv = stats().invalidations;
+	free(p);
+	assert_invalidated_since(inv);
+	q = malloc(big);
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(land(q, big, 13), 0);
+	free(q);
+}
+END_TEST
+
+START_TEST(ev_malloc_free_heap)
+{
+	const size_t small = 64u << 10;
+	uint8_t *p, *q;
+	int i;
+
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	p = malloc(small);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(land(p, small, 11), 0);
+	ck_assert_int_eq(land(p, small, 12), 1);
+	free(p);
+	/* Same pages reused by malloc: a hit is correct here, and the bytes
+	 * must land either way. */
+	for (i = 0; i < 4; i++) {
+		q = malloc(small);
+		ck_assert_ptr_nonnull(q);
+		land(q, small, 20 + i);
+		free(q);
+	}
+}
+END_TEST
+
+START_TEST(ev_heap_trim)
+{
+	const size_t blk = 512u << 10;
+	struct sanverbs_cache_stats a;
+	uint8_t *p;
+
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	p = malloc(blk);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(land(p, blk, 11), 0);
+	ck_assert_int_eq(land(p, blk, 12), 1);
+	a = stats();
+	free(p);
+	/* gives the free pages back (brk shrink or MADV_DONTNEED) */
+	malloc_trim(0);
+	ck_assert_uint_gt(stats().invalidations, a.invalidations);
+	p = malloc(blk);
+	ck_assert_ptr_nonnull(p);
+	land(p, blk, 13);
+	free(p);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cache-events");
+	TCase *tc = tcase_create("events");
+
+	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, ev_munmap);
+	tcase_add_test(tc, ev_madv_dontneed);
+	tcase_add_test(tc, ev_madv_remove_shared);
+	tcase_add_test(tc, ev_mremap_move);
+	tcase_add_test(tc, ev_mremap_shrink);
+	tcase_add_test(tc, ev_mmap_fixed_over);
+	tcase_add_test(tc, ev_brk_shrink);
+	tcase_add_test(tc, ev_shmdt);
+	tcase_add_test(tc, ev_malloc_free_large);
+	tcase_add_test(tc, ev_malloc_free_heap);
+	tcase_add_test(tc, ev_heap_trim);
+	suite_add_tcase(s, tc);
+	return sv_test_run_rxe(s);
+}
