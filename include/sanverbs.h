@@ -468,6 +468,265 @@ uint32_t sanverbs_pool_rkey(const struct sanverbs_pool *pool);
 /* Endpoints: RC connections over librdmacm (ep.c & co)                      */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * Remote descriptors: what one side hands the other so the peer can RDMA-write
+ * into or RDMA-read from a registered buffer. On the wire they are
+ * SANVERBS_DESC_SIZE bytes in network byte order:
+ * `{u32 magic, u16 version, u16 length, u64 addr, u64 len, u32 rkey,
+ *   u32 access}`. A received descriptor is untrusted input: parse it with
+ * sanverbs_desc_parse() before use.
+ */
+#define SANVERBS_DESC_MAGIC 0x53564431u /**< "SVD1" */
+#define SANVERBS_DESC_VERSION 1        /**< the only version understood */
+#define SANVERBS_DESC_SIZE 32          /**< encoded size in bytes */
+
+/** A parsed (host byte order) remote descriptor. */
+struct sanverbs_desc {
+	uint64_t addr;   /**< start of the region in the owner's space */
+	uint64_t len;    /**< length of the region in bytes, > 0 */
+	uint32_t rkey;   /**< remote key of the owner's registration */
+	uint32_t access; /**< SANVERBS_ACCESS_REMOTE_* bits granted */
+};
+
+/**
+ * Describe a registration for a peer. Only the REMOTE_* bits of the
+ * registration's access are carried.
+ *
+ * @return 0; -EINVAL if an argument is NULL; -EACCES if @p mr grants no
+ *         remote access (a descriptor for it would be useless)
+ */
+int sanverbs_desc_from_mr(const struct sanverbs_mr *mr,
+			  struct sanverbs_desc *out);
+
+/**
+ * Encode @p desc into @p buf. @p size is in/out: on entry the room in @p buf,
+ * on return the bytes written, or the bytes needed when the room was short.
+ *
+ * @return 0; -EINVAL on NULL arguments or a descriptor that would not parse;
+ *         -ENOSPC when *@p size < SANVERBS_DESC_SIZE (*@p size is then set
+ *         to SANVERBS_DESC_SIZE and @p buf is untouched)
+ */
+int sanverbs_desc_encode(const struct sanverbs_desc *desc, void *buf,
+			 size_t *size);
+
+/**
+ * Parse an untrusted descriptor received from a peer.
+ *
+ * @return 0; -EINVAL on NULL arguments; -EMSGSIZE when @p size is shorter
+ *         than a descriptor or than its own length field; -EBADMSG on a
+ *         wrong magic, a length field other than SANVERBS_DESC_SIZE, an empty
+ *         or wrapping region, or unknown / no access bits;
+ *         -EPROTONOSUPPORT on another version. @p out is only written on
+ *         success.
+ */
+int sanverbs_desc_parse(const void *buf, size_t size,
+			struct sanverbs_desc *out);
+
+/**
+ * Check that [@p offset, @p offset + @p len) lies inside the described region
+ * and that the region grants @p access (SANVERBS_ACCESS_REMOTE_* bits).
+ *
+ * @return 0; -EINVAL on NULL, zero @p len or bad @p access bits; -ERANGE when
+ *         the span leaves the region (overflow included); -EACCES when the
+ *         descriptor does not grant @p access
+ */
+int sanverbs_desc_check(const struct sanverbs_desc *desc, uint64_t offset,
+			uint64_t len, unsigned int access);
+
+/** A connected (or listening) RC endpoint. */
+struct sanverbs_ep;
+
+/** Options for endpoints; zero fields take the defaults named here. */
+struct sanverbs_ep_attr {
+	uint32_t max_send_wr;  /**< send queue depth (default 64) */
+	uint32_t max_recv_wr;  /**< receive queue depth (default 64) */
+	uint32_t timeout_ms;   /**< address/route resolution and connection
+				    establishment bound (default 10000) */
+	uint8_t rnr_retry;     /**< RNR retries, 7 = infinite (default 7) */
+	uint8_t retry_count;   /**< transport retries (default 7) */
+	uint8_t rd_atomic;     /**< outstanding RDMA reads (default 4) */
+	uint8_t reserved;      /**< must be 0 */
+	uint64_t flags;        /**< reserved, must be 0 */
+};
+
+/** For sanverbs_addr_device(): @p ip is a peer to route to, not a local IP. */
+#define SANVERBS_ADDR_REMOTE (1u << 0)
+
+/**
+ * Name the RDMA device that carries IPv4 address @p ip (a local address, or
+ * with SANVERBS_ADDR_REMOTE the device a connection to that peer would leave
+ * from), so the caller can open a context on it
+ * (sanverbs_ctx_attr.device). Answers for the calling thread's network
+ * namespace.
+ *
+ * @return 0; -EINVAL on bad arguments; -ENAMETOOLONG if @p size is too small;
+ *         -EADDRNOTAVAIL / -ENETUNREACH / -ENODEV from address resolution
+ */
+int sanverbs_addr_device(const char *ip, unsigned int flags, char *name,
+			 size_t size);
+
+/**
+ * Listen on IPv4 address @p ip (NULL or "0.0.0.0" for any) and @p port
+ * (0 picks a free one; see sanverbs_ep_local_port()).
+ *
+ * @return 0; -EINVAL on bad arguments; -EADDRINUSE; -EADDRNOTAVAIL;
+ *         -EXDEV when @p ip sits on another RDMA device than @p ctx
+ */
+int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
+		       uint16_t port, int backlog,
+		       const struct sanverbs_ep_attr *attr,
+		       struct sanverbs_ep **out);
+
+/**
+ * Wait up to @p timeout_ms (-1 = forever) for one connection on a listening
+ * endpoint and accept it.
+ *
+ * @return 0; -EINVAL on bad arguments or a non-listening endpoint;
+ *         -ETIMEDOUT; -EXDEV when the request arrived on another device than
+ *         the listener's context; -ECONNABORTED if the peer gave up
+ */
+int sanverbs_ep_accept(struct sanverbs_ep *listener, int timeout_ms,
+		       struct sanverbs_ep **out);
+
+/**
+ * Connect to @p ip : @p port. Every step (address and route resolution, the
+ * connection handshake) is bounded by the attribute's timeout.
+ *
+ * @return 0; -EINVAL on bad arguments; -ETIMEDOUT; -ECONNREFUSED when nobody
+ *         listens; -ENETUNREACH / -EHOSTUNREACH; -EXDEV when the route
+ *         leaves from another device than @p ctx's
+ */
+int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
+			uint16_t port, const struct sanverbs_ep_attr *attr,
+			struct sanverbs_ep **out);
+
+/** Local TCP-style port of @p ep (listening or connected), or 0. */
+uint16_t sanverbs_ep_local_port(const struct sanverbs_ep *ep);
+/** The context @p ep was created on, or NULL. */
+struct sanverbs_ctx *sanverbs_ep_ctx(const struct sanverbs_ep *ep);
+
+/**
+ * Orderly disconnect: flush outstanding work (its completions report
+ * -ECANCELED), tell the peer, and wait (bounded) for its answer. Idempotent.
+ * Registrations made through sanverbs_ep_mr_reg() stay until close.
+ *
+ * @return 0; -EINVAL if @p ep is NULL or listening
+ */
+int sanverbs_ep_disconnect(struct sanverbs_ep *ep);
+
+/**
+ * Disconnect if needed, release every registration still held through
+ * sanverbs_ep_mr_reg() on this connection (the SAN rule that cached buffers
+ * are released before a connection closes), and free the endpoint.
+ *
+ * @return 0 or -EINVAL
+ */
+int sanverbs_ep_close(struct sanverbs_ep *ep);
+
+/**
+ * sanverbs_mr_reg() on the endpoint's context, recorded on the connection so
+ * that sanverbs_ep_close() releases it if the caller does not.
+ *
+ * @return as sanverbs_mr_reg()
+ */
+int sanverbs_ep_mr_reg(struct sanverbs_ep *ep, void *addr, size_t len,
+		       unsigned int access, struct sanverbs_mr **out);
+
+/**
+ * Release a registration made with sanverbs_ep_mr_reg() on @p ep.
+ *
+ * @return 0; -EINVAL on NULL; -ENOENT if @p mr is not held by @p ep
+ */
+int sanverbs_ep_mr_dereg(struct sanverbs_ep *ep, struct sanverbs_mr *mr);
+
+/** Number of registrations @p ep holds through sanverbs_ep_mr_reg(). */
+size_t sanverbs_ep_mr_count(const struct sanverbs_ep *ep);
+
+/** What a completion reports. */
+enum sanverbs_wc_opcode {
+	SANVERBS_WC_SEND = 1,  /**< a sanverbs_ep_post_send() finished */
+	SANVERBS_WC_RECV = 2,  /**< a message landed in a posted receive */
+	SANVERBS_WC_WRITE = 3, /**< a sanverbs_ep_post_write() finished */
+	SANVERBS_WC_READ = 4,  /**< a sanverbs_ep_post_read() finished */
+};
+
+/** One completion. */
+struct sanverbs_wc {
+	uint64_t wr_id;    /**< the caller's tag from the post */
+	int status;        /**< 0, or a negative errno: -EACCES (the peer's
+			        device refused the access), -ETIMEDOUT (the
+			        peer stopped answering), -ECANCELED (flushed
+			        by a disconnect), -EMSGSIZE, -EREMOTEIO, -EIO */
+	uint32_t opcode;   /**< enum sanverbs_wc_opcode */
+	uint32_t byte_len; /**< bytes received (RECV only) */
+	uint32_t vendor;   /**< raw ibv_wc_status, for diagnostics */
+};
+
+/**
+ * Post a send of [@p buf, @p buf + @p len) which must lie inside @p mr.
+ * @p len may be 0 (then @p mr and @p buf may be NULL).
+ *
+ * @return 0; -EINVAL on bad arguments or a span outside @p mr; -ENOTCONN
+ *         when not connected; -ENOBUFS when the send queue is full
+ */
+int sanverbs_ep_post_send(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			  const void *buf, size_t len, uint64_t wr_id);
+
+/**
+ * Post a receive buffer [@p buf, @p buf + @p len) inside @p mr, which must
+ * grant LOCAL_WRITE.
+ *
+ * @return 0; -EINVAL; -EACCES if @p mr lacks LOCAL_WRITE; -ENOTCONN; -ENOBUFS
+ */
+int sanverbs_ep_post_recv(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			  void *buf, size_t len, uint64_t wr_id);
+
+/**
+ * RDMA-write [@p buf, @p buf + @p len) (inside @p mr) to @p offset of the
+ * region described by @p desc. The span is checked against the descriptor
+ * first; the peer's device enforces its rkey and access.
+ *
+ * @return 0; -EINVAL; -ERANGE when the target span leaves the described
+ *         region; -EACCES when the descriptor grants no REMOTE_WRITE;
+ *         -ENOTCONN; -ENOBUFS
+ */
+int sanverbs_ep_post_write(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			   const void *buf, size_t len,
+			   const struct sanverbs_desc *desc, uint64_t offset,
+			   uint64_t wr_id);
+
+/**
+ * RDMA-read @p len bytes at @p offset of the region described by @p desc into
+ * [@p buf, @p buf + @p len) inside @p mr (which must grant LOCAL_WRITE).
+ *
+ * @return as sanverbs_ep_post_write(), -EACCES also when the descriptor grants
+ *         no REMOTE_READ or @p mr lacks LOCAL_WRITE
+ */
+int sanverbs_ep_post_read(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			  void *buf, size_t len,
+			  const struct sanverbs_desc *desc, uint64_t offset,
+			  uint64_t wr_id);
+
+/**
+ * Reap up to @p max completions without blocking. Also notices a peer's
+ * disconnect (the connection then reports -ENOTCONN for new posts and its
+ * outstanding work completes with -ECANCELED).
+ *
+ * @return the number of completions written to @p wc (0 if none), or
+ *         -EINVAL
+ */
+int sanverbs_ep_poll(struct sanverbs_ep *ep, struct sanverbs_wc *wc, int max);
+
+/**
+ * As sanverbs_ep_poll() but wait up to @p timeout_ms (-1 = forever) for at
+ * least one completion.
+ *
+ * @return the number of completions (>= 1); -ETIMEDOUT; -ENOTCONN when the
+ *         connection is gone and nothing is left to reap; -EINVAL
+ */
+int sanverbs_ep_wait(struct sanverbs_ep *ep, struct sanverbs_wc *wc, int max,
+		     int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

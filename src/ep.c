@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/* Endpoint life cycle: listen, accept, connect and disconnect over librdmacm.
+ *
+ * The QP lives on the sanverbs context's own device context and PD (so
+ * registrations made through sanverbs_mr_reg() work on it); librdmacm only
+ * carries the handshake. The cm_id therefore has no QP, and the QP state
+ * transitions are ours, with attributes from rdma_init_qp_attr(). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ep.h"
+#include "util.h"
+
+#define EP_DEFAULT_WR 64
+#define EP_DEFAULT_TIMEOUT_MS 10000
+#define EP_DISCONNECT_WAIT_MS 2000
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+static int parse_ip(const char *ip, uint16_t port, struct sockaddr_in *sin)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	if (!ip)
+		return 0;
+	return inet_pton(AF_INET, ip, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static int attr_fill(const struct sanverbs_ep_attr *in,
+		     struct sanverbs_ep_attr *out)
+{
+	struct sanverbs_ep_attr a = { 0 };
+
+	if (in)
+		a = *in;
+	if (a.flags || a.reserved || a.rnr_retry > 7 || a.retry_count > 7 ||
+	    a.max_send_wr > 16384 || a.max_recv_wr > 16384)
+		return -EINVAL;
+	if (!a.max_send_wr)
+		a.max_send_wr = EP_DEFAULT_WR;
+	if (!a.max_recv_wr)
+		a.max_recv_wr = EP_DEFAULT_WR;
+	if (!a.timeout_ms)
+		a.timeout_ms = EP_DEFAULT_TIMEOUT_MS;
+	if (!in || !in->rnr_retry)
+		a.rnr_retry = 7;
+	if (!a.retry_count)
+		a.retry_count = 7;
+	if (!a.rd_atomic)
+		a.rd_atomic = 4;
+	*out = a;
+	return 0;
+}
+
+static struct sanverbs_ep *ep_alloc(struct sanverbs_ctx *ctx,
+				    const struct sanverbs_ep_attr *attr,
+				    int *err)
+{
+	struct sanverbs_ep *ep = calloc(1, sizeof(*ep));
+
+	if (!ep) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ep->ctx = ctx;
+	ep->attr = *attr;
+	pthread_mutex_init(&ep->mr_lock, NULL);
+	ep->ch = rdma_create_event_channel();
+	if (!ep->ch) {
+		*err = errno ? -errno : -ENODEV;
+		goto err;
+	}
+	*err = set_nonblock(ep->ch->fd);
+	if (*err)
+		goto err;
+	return ep;
+err:
+	if (ep->ch)
+		rdma_destroy_event_channel(ep->ch);
+	pthread_mutex_destroy(&ep->mr_lock);
+	free(ep);
+	return NULL;
+}
+
+static void ep_free(struct sanverbs_ep *ep)
+{
+	if (ep->qp)
+		ibv_destroy_qp(ep->qp);
+	if (ep->cq)
+		ibv_destroy_cq(ep->cq);
+	if (ep->cc)
+		ibv_destroy_comp_channel(ep->cc);
+	if (ep->id)
+		rdma_destroy_id(ep->id);
+	if (ep->ch)
+		rdma_destroy_event_channel(ep->ch);
+	pthread_mutex_destroy(&ep->mr_lock);
+	free(ep);
+}
+
+static int cm_event_errno(const struct rdma_cm_event *ev)
+{
+	switch (ev->event) {
+	case RDMA_CM_EVENT_REJECTED:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		return ev->status < 0 ? ev->status : -EADDRNOTAVAIL;
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		return ev->status < 0 ? ev->status : -EHOSTUNREACH;
+	case RDMA_CM_EVENT_UNREACHABLE:
+		return -ETIMEDOUT;
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		return -ECONNABORTED;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		return -ECONNRESET;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		return -ENODEV;
+	default:
+		return -EPROTO;
+	}
+}
+
+/*
+ * Waits (bounded) for event @want on @ch. On success the event is acked and
+ * for CONNECT_REQUEST the new id is returned in @new_id. Unrelated benign
+ * events are skipped; an error event ends the wait with its errno.
+ */
+static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
+		   int timeout_ms, struct rdma_cm_id **new_id)
+{
+	long long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct rdma_cm_event *ev;
+		struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+		int left, ret;
+
+		if (!rdma_get_cm_event(ch, &ev)) {
+			enum rdma_cm_event_type type = ev->event;
+
+			if (type == want) {
+				if (new_id)
+					*new_id = ev->id;
+				rdma_ack_cm_event(ev);
+				return 0;
+			}
+			ret = cm_event_errno(ev);
+			rdma_ack_cm_event(ev);
+			if (type == RDMA_CM_EVENT_TIMEWAIT_EXIT ||
+			    type == RDMA_CM_EVENT_ADDR_CHANGE)
+				continue;
+			return ret;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if (timeout_ms < 0) {
+			left = -1;
+		} else {
+			long long rem = deadline - now_ms();
+
+			if (rem <= 0)
+				return -ETIMEDOUT;
+			left = (int)rem;
+		}
+		ret = poll(&pfd, 1, left);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int same_device(struct sanverbs_ctx *ctx, struct ibv_context *verbs)
+{
+	if (!verbs)
+		return 0;
+	return !strcmp(ibv_get_device_name(verbs->device),
+		       sanverbs_ctx_device_name(ctx));
+}
+
+static int qp_create(struct sanverbs_ep *ep)
+{
+	struct ibv_context *verbs = sanverbs_ctx_verbs(ep->ctx);
+	struct ibv_qp_init_attr qa = { 0 };
+
+	ep->cc = ibv_create_comp_channel(verbs);
+	if (!ep->cc)
+		return errno ? -errno : -ENOMEM;
+	if (set_nonblock(ep->cc->fd))
+		return -errno;
+	ep->cq = ibv_create_cq(verbs, ep->attr.max_send_wr + ep->attr.max_recv_wr,
+			       NULL, ep->cc, 0);
+	if (!ep->cq)
+		return errno ? -errno : -ENOMEM;
+	qa.send_cq = ep->cq;
+	qa.recv_cq = ep->cq;
+	qa.qp_type = IBV_QPT_RC;
+	qa.cap.max_send_wr = ep->attr.max_send_wr;
+	qa.cap.max_recv_wr = ep->attr.max_recv_wr;
+	qa.cap.max_send_sge = 1;
+	qa.cap.max_recv_sge = 1;
+	ep->qp = ibv_create_qp(sanverbs_ctx_pd(ep->ctx), &qa);
+	if (!ep->qp)
+		return errno ? -errno : -ENOMEM;
+	return 0;
+}
+
+static int qp_to(struct sanverbs_ep *ep, enum ibv_qp_state state)
+{
+	struct ibv_qp_attr qa = { 0 };
+	int mask = 0, ret;
+
+	qa.qp_state = state;
+	if (rdma_init_qp_attr(ep->id, &qa, &mask))
+		return -errno;
+	if (state == IBV_QPS_INIT) {
+		/* The MR, not the QP, is where access is enforced. */
+		qa.qp_access_flags = IBV_ACCESS_LOCAL_WRITE |
+				     IBV_ACCESS_REMOTE_WRITE |
+				     IBV_ACCESS_REMOTE_READ;
+		mask |= IBV_QP_ACCESS_FLAGS;
+	}
+	ret = ibv_modify_qp(ep->qp, &qa, mask);
+	return ret > 0 ? -ret : ret;
+}
+
+/* Outstanding RDMA reads both ways, bounded by what the device allows. */
+static uint8_t rd_depth(struct sanverbs_ep *ep)
+{
+	struct ibv_device_attr da;
+	int d = ep->attr.rd_atomic;
+
+	if (!ibv_query_device(sanverbs_ctx_verbs(ep->ctx), &da)) {
+		if (da.max_qp_rd_atom < d)
+			d = da.max_qp_rd_atom;
+		if (da.max_qp_init_rd_atom < d)
+			d = da.max_qp_init_rd_atom;
+	}
+	return d > 0 ? (uint8_t)d : 1;
+}
+
+static void conn_param(struct sanverbs_ep *ep, struct rdma_conn_param *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->responder_resources = rd_depth(ep);
+	p->initiator_depth = p->responder_resources;
+	p->retry_count = ep->attr.retry_count;
+	p->rnr_retry_count = ep->attr.rnr_retry;
+	p->qp_num = ep->qp->qp_num;
+}
+
+static int bad_ctx(struct sanverbs_ctx *ctx)
+{
+	return !ctx || !sanverbs_ctx_verbs(ctx) || !sanverbs_ctx_pd(ctx);
+}
+
+SV_EXPORT int sanverbs_addr_device(const char *ip, unsigned int flags,
+				   char *name, size_t size)
+{
+	struct rdma_event_channel *ch;
+	struct rdma_cm_id *id = NULL;
+	struct sockaddr_in sin;
+	const char *dev;
+	int ret;
+
+	if (!ip || !name || !size || (flags & ~SANVERBS_ADDR_REMOTE) ||
+	    parse_ip(ip, 0, &sin))
+		return -EINVAL;
+	ch = rdma_create_event_channel();
+	if (!ch)
+		return errno ? -errno : -ENODEV;
+	ret = set_nonblock(ch->fd);
+	if (!ret && rdma_create_id(ch, &id, NULL, RDMA_PS_TCP))
+		ret = -errno;
+	if (ret)
+		goto out;
+	if (flags & SANVERBS_ADDR_REMOTE) {
+		if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&sin, 2000))
+			ret = -errno;
+		else
+			ret = cm_wait(ch, RDMA_CM_EVENT_ADDR_RESOLVED, 4000, NULL);
+	} else if (rdma_bind_addr(id, (struct sockaddr *)&sin)) {
+		ret = -errno;
+	}
+	if (ret)
+		goto out;
+	if (!id->verbs) {
+		ret = -ENODEV;
+		goto out;
+	}
+	dev = ibv_get_device_name(id->verbs->device);
+	if (strlen(dev) >= size)
+		ret = -ENAMETOOLONG;
+	else
+		strcpy(name, dev);
+out:
+	if (id)
+		rdma_destroy_id(id);
+	rdma_destroy_event_channel(ch);
+	return ret;
+}
+
+SV_EXPORT int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
+				 uint16_t port, int backlog,
+				 const struct sanverbs_ep_attr *attr,
+				 struct sanverbs_ep **out)
+{
+	struct sanverbs_ep_attr a;
+	struct sanverbs_ep *ep;
+	struct sockaddr_in sin;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (bad_ctx(ctx) || !out || backlog < 0 || attr_fill(attr, &a) ||
+	    parse_ip(ip, port, &sin))
+		return -EINVAL;
+	ep = ep_alloc(ctx, &a, &ret);
+	if (!ep)
+		return ret;
+	ep->listening = 1;
+	if (rdma_create_id(ep->ch, &ep->id, ep, RDMA_PS_TCP) ||
+	    rdma_bind_addr(ep->id, (struct sockaddr *)&sin)) {
+		ret = -errno;
+		goto err;
+	}
+	/* A wildcard bind has no device yet; accept checks each request. */
+	if (ep->id->verbs && !same_device(ctx, ep->id->verbs)) {
+		ret = -EXDEV;
+		goto err;
+	}
+	if (rdma_listen(ep->id, backlog ? backlog : 16)) {
+		ret = -errno;
+		goto err;
+	}
+	*out = ep;
+	return 0;
+err:
+	ep_free(ep);
+	return ret;
+}
+
+SV_EXPORT int sanverbs_ep_accept(struct sanverbs_ep *listener, int timeout_ms,
+				 struct sanverbs_ep **out)
+{
+	struct rdma_conn_param p;
+	struct rdma_cm_id *id;
+	struct sanverbs_ep *ep;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!listener || !listener->listening || !out || timeout_ms < -1)
+		return -EINVAL;
+	ret = cm_wait(listener->ch, RDMA_CM_EVENT_CONNECT_REQUEST, timeout_ms,
+		      &id);
+	if (ret)
+		return ret;
+	ep = ep_alloc(listener->ctx, &listener->attr, &ret);
+	if (!ep) {
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return ret;
+	}
+	ep->id = id;
+	id->context = ep;
+	if (rdma_migrate_id(id, ep->ch)) {
+		ret = -errno;
+		goto err;
+	}
+	if (!same_device(ep->ctx, id->verbs)) {
+		ret = -EXDEV;
+		goto err;
+	}
+	ret = qp_create(ep);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_INIT);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_RTR);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_RTS);
+	if (ret)
+		goto err;
+	conn_param(ep, &p);
+	if (rdma_accept(id, &p)) {
+		ret = -errno;
+		goto err;
+	}
+	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ESTABLISHED,
+		      (int)ep->attr.timeout_ms, NULL);
+	if (ret)
+		goto err_free;
+	if (ibv_req_notify_cq(ep->cq, 0)) {
+		ret = -errno;
+		goto err_free;
+	}
+	ep->connected = 1;
+	*out = ep;
+	return 0;
+err:
+	rdma_reject(id, NULL, 0);
+err_free:
+	ep_free(ep);
+	return ret;
+}
+
+SV_EXPORT int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
+				  uint16_t port,
+				  const struct sanverbs_ep_attr *attr,
+				  struct sanverbs_ep **out)
+{
+	struct sanverbs_ep_attr a;
+	struct rdma_conn_param p;
+	struct sanverbs_ep *ep;
+	struct sockaddr_in sin;
+	int ret, tmo;
+
+	if (out)
+		*out = NULL;
+	if (bad_ctx(ctx) || !ip || !port || !out || attr_fill(attr, &a) ||
+	    parse_ip(ip, port, &sin))
+		return -EINVAL;
+	ep = ep_alloc(ctx, &a, &ret);
+	if (!ep)
+		return ret;
+	tmo = (int)a.timeout_ms;
+	if (rdma_create_id(ep->ch, &ep->id, ep, RDMA_PS_TCP) ||
+	    rdma_resolve_addr(ep->id, NULL, (struct sockaddr *)&sin, tmo)) {
+		ret = -errno;
+		goto err;
+	}
+	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ADDR_RESOLVED, tmo + 1000, NULL);
+	if (ret)
+		goto err;
+	if (!same_device(ctx, ep->id->verbs)) {
+		ret = -EXDEV;
+		goto err;
+	}
+	if (rdma_resolve_route(ep->id, tmo)) {
+		ret = -errno;
+		goto err;
+	}
+	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ROUTE_RESOLVED, tmo + 1000, NULL);
+	if (!ret)
+		ret = qp_create(ep);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_INIT);
+	if (ret)
+		goto err;
+	conn_param(ep, &p);
+	if (rdma_connect(ep->id, &p)) {
+		ret = -errno;
+		goto err;
+	}
+	/* With no QP on the cm_id librdmacm reports the REP as
+	 * CONNECT_RESPONSE and leaves RTR/RTS and the RTU to us. */
+	ret = cm_wait(ep->ch, RDMA_CM_EVENT_CONNECT_RESPONSE, tmo, NULL);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_RTR);
+	if (!ret)
+		ret = qp_to(ep, IBV_QPS_RTS);
+	if (!ret && rdma_establish(ep->id))
+		ret = -errno;
+	if (!ret && ibv_req_notify_cq(ep->cq, 0))
+		ret = -errno;
+	if (ret)
+		goto err;
+	ep->connected = 1;
+	*out = ep;
+	return 0;
+err:
+	ep_free(ep);
+	return ret;
+}
+
+SV_EXPORT uint16_t sanverbs_ep_local_port(const struct sanverbs_ep *ep)
+{
+	if (!ep || !ep->id)
+		return 0;
+	return ntohs(rdma_get_src_port(ep->id));
+}
+
+SV_EXPORT struct sanverbs_ctx *sanverbs_ep_ctx(const struct sanverbs_ep *ep)
+{
+	return ep ? ep->ctx : NULL;
+}
+
+void sv_ep_mark_disconnected(struct sanverbs_ep *ep)
+{
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+
+	if (ep->disconnected)
+		return;
+	ep->disconnected = 1;
+	ep->connected = 0;
+	/* Flush what is outstanding so every waiter gets a completion. */
+	if (ep->qp)
+		ibv_modify_qp(ep->qp, &qa, IBV_QP_STATE);
+	/* On a peer's DREQ this sends our DREP; otherwise it is our DREQ. */
+	rdma_disconnect(ep->id);
+}
+
+void sv_ep_cm_drain(struct sanverbs_ep *ep)
+{
+	struct rdma_cm_event *ev;
+
+	while (!rdma_get_cm_event(ep->ch, &ev)) {
+		enum rdma_cm_event_type type = ev->event;
+
+		rdma_ack_cm_event(ev);
+		if (type == RDMA_CM_EVENT_DISCONNECTED ||
+		    type == RDMA_CM_EVENT_DEVICE_REMOVAL)
+			sv_ep_mark_disconnected(ep);
+	}
+}
+
+SV_EXPORT int sanverbs_ep_disconnect(struct sanverbs_ep *ep)
+{
+	if (!ep || ep->listening)
+		return -EINVAL;
+	sv_ep_cm_drain(ep);
+	if (ep->disconnected)
+		return 0;
+	sv_ep_mark_disconnected(ep);
+	/* Bounded: a vanished peer must not hold up the close. */
+	cm_wait(ep->ch, RDMA_CM_EVENT_DISCONNECTED, EP_DISCONNECT_WAIT_MS, NULL);
+	return 0;
+}
+
+SV_EXPORT int sanverbs_ep_close(struct sanverbs_ep *ep)
+{
+	struct sv_ep_mr *m, *next;
+
+	if (!ep)
+		return -EINVAL;
+	if (!ep->listening)
+		sanverbs_ep_disconnect(ep);
+	/* The SAN rule: a connection's registrations die with it. */
+	for (m = ep->mrs; m; m = next) {
+		next = m->next;
+		sanverbs_mr_dereg(m->mr);
+		free(m);
+	}
+	ep->mrs = NULL;
+	ep->nmrs = 0;
+	ep_free(ep);
+	return 0;
+}
+
+SV_EXPORT int sanverbs_ep_mr_reg(struct sanverbs_ep *ep, void *addr,
+				 size_t len, unsigned int access,
+				 struct sanverbs_mr **out)
+{
+	struct sv_ep_mr *m;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!ep || !out)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = sanverbs_mr_reg(ep->ctx, addr, len, access, &m->mr);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	pthread_mutex_lock(&ep->mr_lock);
+	m->next = ep->mrs;
+	ep->mrs = m;
+	ep->nmrs++;
+	pthread_mutex_unlock(&ep->mr_lock);
+	*out = m->mr;
+	return 0;
+}
+
+SV_EXPORT int sanverbs_ep_mr_dereg(struct sanverbs_ep *ep,
+				   struct sanverbs_mr *mr)
+{
+	struct sv_ep_mr **pp, *m = NULL;
+
+	if (!ep || !mr)
+		return -EINVAL;
+	pthread_mutex_lock(&ep->mr_lock);
+	for (pp = &ep->mrs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->mr == mr) {
+			m = *pp;
+			*pp = m->next;
+			ep->nmrs--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ep->mr_lock);
+	if (!m)
+		return -ENOENT;
+	free(m);
+	/* Outside the lock: deregistration may unmap or madvise. */
+	return sanverbs_mr_dereg(mr);
+}
+
+SV_EXPORT size_t sanverbs_ep_mr_count(const struct sanverbs_ep *ep)
+{
+	size_t n;
+
+	if (!ep)
+		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&ep->mr_lock);
+	n = ep->nmrs;
+	pthread_mutex_unlock((pthread_mutex_t *)&ep->mr_lock);
+	return n;
+}

@@ -1,0 +1,673 @@
+/* Description: endpoints between two processes over rxe (two namespaces with
+ * one rxe device each when the rig provides them). Connect/accept and
+ * send/recv of many sizes; RDMA write and read from 1 byte to 16 MiB against
+ * the peer's descriptor, every byte checked on both sides; the peer's device
+ * refuses a write into a read-only region and a read of a write-only one
+ * (-EACCES) and the region stays untouched; forged descriptors (wrong rkey,
+ * out-of-bounds span) are refused; the peer vanishing mid-transfer gives a
+ * clear error within a bound and the connection's registrations are
+ * released; several connections share one registered buffer. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sv-peer.h"
+#include "sv-test.h"
+
+#define BIG (16u << 20)
+
+enum { CMD_QUIT, CMD_VERIFY, CMD_FILL, CMD_GO, CMD_ZERO };
+
+struct msg {
+	uint32_t cmd;
+	uint32_t seed;
+	uint64_t off;
+	uint64_t len;
+	int32_t status;
+	uint32_t pad;
+};
+
+/* ---- peer roles (run in the child; return its exit status) -------------- */
+
+struct target_arg {
+	unsigned int access;   /* what the exposed region grants */
+	int vanish_after_go;   /* exit abruptly after CMD_GO */
+};
+
+/* One region per peer process, registered anew on each connection, so a
+ * later connection can check what an earlier one did (or did not) do. */
+static unsigned char *region;
+
+static int target_serve(struct sanverbs_ep *ep, const struct target_arg *ta)
+{
+	struct sanverbs_mr *rmr, *cmr;
+
+	if (!region)
+		region = calloc(1, BIG);
+	struct sanverbs_desc d;
+	struct {
+		unsigned char desc[SANVERBS_DESC_SIZE];
+		struct msg in, out;
+	} *c = calloc(1, sizeof(*c));
+	size_t dl = SANVERBS_DESC_SIZE;
+	int sends_out = 0;
+
+	if (!region || !c)
+		return 10;
+	if (sanverbs_ep_mr_reg(ep, region, BIG, ta->access, &rmr) ||
+	    sanverbs_ep_mr_reg(ep, c, sizeof(*c), SANVERBS_ACCESS_LOCAL_WRITE,
+			       &cmr))
+		return 11;
+	if (sanverbs_desc_from_mr(rmr, &d) ||
+	    sanverbs_desc_encode(&d, c->desc, &dl))
+		return 12;
+	for (;;) {
+		struct sanverbs_wc wc;
+		int got_recv = 0;
+
+		if (sanverbs_ep_post_recv(ep, cmr, &c->in, sizeof(c->in), 1))
+			return 13;
+		/* first round sends the descriptor; later ones the reply */
+		if (sanverbs_ep_post_send(ep, cmr, c->desc, dl, 2))
+			return 14;
+		sends_out++;
+		while (!got_recv) {
+			if (sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 ||
+			    wc.status)
+				return 15;
+			if (wc.opcode == SANVERBS_WC_SEND)
+				sends_out--;
+			else
+				got_recv = 1;
+		}
+		memset(&c->out, 0, sizeof(c->out));
+		switch (c->in.cmd) {
+		case CMD_QUIT:
+			/* the last reply must leave before we close */
+			while (sends_out--)
+				if (sanverbs_ep_wait(ep, &wc, 1, 60000) != 1)
+					return 16;
+			free(c);
+			return 0;
+		case CMD_VERIFY:
+			if (c->in.off > BIG || c->in.len > BIG - c->in.off)
+				c->out.status = -ERANGE;
+			else
+				c->out.status = (int32_t)sv_check_pattern(
+					region + c->in.off, c->in.len,
+					c->in.seed);
+			break;
+		case CMD_ZERO: {
+			uint64_t i;
+
+			c->out.status = -1;
+			for (i = 0; i < BIG; i++)
+				if (region[i]) {
+					c->out.status = (int32_t)i;
+					break;
+				}
+			break;
+		}
+		case CMD_FILL:
+			sv_fill_pattern(region + c->in.off, c->in.len,
+					c->in.seed);
+			c->out.status = -1;
+			break;
+		case CMD_GO:
+			if (ta->vanish_after_go) {
+				usleep(200000);
+				_exit(0);
+			}
+			break;
+		}
+		/* the reply travels in the descriptor slot's place */
+		memcpy(c->desc, &c->out, sizeof(c->out));
+		dl = sizeof(c->out);
+	}
+}
+
+#define ECHO_MAX (1u << 20)
+
+/* Echoes every message back until the quit word arrives. */
+static int role_echo(struct sanverbs_ep *ep, int index, void *arg)
+{
+	unsigned char *buf = malloc(ECHO_MAX);
+	struct sanverbs_mr *mr;
+
+	if (!buf || sanverbs_ep_mr_reg(ep, buf, ECHO_MAX,
+				       SANVERBS_ACCESS_LOCAL_WRITE, &mr))
+		return 20;
+	for (;;) {
+		struct sanverbs_wc wc;
+		uint32_t len;
+
+		if (sanverbs_ep_post_recv(ep, mr, buf, ECHO_MAX, 1) ||
+		    sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 || wc.status ||
+		    wc.opcode != SANVERBS_WC_RECV)
+			return 21;
+		len = wc.byte_len;
+		if (sanverbs_ep_post_send(ep, mr, buf, len, 2) ||
+		    sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 || wc.status)
+			return 22;
+		if (sanverbs_ep_mr_count(ep) != 1)
+			return 23;
+		if (len == 4 && *(uint32_t *)buf == 0xdeadbeefu)
+			break;
+	}
+	free(buf);
+	return 0;
+}
+
+static int role_target(struct sanverbs_ep *ep, int index, void *arg)
+{
+	return target_serve(ep, arg);
+}
+
+/* ---- the test process side -------------------------------------------- */
+
+struct client {
+	struct sanverbs_ctx *ctx;
+	struct sanverbs_ep *ep;
+	struct sanverbs_mr *cmr;
+	struct {
+		unsigned char desc[64];
+		struct msg cmd, reply;
+	} c;
+	struct sanverbs_desc d;
+	struct sv_peer peer;
+};
+
+static void client_connect(struct client *cl, int nconn, sv_peer_fn fn,
+			   struct target_arg *ta)
+{
+	struct sv_side a, b;
+	int ret;
+
+	memset(cl, 0, sizeof(*cl));
+	sv_peer_start(&cl->peer, nconn, 0, fn, ta);
+	sv_sides(&a, &b);
+	cl->ctx = sv_side_open(&a);
+	ret = sanverbs_ep_connect(cl->ctx, cl->peer.ip, cl->peer.port, NULL,
+				  &cl->ep);
+	if (ret)
+		ck_abort_msg("connect %s:%u: %s", cl->peer.ip, cl->peer.port,
+			     sanverbs_strerror(ret));
+}
+
+/* Receives the target's descriptor and parses it as untrusted input. */
+static void client_get_desc(struct client *cl)
+{
+	size_t n;
+
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl->ep, &cl->c, sizeof(cl->c),
+					    SANVERBS_ACCESS_LOCAL_WRITE,
+					    &cl->cmr),
+			 0);
+	n = sv_recv_sync(cl->ep, cl->cmr, cl->c.desc, sizeof(cl->c.desc));
+	ck_assert_uint_eq(n, SANVERBS_DESC_SIZE);
+	ck_assert_int_eq(sanverbs_desc_parse(cl->c.desc, n, &cl->d), 0);
+	ck_assert_uint_eq(cl->d.len, BIG);
+}
+
+/* Waits until a completion of @opcode arrives (others must be successful). */
+static struct sanverbs_wc wait_for(struct sanverbs_ep *ep, uint32_t opcode)
+{
+	for (;;) {
+		struct sanverbs_wc wc = sv_wait1(ep, 60000);
+
+		if (wc.status || wc.opcode == opcode)
+			return wc;
+	}
+}
+
+static int32_t client_cmd(struct client *cl, uint32_t cmd, uint32_t seed,
+			  uint64_t off, uint64_t len)
+{
+	struct sanverbs_wc wc;
+	int sent = 0, got = 0; /* got: the reply's length */
+
+	cl->c.cmd = (struct msg){ .cmd = cmd, .seed = seed, .off = off,
+				  .len = len };
+	ck_assert_int_eq(sanverbs_ep_post_recv(cl->ep, cl->cmr, &cl->c.reply,
+					       sizeof(cl->c.reply), 9),
+			 0);
+	ck_assert_int_eq(sanverbs_ep_post_send(cl->ep, cl->cmr, &cl->c.cmd,
+					       sizeof(cl->c.cmd), 8),
+			 0);
+	/* the reply may overtake our send's completion */
+	for (;;) {
+		wc = sv_wait1(cl->ep, 60000);
+		ck_assert_int_eq(wc.status, 0);
+		if (wc.opcode == SANVERBS_WC_SEND)
+			sent = 1;
+		else if (wc.opcode == SANVERBS_WC_RECV)
+			got = (int)wc.byte_len;
+		if (sent && (got || cmd == CMD_QUIT || cmd == CMD_GO))
+			break;
+	}
+	if (cmd == CMD_QUIT || cmd == CMD_GO)
+		return 0;
+	ck_assert_int_eq(got, sizeof(struct msg));
+	return cl->c.reply.status;
+}
+
+static void client_finish(struct client *cl)
+{
+	client_cmd(cl, CMD_QUIT, 0, 0, 0);
+	ck_assert_int_eq(sanverbs_ep_close(cl->ep), 0);
+	ck_assert_int_eq(sv_peer_wait(&cl->peer, 60), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(cl->ctx), 0);
+}
+
+static struct target_arg rw_target = {
+	.access = SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ,
+};
+
+START_TEST(send_recv_sizes)
+{
+	static const size_t sizes[] = { 1, 2, 63, 64, 4095, 4096, 4097,
+					 65536 + 5, ECHO_MAX };
+	unsigned char *out = malloc(ECHO_MAX), *in = malloc(ECHO_MAX);
+	struct sanverbs_mr *omr, *imr;
+	struct client cl;
+	size_t i, n;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(in);
+	client_connect(&cl, 1, role_echo, NULL);
+	ck_assert_uint_eq(sanverbs_ep_local_port(cl.ep) != 0, 1);
+	ck_assert_ptr_eq(sanverbs_ep_ctx(cl.ep), cl.ctx);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, out, ECHO_MAX, 0, &omr), 0);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, in, ECHO_MAX,
+					    SANVERBS_ACCESS_LOCAL_WRITE, &imr),
+			 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		sv_fill_pattern(out, sizes[i], (uint32_t)(i + 1) * 7919);
+		if (sizes[i] >= 4)
+			memset(out, 0x11, 4); /* never the quit word */
+		memset(in, 0, sizes[i]);
+		ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in,
+						       ECHO_MAX, 3),
+				 0);
+		sv_send_sync(cl.ep, omr, out, sizes[i]);
+		n = wait_for(cl.ep, SANVERBS_WC_RECV).byte_len;
+		ck_assert_uint_eq(n, sizes[i]);
+		ck_assert_int_eq(memcmp(in, out, n), 0);
+	}
+	/* a receive buffer without LOCAL_WRITE is refused up front */
+	ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, omr, out, 8, 4), -EACCES);
+	/* spans outside the registration never reach the device */
+	ck_assert_int_eq(sanverbs_ep_post_send(cl.ep, omr, out + 1, ECHO_MAX, 5),
+			 -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_post_send(cl.ep, omr, out - 1, 2, 5),
+			 -EINVAL);
+	*(uint32_t *)out = 0xdeadbeefu;
+	ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in, ECHO_MAX, 3), 0);
+	sv_send_sync(cl.ep, omr, out, 4);
+	ck_assert_uint_eq(wait_for(cl.ep, SANVERBS_WC_RECV).byte_len, 4);
+	ck_assert_uint_eq(sanverbs_ep_mr_count(cl.ep), 2);
+	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(cl.ctx), 0);
+	free(out);
+	free(in);
+}
+END_TEST
+
+START_TEST(rdma_write_read_1b_to_16mib)
+{
+	static const size_t sizes[] = { 1, 2, 3, 7, 4095, 4096, 4097,
+					65536 + 13, (1u << 20) + 1, BIG };
+	unsigned char *src = malloc(BIG), *dst = malloc(BIG);
+	struct sanverbs_mr *smr, *dmr;
+	struct client cl;
+	size_t i;
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(dst);
+	client_connect(&cl, 1, role_target, &rw_target);
+	client_get_desc(&cl);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, src, BIG, 0, &smr), 0);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, dst, BIG,
+					    SANVERBS_ACCESS_LOCAL_WRITE, &dmr),
+			 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t len = sizes[i];
+		uint64_t off = (BIG - len) / 3; /* odd offsets too */
+		uint32_t seed = (uint32_t)i * 2 + 1;
+
+		/* write: the peer checks every byte it received */
+		sv_fill_pattern(src, len, seed);
+		ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, smr, src, len,
+							&cl.d, off, 10 + i),
+				 0);
+		struct sanverbs_wc wc = wait_for(cl.ep, SANVERBS_WC_WRITE);
+		ck_assert_int_eq(wc.status, 0);
+		ck_assert_uint_eq(wc.wr_id, 10 + i);
+		ck_assert_int_eq(client_cmd(&cl, CMD_VERIFY, seed, off, len),
+				 -1);
+		/* read: the peer lays down a new pattern, we check ours */
+		ck_assert_int_eq(client_cmd(&cl, CMD_FILL, seed + 1, off, len),
+				 -1);
+		memset(dst, 0xa5, len);
+		ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, dmr, dst, len,
+						       &cl.d, off, 20 + i),
+				 0);
+		ck_assert_int_eq(wait_for(cl.ep, SANVERBS_WC_READ).status, 0);
+		ck_assert_int_eq(sv_check_pattern(dst, len, seed + 1), -1);
+	}
+	client_finish(&cl);
+	free(src);
+	free(dst);
+}
+END_TEST
+
+/* One connection per violation: an RC access error kills the QP. */
+static void violation(unsigned int grant, int do_write)
+{
+	unsigned char *buf = malloc(4096);
+	struct target_arg ta = { .access = grant };
+	struct sanverbs_desc forged;
+	struct sanverbs_mr *mr;
+	struct client cl;
+	struct sanverbs_wc wc;
+
+	client_connect(&cl, 2, role_target, &ta);
+	client_get_desc(&cl);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, buf, 4096,
+					    SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	sv_fill_pattern(buf, 4096, 77);
+	/* the honest descriptor already says no: refused before the wire */
+	if (do_write)
+		ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 4096,
+							&cl.d, 0, 1),
+				 -EACCES);
+	else
+		ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, mr, buf, 4096,
+						       &cl.d, 0, 1),
+				 -EACCES);
+	/* a peer lying about access reaches the device, which refuses */
+	forged = cl.d;
+	forged.access |= do_write ? SANVERBS_ACCESS_REMOTE_WRITE :
+				    SANVERBS_ACCESS_REMOTE_READ;
+	if (do_write)
+		ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 4096,
+							&forged, 0, 2),
+				 0);
+	else
+		ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, mr, buf, 4096,
+						       &forged, 0, 2),
+				 0);
+	wc = sv_wait1(cl.ep, 60000);
+	ck_assert_int_eq(wc.status, -EACCES);
+	ck_assert_uint_eq(wc.vendor, IBV_WC_REM_ACCESS_ERR);
+	/* the dead connection says so instead of hanging */
+	ck_assert_int_eq(sanverbs_ep_post_send(cl.ep, mr, buf, 1, 3), -ENOTCONN);
+	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+
+	/* second connection: the peer's region must still be all zeros */
+	ck_assert_int_eq(sanverbs_ep_connect(cl.ctx, cl.peer.ip, cl.peer.port,
+					     NULL, &cl.ep),
+			 0);
+	client_get_desc(&cl);
+	/* a refused write left the region as it was; a refused read
+	 * brought nothing into ours */
+	ck_assert_int_eq(client_cmd(&cl, CMD_ZERO, 0, 0, 0), -1);
+	ck_assert_int_eq(sv_check_pattern(buf, 4096, 77), -1);
+	client_finish(&cl);
+	free(buf);
+}
+
+START_TEST(read_only_region_refuses_write)
+{
+	violation(SANVERBS_ACCESS_REMOTE_READ, 1);
+}
+END_TEST
+
+START_TEST(write_only_region_refuses_read)
+{
+	violation(SANVERBS_ACCESS_REMOTE_WRITE, 0);
+}
+END_TEST
+
+START_TEST(forged_descriptors)
+{
+	unsigned char *buf = malloc(8192);
+	struct sanverbs_desc bad;
+	struct sanverbs_mr *mr;
+	struct client cl;
+	struct sanverbs_wc wc;
+
+	client_connect(&cl, 2, role_target, &rw_target);
+	client_get_desc(&cl);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, buf, 8192,
+					    SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	sv_fill_pattern(buf, 8192, 5);
+	/* out of bounds: never posted */
+	ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 2, &cl.d,
+						BIG - 1, 1),
+			 -ERANGE);
+	ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 8192, &cl.d,
+						UINT64_MAX - 100, 1),
+			 -ERANGE);
+	ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, mr, buf, 1, &cl.d, BIG,
+					       1),
+			 -ERANGE);
+	/* nothing landed, and the connection is still healthy */
+	ck_assert_int_eq(client_cmd(&cl, CMD_ZERO, 0, 0, 0), -1);
+	/* a descriptor that widens the region past the real MR: device says no */
+	bad = cl.d;
+	bad.len = BIG * 2;
+	ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 8192, &bad,
+						BIG + 4096, 2),
+			 0);
+	wc = sv_wait1(cl.ep, 60000);
+	ck_assert_int_ne(wc.status, 0);
+	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+	/* a wrong rkey on a fresh connection */
+	ck_assert_int_eq(sanverbs_ep_connect(cl.ctx, cl.peer.ip, cl.peer.port,
+					     NULL, &cl.ep),
+			 0);
+	client_get_desc(&cl);
+	ck_assert_int_eq(client_cmd(&cl, CMD_ZERO, 0, 0, 0), -1);
+	/* the first connection's close released its registrations */
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, buf, 8192,
+					    SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	bad = cl.d;
+	bad.rkey ^= 0x5a5a00;
+	ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 8192, &bad, 0,
+						3),
+			 0);
+	wc = sv_wait1(cl.ep, 60000);
+	ck_assert_int_eq(wc.status, -EACCES);
+	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60) != 0, 1); /* its QP died */
+	ck_assert_int_eq(sanverbs_ctx_close(cl.ctx), 0);
+	free(buf);
+}
+END_TEST
+
+START_TEST(peer_vanishes_mid_transfer)
+{
+	struct target_arg ta = { .access = SANVERBS_ACCESS_REMOTE_WRITE,
+				 .vanish_after_go = 1 };
+	unsigned char *src = malloc(BIG);
+	struct sanverbs_mr *smr;
+	struct client cl;
+	long pinned0, pinned1;
+	time_t t0;
+	int i, err = 0, ret;
+
+	ck_assert_ptr_nonnull(src);
+	memset(src, 0x3c, BIG);
+	client_connect(&cl, 1, role_target, &ta);
+	pinned0 = sv_vm_pinned_kb();
+	client_get_desc(&cl);
+	ck_assert_int_eq(sanverbs_ep_mr_reg(cl.ep, src, BIG, 0, &smr), 0);
+	pinned1 = sv_vm_pinned_kb();
+	client_cmd(&cl, CMD_GO, 0, 0, 0);
+	t0 = time(NULL);
+	for (i = 0; i < 400 && !err; i++) {
+		struct sanverbs_wc wc;
+
+		ret = sanverbs_ep_post_write(cl.ep, smr, src, BIG, &cl.d, 0, i);
+		if (ret) {
+			err = ret;
+			break;
+		}
+		ret = sanverbs_ep_wait(cl.ep, &wc, 1, 90000);
+		ck_assert_int_ne(ret, -ETIMEDOUT);
+		err = ret < 0 ? ret : wc.status;
+	}
+	ck_assert_msg(err != 0, "writes kept succeeding after the peer left");
+	ck_assert_msg(err == -ETIMEDOUT || err == -ECANCELED ||
+			      err == -ENOTCONN || err == -EACCES,
+		      "unexpected error %d (%s)", err, sanverbs_strerror(err));
+	ck_assert_int_lt(time(NULL) - t0, 200);
+	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60), 0);
+	ck_assert_uint_eq(sanverbs_ep_mr_count(cl.ep), 2);
+	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+	/* close released this connection's pins */
+	if (pinned0 >= 0 && pinned1 > pinned0)
+		ck_assert_int_le(sv_vm_pinned_kb(), pinned0);
+	ck_assert_int_eq(sanverbs_ctx_close(cl.ctx), 0);
+	free(src);
+}
+END_TEST
+
+#define NCONN 4
+
+START_TEST(connections_share_one_buffer)
+{
+	unsigned char *src = malloc(BIG);
+	struct sanverbs_ep *eps[NCONN];
+	struct sanverbs_mr *mrs[NCONN];
+	struct client cl[NCONN];
+	struct sv_peer peer;
+	struct sv_side a, b;
+	int i;
+
+	ck_assert_ptr_nonnull(src);
+	/* one peer process, NCONN connections, served one after another */
+	sv_peer_start(&peer, NCONN, 1, role_target, &rw_target);
+	sv_sides(&a, &b);
+	cl[0].ctx = sv_side_open(&a);
+	for (i = 0; i < NCONN; i++) {
+		ck_assert_int_eq(sanverbs_ep_connect(cl[0].ctx, peer.ip,
+						     peer.port, NULL, &eps[i]),
+				 0);
+		ck_assert_int_eq(sanverbs_ep_mr_reg(eps[i], src, BIG, 0,
+						    &mrs[i]),
+				 0);
+	}
+	for (i = 0; i < NCONN; i++) {
+		const size_t slice = BIG / NCONN;
+
+		cl[i].ctx = cl[0].ctx;
+		cl[i].ep = eps[i];
+		client_get_desc(&cl[i]);
+		/* an earlier connection dropping its handle must not disturb
+		 * this one's registration of the same buffer */
+		if (i > 0)
+			ck_assert_int_eq(sanverbs_ep_mr_dereg(eps[i - 1],
+							      mrs[i - 1]),
+					 0);
+		/* a handle of another connection is not ours to drop */
+		if (i + 1 < NCONN)
+			ck_assert_int_eq(sanverbs_ep_mr_dereg(eps[i], mrs[i + 1]),
+					 -ENOENT);
+		sv_fill_pattern(src, slice, 4242 + i);
+		ck_assert_int_eq(sanverbs_ep_post_write(eps[i], mrs[i], src,
+							slice, &cl[i].d,
+							i * slice, i),
+				 0);
+		ck_assert_int_eq(wait_for(eps[i], SANVERBS_WC_WRITE).status, 0);
+		ck_assert_int_eq(client_cmd(&cl[i], CMD_VERIFY, 4242 + i,
+					    i * slice, slice),
+				 -1);
+		client_cmd(&cl[i], CMD_QUIT, 0, 0, 0);
+	}
+	for (i = 0; i < NCONN; i++)
+		ck_assert_int_eq(sanverbs_ep_close(eps[i]), 0);
+	ck_assert_int_eq(sv_peer_wait(&peer, 60), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(cl[0].ctx), 0);
+	free(src);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	struct sanverbs_ep *ep = (void *)1;
+	struct sanverbs_wc wc;
+	char name[64];
+
+	ck_assert_int_eq(sanverbs_ep_connect(NULL, "1.2.3.4", 1, NULL, &ep),
+			 -EINVAL);
+	ck_assert_ptr_eq(ep, NULL);
+	ck_assert_int_eq(sanverbs_ep_listen(NULL, NULL, 0, 1, NULL, &ep),
+			 -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_accept(NULL, 0, &ep), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_close(NULL), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_disconnect(NULL), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_poll(NULL, &wc, 1), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_wait(NULL, &wc, 1, 0), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_post_send(NULL, NULL, NULL, 0, 0), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_mr_dereg(NULL, NULL), -EINVAL);
+	ck_assert_int_eq(sanverbs_addr_device("not-an-ip", 0, name, 64),
+			 -EINVAL);
+	ck_assert_int_eq(sanverbs_addr_device("1.2.3.4", 8, name, 64), -EINVAL);
+}
+END_TEST
+
+START_TEST(listen_and_device_checks)
+{
+	struct sanverbs_ep *lis, *ep;
+	struct sanverbs_ctx *ctx;
+	struct sv_side a, b;
+	struct sanverbs_ep_attr attr = { .flags = 1 };
+	char name[64];
+
+	sv_sides(&a, &b);
+	ctx = sv_side_open(&a);
+	ck_assert_int_eq(sanverbs_addr_device(a.ip, 0, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, sanverbs_ctx_device_name(ctx));
+	ck_assert_int_eq(sanverbs_addr_device(a.ip, 0, name, 2), -ENAMETOOLONG);
+	ck_assert_int_eq(sanverbs_ep_listen(ctx, a.ip, 0, 4, &attr, &lis),
+			 -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_listen(ctx, a.ip, 0, 4, NULL, &lis), 0);
+	ck_assert_uint_ne(sanverbs_ep_local_port(lis), 0);
+	/* nobody connects: the accept is bounded */
+	ck_assert_int_eq(sanverbs_ep_accept(lis, 300, &ep), -ETIMEDOUT);
+	ck_assert_int_eq(sanverbs_ep_disconnect(lis), -EINVAL);
+	ck_assert_int_eq(sanverbs_ep_close(lis), 0);
+	/* nobody listens on this port: refused, not hung */
+	ck_assert_int_lt(sanverbs_ep_connect(ctx, a.ip, 9, NULL, &ep), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ep");
+	TCase *tc = tcase_create("two-process");
+
+	tcase_set_timeout(tc, 500);
+	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, listen_and_device_checks);
+	tcase_add_test(tc, send_recv_sizes);
+	tcase_add_test(tc, rdma_write_read_1b_to_16mib);
+	tcase_add_test(tc, read_only_region_refuses_write);
+	tcase_add_test(tc, write_only_region_refuses_read);
+	tcase_add_test(tc, forged_descriptors);
+	tcase_add_test(tc, peer_vanishes_mid_transfer);
+	tcase_add_test(tc, connections_share_one_buffer);
+	suite_add_tcase(s, tc);
+	return sv_test_run_rxe(s);
+}
