@@ -464,6 +464,101 @@ uint32_t sanverbs_pool_rkey(const struct sanverbs_pool *pool);
 /* Low-memory buffers and the kernel module (lowmem.c, kmod_client.c)        */
 /* ------------------------------------------------------------------------ */
 
+/** A buffer from sanverbs_lowmem_alloc(), ready for sanverbs_mr_reg(). */
+struct sanverbs_lowmem;
+
+/** Flags of sanverbs_lowmem_alloc(). */
+enum sanverbs_lowmem_flags {
+	/** One physically contiguous run (MmAllocateContiguousMemory-
+	 *  SpecifyCache); needs the module and is limited to the page
+	 *  allocator's largest block (4 MiB on x86-64). */
+	SANVERBS_LOWMEM_CONTIGUOUS = 1u << 0,
+};
+
+/** Where the pages of a low-memory buffer came from. */
+enum sanverbs_lowmem_source {
+	/** /dev/sanverbs, every page below 4 GiB (ZONE_DMA32). */
+	SANVERBS_LOWMEM_KMOD_DMA32 = 1,
+	/** /dev/sanverbs, pages from anywhere below the mask: low memory was
+	 *  short, or the module runs as a NOLOWMEM system. */
+	SANVERBS_LOWMEM_KMOD_ANY = 2,
+	/** No module: anonymous pages locked with mlock(); only when the mask
+	 *  covers every physical address (see sanverbs_lowmem_alloc()). */
+	SANVERBS_LOWMEM_PINNED = 3,
+};
+
+/** DMA mask of a device that addresses 32 bits (the low-memory case). */
+#define SANVERBS_DMA_MASK_32 UINT64_C(0xffffffff)
+/** DMA mask of a device that addresses 64 bits. */
+#define SANVERBS_DMA_MASK_64 UINT64_MAX
+/** The smallest mask the module-free fallback accepts: x86-64 physical
+ *  addresses have at most 52 bits. */
+#define SANVERBS_DMA_MASK_ANY ((UINT64_C(1) << 52) - 1)
+
+/**
+ * Allocate zeroed, pinned memory that a device with DMA mask @p dma_mask
+ * can reach, mapped read/write and ready for sanverbs_mr_reg() (the
+ * AllocateCommonBuffer analogue).
+ *
+ * With /dev/sanverbs loaded, memory below 4 GiB is taken first; a mask wider
+ * than 32 bits falls back to memory anywhere below the mask when low memory
+ * is short (or under the module's `nolowmem` parameter), a 32-bit mask then
+ * fails with -ENOMEM. Without the module, a mask of at least
+ * #SANVERBS_DMA_MASK_ANY gets anonymous pages locked with mlock(); anything
+ * narrower, and any contiguous request, is -EOPNOTSUPP.
+ * sanverbs_lowmem_source() says which was done.
+ *
+ * @param len      bytes, > 0; rounded up to whole pages
+ * @param dma_mask 2^n - 1 with 32 <= n <= 64
+ * @param flags    OR of enum sanverbs_lowmem_flags
+ * @param out      receives the buffer
+ * @return 0; -EINVAL on bad arguments or a contiguous request larger than
+ *         the module's largest block; -ENOMEM when the mask cannot be met,
+ *         the module's per-file or global limit is reached, or mlock() is
+ *         refused; -EOPNOTSUPP when the module is needed but absent;
+ *         -EPROTO when the module speaks another ABI version
+ */
+int sanverbs_lowmem_alloc(size_t len, uint64_t dma_mask, unsigned int flags,
+			  struct sanverbs_lowmem **out);
+
+/**
+ * Free a low-memory buffer. It must not be registered any more; a
+ * registration still holding the pages keeps them pinned until it is
+ * dropped, but the buffer's address is gone.
+ *
+ * @param buf the buffer (NULL gives -EINVAL)
+ * @return 0 or -EINVAL
+ */
+int sanverbs_lowmem_free(struct sanverbs_lowmem *buf);
+
+/** Start of the buffer, or NULL if @p buf is NULL. */
+void *sanverbs_lowmem_addr(const struct sanverbs_lowmem *buf);
+/** Usable length (the request rounded up to pages), or 0 if @p buf is NULL. */
+size_t sanverbs_lowmem_length(const struct sanverbs_lowmem *buf);
+/** A value of enum sanverbs_lowmem_source, or -EINVAL if @p buf is NULL. */
+int sanverbs_lowmem_source(const struct sanverbs_lowmem *buf);
+
+/**
+ * Physical address of the first byte of a buffer (for a contiguous buffer,
+ * of all of it), as the module reported it at allocation.
+ *
+ * @param buf  the buffer
+ * @param phys receives the address
+ * @return 0; -EINVAL on NULL arguments; -EPERM when the allocating process
+ *         lacked CAP_SYS_ADMIN (physical addresses are for root only) or the
+ *         buffer did not come from the module
+ */
+int sanverbs_lowmem_phys(const struct sanverbs_lowmem *buf, uint64_t *phys);
+
+/**
+ * ABI version of the loaded /dev/sanverbs module.
+ *
+ * @return the version (> 0) when the module is loaded and speaks this
+ *         library's ABI; -ENODEV when it is not loaded; -EPROTO when it
+ *         speaks another version; other negative errno from open()
+ */
+int sanverbs_kmod_version(void);
+
 /* ------------------------------------------------------------------------ */
 /* Endpoints: RC connections over librdmacm (ep.c & co)                      */
 /* ------------------------------------------------------------------------ */

@@ -274,7 +274,10 @@ int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_WRITE)
 		return -EACCES;
 	sv_vm_flags_clear(vma, VM_MAYWRITE);
-	sv_vm_flags_set(vma, VM_DONTCOPY);
+	/*
+	 * Inherited on fork on purpose: a child that touches the parent's
+	 * cache must read stale counters (its watches fail), not fault.
+	 */
 	if (vma->vm_end - vma->vm_start > mon->status_len)
 		return -EINVAL;
 	return remap_vmalloc_range(vma, mon->status, 0);
