@@ -556,8 +556,14 @@ SV_EXPORT int sanverbs_ep_close(struct sanverbs_ep *ep)
 		sanverbs_ep_disconnect(ep);
 	/* The SAN rule: a connection's registrations die with it. */
 	for (m = ep->mrs; m; m = next) {
+		void *addr = sanverbs_mr_addr(m->mr);
+		size_t len = sanverbs_mr_length(m->mr);
+
 		next = m->next;
 		sanverbs_mr_dereg(m->mr);
+		/* Unpin it too, not just drop our handle; other holders keep
+		 * theirs (the cache only stops handing the entry out). */
+		sanverbs_cache_invalidate(ep->ctx, addr, len);
 		free(m);
 	}
 	ep->mrs = NULL;
