@@ -160,22 +160,22 @@ static int probe(void *start, size_t len, int write)
 static void fill_pfns(struct sanverbs_mdl *m)
 {
 	uintptr_t first = (uintptr_t)m->va / pgsz();
+	size_t i, want = m->page_count * sizeof(*m->pfn);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	size_t i;
 	int valid = fd >= 0;
 
-	for (i = 0; valid && i < m->page_count; i++) {
-		uint64_t e;
-
-		if (pread(fd, &e, sizeof(e), (off_t)((first + i) * 8)) !=
-			    sizeof(e) ||
-		    !(e & PFN_PRESENT) || !(e & PFN_MASK))
-			valid = 0;
-		else
-			m->pfn[i] = e & PFN_MASK;
-	}
+	/* One read for the whole range: pagemap entries are 8 bytes per
+	 * virtual page, in order. */
+	if (valid && pread(fd, m->pfn, want, (off_t)(first * 8)) != (ssize_t)want)
+		valid = 0;
 	if (fd >= 0)
 		close(fd);
+	for (i = 0; valid && i < m->page_count; i++) {
+		if (!(m->pfn[i] & PFN_PRESENT) || !(m->pfn[i] & PFN_MASK))
+			valid = 0;
+		else
+			m->pfn[i] &= PFN_MASK;
+	}
 	if (valid) {
 		m->flags |= SANVERBS_MDL_PFN_VALID;
 		return;

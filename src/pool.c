@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,12 +244,28 @@ void *sv_pool_alias(struct sanverbs_pool *pool, const void *addr, size_t len,
 	size_t first = off / pool->ps * pool->ps;
 	size_t end = (off + len + pool->ps - 1) / pool->ps * pool->ps;
 	int prot = PROT_READ | (nowrite ? 0 : PROT_WRITE);
+	int fd = pool->memfd;
+	char path[40];
 	char *m;
 
 	/* Populated and mlocked: the alias keeps the pages resident on its
 	 * own once the application unmaps the primary mapping. */
-	m = mmap(NULL, end - first, prot, MAP_SHARED | MAP_POPULATE,
-		 pool->memfd, (off_t)first);
+	if (nowrite) {
+		/* Through a read-only fd the kernel clears VM_MAYWRITE, so
+		 * not even mprotect can make a NoWrite alias writable. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pool->memfd);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+	}
+	m = mmap(NULL, end - first, prot, MAP_SHARED | MAP_POPULATE, fd,
+		 (off_t)first);
+	if (fd != pool->memfd) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
 	if (m == MAP_FAILED)
 		return NULL;
 	if (mlock(m, end - first)) {

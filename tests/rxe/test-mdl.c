@@ -203,7 +203,9 @@ START_TEST(rdma_into_locked_malloc_buffer)
 	memset(buf, 0, LEN);
 	m = lock_mdl(NULL, buf, LEN, SANVERBS_IO_MODIFY_ACCESS);
 	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, LEN,
-					 SANVERBS_ACCESS_REMOTE_WRITE, &mr),
+					 SANVERBS_ACCESS_REMOTE_WRITE |
+						 SANVERBS_ACCESS_REMOTE_READ,
+					 &mr),
 			 0);
 	sv_fill_pattern(peer, LEN, 71);
 	ck_assert_int_eq(sv_rdma_write(&pair, peer, sanverbs_mr_lkey(peer_mr),
@@ -216,6 +218,16 @@ START_TEST(rdma_into_locked_malloc_buffer)
 	if (access("/dev/sanverbs", F_OK) == 0) {
 		ck_assert_int_eq(ret, 0);
 		ck_assert_int_eq(sv_check_pattern(sys, LEN, 71), -1);
+		/* the same pages, not a copy: a store through the alias
+		 * is what the peer reads from the buffer */
+		sv_fill_pattern(sys, LEN, 72);
+		memset(peer, 0, LEN);
+		ck_assert_int_eq(sv_rdma_read(&pair, peer,
+					      sanverbs_mr_lkey(peer_mr), LEN,
+					      (uintptr_t)buf,
+					      sanverbs_mr_rkey(mr)),
+				 IBV_WC_SUCCESS);
+		ck_assert_int_eq(sv_check_pattern(peer, LEN, 72), -1);
 	} else {
 		ck_assert_int_eq(ret, -EOPNOTSUPP);
 		ck_assert_ptr_null(sys);

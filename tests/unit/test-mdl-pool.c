@@ -116,6 +116,9 @@ START_TEST(nowrite_alias_faults)
 	maps_perms(sys, perms);
 	ck_assert_str_eq(perms, "r--s");
 	ck_assert_int_eq(sv_check_pattern(sys, 2 * ps, 21), -1);
+	/* not even mprotect can make it writable */
+	ck_assert_int_eq(mprotect(sys, ps, PROT_READ | PROT_WRITE), -1);
+	ck_assert_int_eq(errno, EACCES);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
