@@ -45,10 +45,13 @@ void sv_lock_set_ops(const struct sv_lock_ops *o)
 static size_t page_size(void)
 {
 	static size_t ps;
+	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
 
-	if (!ps)
-		ps = (size_t)sysconf(_SC_PAGESIZE);
-	return ps;
+	if (!v) {
+		v = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 static size_t hash(uintptr_t pgno)

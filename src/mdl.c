@@ -30,10 +30,13 @@
 static size_t pgsz(void)
 {
 	static size_t ps;
+	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
 
-	if (!ps)
-		ps = (size_t)sysconf(_SC_PAGESIZE);
-	return ps;
+	if (!v) {
+		v = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 SV_EXPORT int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr,
@@ -114,18 +117,20 @@ SV_EXPORT int sanverbs_mdl_free(struct sanverbs_mdl *mdl)
  * our own, because -EINVAL also means "no such advice" on older kernels. */
 static int populate_supported(void)
 {
-	static int state; /* 0 unknown, 1 yes, -1 no */
+	static int state; /* 0 unknown, 1 yes, -1 no; racing probes agree */
+	int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
 	void *p;
 
-	if (state)
-		return state > 0;
+	if (s)
+		return s > 0;
 	p = mmap(NULL, pgsz(), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 1; /* assume yes; the real probe will tell */
-	state = madvise(p, pgsz(), MADV_POPULATE_WRITE) == 0 ? 1 : -1;
+	s = madvise(p, pgsz(), MADV_POPULATE_WRITE) == 0 ? 1 : -1;
 	munmap(p, pgsz());
-	return state > 0;
+	__atomic_store_n(&state, s, __ATOMIC_RELAXED);
+	return s > 0;
 }
 
 static int probe(void *start, size_t len, int write)

@@ -3,9 +3,11 @@
  * from 0 to 1 and munlock only for pages that go from 1 to 0, in
  * coalesced runs; unlocking a page that has no count changes nothing and
  * says -EINVAL; a failing mlock rolls every count (and every run it
- * already locked) back. Also MDL page-priority pressure rules against
+ * already locked) back; threads hammering overlapping ranges leave every
+ * count at zero with as many munlocks as mlocks. Also MDL page-priority pressure rules against
  * synthetic /proc/meminfo files. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,24 @@ static int fake_unlock(const void *addr, size_t len)
 }
 
 static const struct sv_lock_ops fake = { fake_lock, fake_unlock };
+
+/* For the threaded test: count pages, not calls (the call log is not
+ * thread-safe, and the seam runs under the table's lock anyway). */
+static unsigned long locked_pages, unlocked_pages;
+
+static int count_lock(const void *addr, size_t len)
+{
+	locked_pages += len / 4096;
+	return 0;
+}
+
+static int count_unlock(const void *addr, size_t len)
+{
+	unlocked_pages += len / 4096;
+	return 0;
+}
+
+static const struct sv_lock_ops counting = { count_lock, count_unlock };
 /* Page numbers far from anything real; the seam never touches them. */
 #define PG(n) ((void *)((0x100000ul + (n)) * PS))
 
@@ -159,6 +179,48 @@ START_TEST(many_pages)
 }
 END_TEST
 
+static void *hammer(void *arg)
+{
+	uintptr_t t = (uintptr_t)arg;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		/* ranges of 1..8 pages over a 24-page window, overlapping
+		 * the other threads' */
+		size_t first = (t * 7 + (size_t)i * 5) % 16, n = 1 + i % 8;
+
+		if (sv_lock_pages(PG(first), n * PS))
+			return (void *)1;
+		if (sv_unlock_pages(PG(first), n * PS))
+			return (void *)2;
+	}
+	return NULL;
+}
+
+START_TEST(threads_balance)
+{
+	pthread_t th[4];
+	void *ret;
+	uintptr_t t;
+	int p;
+
+	sv_lock_set_ops(&counting);
+	locked_pages = unlocked_pages = 0;
+	for (t = 0; t < 4; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, hammer,
+						(void *)t),
+				 0);
+	for (t = 0; t < 4; t++) {
+		ck_assert_int_eq(pthread_join(th[t], &ret), 0);
+		ck_assert_ptr_null(ret);
+	}
+	for (p = 0; p < 24; p++)
+		ck_assert_uint_eq(sv_lock_count(PG(p)), 0);
+	ck_assert_uint_gt(locked_pages, 0);
+	ck_assert_uint_eq(locked_pages, unlocked_pages);
+}
+END_TEST
+
 static const char *meminfo(unsigned long total_kb, unsigned long avail_kb)
 {
 	static char path[] = "/tmp/sv-meminfo-XXXXXX";
@@ -213,6 +275,7 @@ int main(void)
 	tcase_add_test(tc, unlock_unlocked);
 	tcase_add_test(tc, failure_rolls_back);
 	tcase_add_test(tc, many_pages);
+	tcase_add_test(tc, threads_balance);
 	tcase_add_test(tc, priority_pressure);
 	suite_add_tcase(s, tc);
 	return sv_test_run(s);
