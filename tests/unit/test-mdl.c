@@ -4,7 +4,8 @@
  * must return 0/-EACCES/-EFAULT without a signal. Locks are counted per
  * page (witness: "Locked:" in /proc/self/smaps), page frames match
  * /proc/self/pagemap as root and read UNAVAILABLE after dropping
- * privileges, partial MDLs share the source's frames, state misuse gives
+ * privileges, a lock over RLIMIT_MEMLOCK fails with -ENOMEM and leaves
+ * nothing locked, partial MDLs share the source's frames, state misuse gives
  * clear errors, and a system address of non-pool memory is -EOPNOTSUPP
  * when /dev/sanverbs is absent. */
 #define _GNU_SOURCE
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -294,6 +296,58 @@ START_TEST(page_frames)
 }
 END_TEST
 
+/* Child body: unprivileged, 16 pages of RLIMIT_MEMLOCK. Exit code says
+ * which step failed. */
+static int memlock_child(char *p)
+{
+	struct rlimit rl = { 16 * ps, 16 * ps };
+	struct sanverbs_mdl *a, *b;
+
+	if (geteuid() == 0 && (setgid(65534) || setuid(65534)))
+		return 2;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 3;
+	if (sanverbs_mdl_create(NULL, p, 8 * ps, &a) ||
+	    sanverbs_mdl_probe_and_lock(a, SANVERBS_IO_WRITE_ACCESS))
+		return 4;
+	/* pages 4..35: 4 shared with a, 28 new, 8 + 28 > 16 */
+	if (sanverbs_mdl_create(NULL, p + 4 * ps, 32 * ps, &b))
+		return 5;
+	if (sanverbs_mdl_probe_and_lock(b, SANVERBS_IO_WRITE_ACCESS) != -ENOMEM)
+		return 6;
+	if (sanverbs_mdl_unlock(b) != -EINVAL) /* nothing was locked */
+		return 7;
+	prctl(PR_SET_DUMPABLE, 1);
+	if (smaps_locked_kb(p + 8 * ps) != 0 ||
+	    smaps_locked_kb(p) != 8 * ps / 1024)
+		return 8;
+	/* a's pages are still a's: its unlock frees the limit for b */
+	if (sanverbs_mdl_unlock(a))
+		return 9;
+	if (sanverbs_mdl_create(NULL, p, 16 * ps, &b) ||
+	    sanverbs_mdl_probe_and_lock(b, SANVERBS_IO_READ_ACCESS))
+		return 10;
+	return 0;
+}
+
+START_TEST(memlock_limit_rolls_back)
+{
+	char *p = map_pages(40, PROT_READ | PROT_WRITE);
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(memlock_child(p));
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "memlock child failed at step %d (status %#x)",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+	munmap(p, 40 * ps);
+}
+END_TEST
+
 START_TEST(partial_mdl)
 {
 	char *p = map_pages(4, PROT_READ | PROT_WRITE);
@@ -442,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, same_range_twice);
 	tcase_add_test(tc, state_errors);
 	tcase_add_test(tc, page_frames);
+	tcase_add_test(tc, memlock_limit_rolls_back);
 	tcase_add_test(tc, partial_mdl);
 	tcase_add_test(tc, sysaddr_without_module);
 	tcase_add_test(tc, bad_args);
