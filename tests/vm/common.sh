@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are for the scripts that source this
 # Helpers shared by the tests/vm scripts. Sourced, never executed.
 #
 # Kept in one place so fetch-guest.sh, run.sh and selftest.sh agree on where
