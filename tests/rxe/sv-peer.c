@@ -41,7 +41,7 @@ void sv_sides(struct sv_side *a, struct sv_side *b)
 	}
 }
 
-static void enter_ns(const char *ns)
+void sv_enter_ns(const char *ns)
 {
 	char path[256];
 	int fd;
@@ -63,7 +63,7 @@ struct sanverbs_ctx *sv_side_open(const struct sv_side *side)
 	struct sanverbs_ctx *ctx;
 	int ret;
 
-	enter_ns(side->ns);
+	sv_enter_ns(side->ns);
 	ck_assert_int_eq(sanverbs_ctx_attr_init(&attr), 0);
 	attr.device = side->dev;
 	ret = sanverbs_ctx_open(&attr, &ctx);

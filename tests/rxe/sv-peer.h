@@ -18,6 +18,8 @@ struct sv_side {
 
 /* Side A (the test process) and side B (the peer) from the rig's env. */
 void sv_sides(struct sv_side *a, struct sv_side *b);
+/* Enters network namespace @ns (NULL: stay); exits 2 if it cannot. */
+void sv_enter_ns(const char *ns);
 /* Enters @side's namespace (if any) and opens a context on its device. */
 struct sanverbs_ctx *sv_side_open(const struct sv_side *side);
 

@@ -1,0 +1,251 @@
+/* Description: the WSP* layer between two processes over rxe, only through
+ * Windows-shaped calls. A listening SOCKET accepts a connection; the peer
+ * registers a MEM_WRITE and a MEM_READ region and sends their descriptors
+ * with WSPSend; we RDMA-write into one and RDMA-read the other (every byte
+ * checked on both sides); a too-small descriptor buffer gives WSAEFAULT and
+ * the size; forged, truncated and out-of-bounds descriptors are rejected
+ * before the wire; the cache callback drops a cached registration and says
+ * WSAEINVAL when nothing is cached; the device refuses a write into the
+ * MEM_READ region (WSAEACCES). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sanverbs/ws2san.h"
+#include "sv-peer.h"
+#include "sv-test.h"
+
+#define RLEN (4u << 20)
+#define DLEN SANVERBS_DESC_SIZE
+
+static int recv_all(SOCKET s, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		WSABUF b = { .len = (uint32_t)(len - got), .buf = (char *)buf + got };
+		DWORD n = 0, fl = 0;
+		int err = 0;
+
+		if (WSPRecv(s, &b, 1, &n, &fl, NULL, NULL, NULL, &err) || !n)
+			return err ? err : -1;
+		got += n;
+	}
+	return 0;
+}
+
+static int send_all(SOCKET s, const void *buf, size_t len)
+{
+	WSABUF b = { .len = (uint32_t)len, .buf = (char *)buf };
+	DWORD n = 0;
+	int err = 0;
+
+	if (WSPSend(s, &b, 1, &n, 0, NULL, NULL, NULL, &err) || n != len)
+		return err ? err : -1;
+	return 0;
+}
+
+/* The peer: exposes a MEM_WRITE and a MEM_READ region, then checks. */
+static int peer_main(const struct sv_side *b, int pfd)
+{
+	unsigned char *wr = calloc(1, RLEN), *rd = malloc(RLEN);
+	unsigned char desc[2 * DLEN];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int err = 0, nl = sizeof(sin);
+	DWORD l1 = DLEN, l2 = DLEN;
+	SOCKET ls, s;
+	char res;
+
+	sv_enter_ns(b->ns);
+	inet_pton(AF_INET, b->ip, &sin.sin_addr);
+	ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
+		       &err);
+	if (ls == INVALID_SOCKET ||
+	    WSPBind(ls, (struct sockaddr *)&sin, sizeof(sin), &err) ||
+	    WSPListen(ls, 4, &err) ||
+	    WSPGetSockName(ls, (struct sockaddr *)&sin, &nl, &err))
+		return 30;
+	if (write(pfd, &sin.sin_port, 2) != 2)
+		return 31;
+	s = WSPAccept(ls, NULL, NULL, NULL, 0, &err);
+	if (s == INVALID_SOCKET)
+		return 32;
+	sv_fill_pattern(rd, RLEN, 99);
+	if (WSPRegisterRdmaMemory(s, wr, RLEN, MEM_WRITE, desc, &l1, &err) ||
+	    WSPRegisterRdmaMemory(s, rd, RLEN, MEM_READ, desc + DLEN, &l2,
+				  &err) ||
+	    l1 != DLEN || l2 != DLEN)
+		return 33;
+	if (send_all(s, desc, sizeof(desc)))
+		return 34;
+	/* the client says when its writes are done */
+	if (recv_all(s, &res, 1))
+		return 35;
+	res = (char)(sv_check_pattern(wr, RLEN, 7) == -1 &&
+		     sv_check_pattern(rd, RLEN, 99) == -1);
+	if (send_all(s, &res, 1))
+		return 36;
+	/* wait for the client's last act (the refused write), then leave */
+	recv_all(s, &res, 1);
+	/* revoking works and an unknown descriptor is refused */
+	if (WSPDeregisterRdmaMemory(s, desc, DLEN, &err) ||
+	    !WSPDeregisterRdmaMemory(s, desc, DLEN, &err) || err != WSAEINVAL)
+		return 37;
+	WSPCloseSocket(s, &err);
+	WSPCloseSocket(ls, &err);
+	return 0;
+}
+
+START_TEST(wsp_two_process)
+{
+	unsigned char *src = malloc(RLEN), *dst = malloc(RLEN);
+	unsigned char desc[2 * DLEN], forged[DLEN], small[4];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sv_side a, b;
+	int fds[2], err = 0;
+	DWORD n = 0, dl;
+	HANDLE hs, hd, hc;
+	WSABUFEX bx;
+	SOCKET s;
+	pid_t pid;
+	char res;
+
+	sv_sides(&a, &b);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		alarm(300);
+		_exit(peer_main(&b, fds[1]));
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &sin.sin_port, 2), 2);
+	sv_enter_ns(a.ns);
+	inet_pton(AF_INET, b.ip, &sin.sin_addr);
+	s = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
+		      &err);
+	ck_assert(s != INVALID_SOCKET);
+	/* not connected yet: memory calls say so */
+	ck_assert_ptr_null(WSPRegisterMemory(s, src, RLEN, MEM_READ, &err));
+	ck_assert_int_eq(err, WSAENOTCONN);
+	ck_assert_int_eq(WSPConnect(s, (struct sockaddr *)&sin, sizeof(sin),
+				    NULL, NULL, NULL, NULL, &err),
+			 0);
+	ck_assert_int_eq(recv_all(s, desc, sizeof(desc)), 0);
+
+	hs = WSPRegisterMemory(s, src, RLEN, MEM_READ, &err);
+	hd = WSPRegisterMemory(s, dst, RLEN, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(hs);
+	ck_assert_ptr_nonnull(hd);
+	ck_assert_ptr_null(WSPRegisterMemory(s, src, RLEN, 4, &err));
+	ck_assert_int_eq(err, WSAEINVAL);
+
+	/* descriptor length negotiation */
+	dl = sizeof(small);
+	ck_assert_int_eq(WSPRegisterRdmaMemory(s, dst, RLEN, MEM_WRITE, small,
+					       &dl, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEFAULT);
+	ck_assert_uint_eq(dl, DLEN);
+
+	/* write into the MEM_WRITE region, read the MEM_READ one */
+	sv_fill_pattern(src, RLEN, 7);
+	bx = (WSABUFEX){ .len = RLEN, .buf = (char *)src, .handle = hs };
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, desc, DLEN, 0, &n, 0, NULL,
+				      NULL, NULL, &err),
+			 0);
+	ck_assert_uint_eq(n, RLEN);
+	memset(dst, 0, RLEN);
+	bx = (WSABUFEX){ .len = RLEN, .buf = (char *)dst, .handle = hd };
+	ck_assert_int_eq(WSPRdmaRead(s, &bx, 1, desc + DLEN, DLEN, 0, &n, 0,
+				     NULL, NULL, NULL, &err),
+			 0);
+	ck_assert_int_eq(sv_check_pattern(dst, RLEN, 99), -1);
+
+	/* forged, truncated and out-of-bounds descriptors never reach the
+	 * wire (the peer's region is checked afterwards) */
+	memcpy(forged, desc, DLEN);
+	forged[0] ^= 0xff;
+	bx = (WSABUFEX){ .len = 4096, .buf = (char *)src, .handle = hs };
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, forged, DLEN, 0, &n, 0, NULL,
+				      NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, desc, DLEN - 1, 0, &n, 0,
+				      NULL, NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, desc, DLEN, RLEN - 4095, &n,
+				      0, NULL, NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEFAULT);
+	/* MEM_WRITE region cannot be read: refused from the descriptor */
+	bx = (WSABUFEX){ .len = 4096, .buf = (char *)dst, .handle = hd };
+	ck_assert_int_eq(WSPRdmaRead(s, &bx, 1, desc, DLEN, 0, &n, 0, NULL,
+				     NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEACCES);
+	/* an unknown handle */
+	bx.handle = (HANDLE)&bx;
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, desc, DLEN, 0, &n, 0, NULL,
+				      NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+
+	/* the peer checks every byte it got, and that its MEM_READ region
+	 * is intact */
+	res = 1;
+	ck_assert_int_eq(send_all(s, &res, 1), 0);
+	ck_assert_int_eq(recv_all(s, &res, 1), 0);
+	ck_assert_int_eq(res, 1);
+
+	/* cache callback: a dropped local registration is cached until the
+	 * callback; then nothing is cached there */
+	hc = WSPRegisterMemory(s, dst, 65536, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(hc);
+	ck_assert_int_eq(WSPDeregisterMemory(s, hc, &err), 0);
+	ck_assert_int_eq(WSPDeregisterMemory(s, hc, &err), SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+	if (WSPMemoryRegistrationCacheCallback(dst, 65536, &err) == 0) {
+		ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(dst, 65536,
+								    &err),
+				 SOCKET_ERROR);
+		ck_assert_int_eq(err, WSAEINVAL);
+	} else {
+		/* only when the rig has no monitor and caching is off */
+		ck_assert_int_eq(err, WSAEINVAL);
+	}
+	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(NULL, 1, &err),
+			 SOCKET_ERROR);
+
+	/* a peer lying about MEM_READ: the device refuses the write */
+	memcpy(forged, desc + DLEN, DLEN);
+	forged[31] |= SANVERBS_ACCESS_REMOTE_WRITE;
+	bx = (WSABUFEX){ .len = 4096, .buf = (char *)src, .handle = hs };
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, forged, DLEN, 0, &n, 0, NULL,
+				      NULL, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEACCES);
+
+	ck_assert_int_eq(WSPCloseSocket(s, &err), 0);
+	ck_assert_int_eq(WSPCloseSocket(s, &err), SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAENOTSOCK);
+	ck_assert_int_eq(sv_peer_wait(&(struct sv_peer){ .pid = pid }, 120), 0);
+	free(src);
+	free(dst);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("wsp");
+	TCase *tc = tcase_create("two-process");
+
+	tcase_set_timeout(tc, 500);
+	tcase_add_test(tc, wsp_two_process);
+	suite_add_tcase(s, tc);
+	return sv_test_run_rxe(s);
+}
