@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,6 +82,12 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 			return 0;
 		}
 	}
+	/* The kernel says EINVAL both for a hole and for a VMA it cannot
+	 * watch; msync() tells them apart (ENOMEM: not all mapped). */
+	if (errno == EINVAL &&
+	    msync((void *)(uintptr_t)reg.range.start, reg.range.len, MS_ASYNC) &&
+	    errno == ENOMEM)
+		return -EFAULT;
 	switch (errno) {
 	case ENOMEM: /* no VMA over part of the range */
 		return -EFAULT;

@@ -29,9 +29,26 @@ static inline struct sanverbs_cache_stats stats(void)
 	return s;
 }
 
-static inline void cache_setup(void)
+/* Opens the test device with the cache limits and monitor given. */
+static inline struct sanverbs_ctx *open_ctx_with(size_t max_entries,
+						 size_t max_bytes,
+						 enum sanverbs_monitor mon)
 {
-	ctx = sv_test_ctx_open();
+	struct sanverbs_ctx_attr a;
+	struct sanverbs_ctx *c = NULL;
+
+	ck_assert_int_eq(sanverbs_ctx_attr_init(&a), 0);
+	if (!a.device)
+		a.device = getenv("SANVERBS_RXE_DEV");
+	a.cache_max_entries = max_entries;
+	a.cache_max_bytes = max_bytes;
+	a.monitor = mon;
+	ck_assert_int_eq(sanverbs_ctx_open(&a, &c), 0);
+	return c;
+}
+
+static inline void peer_setup(void)
+{
 	ck_assert_int_eq(sv_qp_pair_create(ctx, &pair), 0);
 	peer = mmap(NULL, PEER_LEN, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -39,6 +56,12 @@ static inline void cache_setup(void)
 	ck_assert_int_eq(sanverbs_mr_reg(ctx, peer, PEER_LEN,
 					 SANVERBS_ACCESS_REMOTE_READ, &peer_mr),
 			 0);
+}
+
+static inline void cache_setup(void)
+{
+	ctx = sv_test_ctx_open();
+	peer_setup();
 	/* Every cache test needs a real monitor; say so if there is none. */
 	ck_assert_msg(stats().monitor == SANVERBS_MONITOR_UFFD ||
 			      stats().monitor == SANVERBS_MONITOR_KMOD,
@@ -51,6 +74,15 @@ static inline void cache_teardown(void)
 	munmap(peer, PEER_LEN);
 	sv_qp_pair_destroy(&pair);
 	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+}
+
+/* Replaces the fixture's context with one using other cache settings. */
+static inline void reopen(size_t max_entries, size_t max_bytes,
+			  enum sanverbs_monitor mon)
+{
+	cache_teardown();
+	ctx = open_ctx_with(max_entries, max_bytes, mon);
+	peer_setup();
 }
 
 /* Registers [p, p + len) for local writes, has the HCA RDMA-read the peer's
