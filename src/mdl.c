@@ -135,7 +135,8 @@ static int populate_supported(void)
 
 static int probe(void *start, size_t len, int write)
 {
-	unsigned char vec;
+	unsigned char *vec;
+	int hole;
 
 	if (!madvise(start, len,
 		     write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ))
@@ -145,13 +146,14 @@ static int probe(void *start, size_t len, int write)
 		return -EACCES;
 	case ENOMEM:
 		/* A hole, or really out of memory: mincore tells them apart
-		 * (it fails with ENOMEM only for unmapped ranges). */
-		errno = 0;
-		if (mincore(start, len, &vec) && errno == ENOMEM)
-			return -EFAULT;
-		if (errno == 0 || errno == EFAULT)
+		 * (it fails with ENOMEM only for unmapped ranges). It
+		 * writes one byte per page. */
+		vec = malloc(len / pgsz());
+		if (!vec)
 			return -ENOMEM;
-		return -EFAULT;
+		hole = mincore(start, len, vec) && errno == ENOMEM;
+		free(vec);
+		return hole ? -EFAULT : -ENOMEM;
 	case EINTR:
 		return -EINTR;
 	default: /* EFAULT, EHWPOISON */
