@@ -113,8 +113,9 @@ SV_EXPORT int sanverbs_mdl_free(struct sanverbs_mdl *mdl)
 	return 0;
 }
 
-/* 0 when MADV_POPULATE_* exists (Linux >= 5.14); probed once on a page of
- * our own, because -EINVAL also means "no such advice" on older kernels. */
+/* Nonzero when MADV_POPULATE_* exists (Linux >= 5.14); probed once on a
+ * page of our own, because EINVAL also means "no such advice" on older
+ * kernels. */
 static int populate_supported(void)
 {
 	static int state; /* 0 unknown, 1 yes, -1 no; racing probes agree */
