@@ -184,5 +184,5 @@ static void __exit sv_exit(void)
 
 module_init(sv_init);
 module_exit(sv_exit);
-MODULE_DESCRIPTION("sanverbs: low-memory RDMA buffers, system-address mappings, exact invalidation");
+MODULE_DESCRIPTION("sanverbs: low-memory RDMA buffers and exact invalidation");
 MODULE_LICENSE("GPL");

@@ -171,6 +171,26 @@ static struct sv_mon *sv_mon_get(struct sv_file *f)
 	return smp_load_acquire(&f->mon);
 }
 
+/* MmSecureVirtualMemory of a hole is an error, not a silent no-op. */
+static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len)
+{
+	struct vm_area_struct *vma;
+	u64 addr = start;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (addr < start + len) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			ret = -EFAULT;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 {
 	struct sv_mon *mon = sv_mon_get(f);
@@ -215,6 +235,16 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 	ret = mmu_interval_notifier_insert(&w->mni, mon->mm, wa.addr, wa.len,
 					   &sv_mon_ops);
 	if (ret) {
+		xa_erase(&mon->watches, slot);
+		goto err_unlock;
+	}
+	/*
+	 * Checked after the insertion so that an unmap racing with the check
+	 * is reported rather than slipping between the two.
+	 */
+	ret = sv_range_mapped(mon->mm, wa.addr, wa.len);
+	if (ret) {
+		mmu_interval_notifier_remove(&w->mni);
 		xa_erase(&mon->watches, slot);
 		goto err_unlock;
 	}

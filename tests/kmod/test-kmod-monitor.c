@@ -2,7 +2,8 @@
  * the contract of monitor.h). munmap, madvise(DONTNEED) and mremap of a
  * watched range make still_valid() false by the time the call returns and
  * reach the sink once; mprotect and fork do not; an unwatched range reports
- * nothing; the status array is read-only; watches are released on destroy.
+ * nothing; a range with a hole cannot be watched (-EFAULT); watches are
+ * released on destroy.
  * Through the registration cache (monitor KMOD) a re-mapped buffer is
  * registered afresh and a peer QP sees the new bytes, not the old pages. */
 #define _GNU_SOURCE
@@ -194,6 +195,24 @@ START_TEST(many_watches_are_independent)
 }
 END_TEST
 
+START_TEST(hole_cannot_be_watched)
+{
+	struct sv_watch h = { 0 };
+	struct sanverbs_stats s;
+
+	ck_assert_int_eq(munmap(buf + 8 * page, page), 0);
+	h.start = (uintptr_t)buf + 7 * page;
+	h.len = 3 * page;
+	ck_assert_int_eq(mon->ops->watch(mon, &h), -EFAULT);
+	kt_stats(&s);
+	ck_assert_uint_eq(s.watches, 1); /* only the fixture's */
+	h.start = (uintptr_t)buf + 8 * page;
+	h.len = 1;
+	ck_assert_int_eq(mon->ops->watch(mon, &h), -EFAULT);
+	ck_assert(mon->ops->still_valid(mon, &w));
+}
+END_TEST
+
 START_TEST(cache_uses_kmod_monitor)
 {
 	struct sanverbs_ctx_attr attr;
@@ -273,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, mprotect_and_fork_keep_pages);
 	tcase_add_test(tc, unwatched_range_is_silent);
 	tcase_add_test(tc, many_watches_are_independent);
+	tcase_add_test(tc, hole_cannot_be_watched);
 	tcase_add_test(tc, cache_uses_kmod_monitor);
 	suite_add_tcase(s, tc);
 	return sv_test_run_rxe(s);
