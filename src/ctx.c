@@ -6,6 +6,7 @@
 
 #include "cache.h"
 #include "ctx.h"
+#include "stats_export.h"
 #include "util.h"
 
 /* First active port of @verbs at or after @want (0 = any); 0 if none. */
@@ -110,6 +111,7 @@ SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 	ret = sv_cache_create(ctx, &ctx->cache);
 	if (ret)
 		goto err_pd;
+	sv_stats_export_add(ctx);
 	*out = ctx;
 	return 0;
 
@@ -126,6 +128,7 @@ SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
+	sv_stats_export_remove(ctx);
 	sv_cache_destroy(ctx->cache);
 	ibv_dealloc_pd(ctx->pd);
 	ibv_close_device(ctx->verbs);

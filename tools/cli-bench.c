@@ -80,7 +80,7 @@ struct run {
 struct bopts {
 	int json, quick;
 	unsigned long trials, max_entries, stale_runs, threads;
-	const char *only, *systems, *compare, *data, *baseline;
+	const char *only, *systems, *compare, *data, *baseline, *json_out;
 	int ib_write_bw;
 };
 
@@ -94,8 +94,8 @@ static void usage(FILE *f)
 		"                      [--only hit,miss,entries,threads,bw,"
 		"stale]\n"
 		"                      [--baseline LABEL] [--data DIR] "
-		"[--no-ib-write-bw]\n"
-		"                      [--compare PATH]\n"
+		"[--json-out FILE]\n"
+		"                      [--no-ib-write-bw] [--compare PATH]\n"
 		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache "
 		"(default: all)\n");
 }
@@ -487,8 +487,8 @@ static double ratio(const struct rec *base, const struct rec *other)
 
 static void print_tables(const struct run *r, const struct bopts *o)
 {
-	static const char *const costs[] = { "hit", "miss", "unmap_cached",
-					     "unmap_plain" };
+	static const char *const costs[] = { "hit", "hit_remote", "miss",
+					     "unmap_cached", "unmap_plain" };
 	long params[32];
 	int s, i, n, b = sys_index(r, r->baseline);
 
@@ -503,11 +503,13 @@ static void print_tables(const struct run *r, const struct bopts *o)
 
 	printf("\nRegistration cost, ns per call on 64 KiB buffers (lower is "
 	       "better)\n");
-	printf("  hit = reg+dereg of a range registered before; miss = first "
-	       "reg;\n  unmap_cached = munmap of a released, cached range; "
-	       "unmap_plain = munmap never registered\n");
+	printf("  hit = reg+dereg of a range registered before (local "
+	       "access);\n  hit_remote = the same with remote read/write "
+	       "(an rkey); miss = first reg;\n  unmap_cached = munmap of a "
+	       "released, cached range; unmap_plain = munmap\n  of memory "
+	       "never registered\n");
 	header(r, "metric");
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		printf("%-20s", costs[i]);
 		for (s = 0; s < r->nsys; s++)
 			cell(find(r, s, costs[i], -1));
@@ -551,10 +553,12 @@ static void print_tables(const struct run *r, const struct bopts *o)
 	else if (r->ibw_why[0])
 		printf("ib_write_bw: not measured: %s\n", r->ibw_why);
 
-	printf("\nStale hits: stale/runs (a completed RDMA write whose bytes "
-	       "are not in the\npages now mapped at the address); err = "
-	       "registration or write failed,\nskip = the address could not "
-	       "be reused\n");
+	printf("\nStale hits: stale/runs. A stale hit is a completed RDMA "
+	       "transfer into the\nsecond registration whose bytes are not in "
+	       "the pages now mapped at the\naddress (they went to the old "
+	       "pages). \"rkey after dereg\": the peer could\nstill write "
+	       "through a released rkey. err = registration or transfer "
+	       "failed,\nskip = the address could not be reused\n");
 	header(r, "scenario");
 	for (i = 0; i < r->nrec; i++) {
 		const struct rec *x = &r->rec[i];
@@ -595,6 +599,7 @@ static void print_tables(const struct run *r, const struct bopts *o)
 		static const struct { const char *m; long p; const char *t; }
 		rows[] = {
 			{ "hit", -1, "hit" },
+			{ "hit_remote", -1, "hit_remote" },
 			{ "miss", -1, "miss" },
 			{ "unmap_cached", -1, "unmap_cached" },
 			{ "hit_entries", 1000, "hit @1k entries" },
@@ -622,7 +627,7 @@ static void print_tables(const struct run *r, const struct bopts *o)
 				char c[32] = "-";
 
 				if (q > 0)
-					snprintf(c, sizeof(c), "%.2fx", q);
+					snprintf(c, sizeof(c), "%.3gx", q);
 				printf(" %-24s", c);
 			}
 			printf("\n");
@@ -645,12 +650,12 @@ static void print_tables(const struct run *r, const struct bopts *o)
 		printf("  none\n");
 }
 
-static void print_json(const struct run *r, const struct bopts *o)
+static void print_json(const struct run *r, const struct bopts *o, FILE *f)
 {
 	struct jw w;
 	int s, i;
 
-	jw_init(&w, stdout);
+	jw_init(&w, f);
 	jw_obj_begin(&w, NULL);
 	jw_int(&w, "version", 1);
 	jw_str(&w, "device", r->device[0] ? r->device : NULL);
@@ -821,6 +826,9 @@ int cli_bench(int argc, char **argv)
 		} else if (v && !strcmp(a, "--data")) {
 			o.data = v;
 			i++;
+		} else if (v && !strcmp(a, "--json-out")) {
+			o.json_out = v;
+			i++;
 		} else if (v && !strcmp(a, "--baseline")) {
 			o.baseline = v;
 			i++;
@@ -871,8 +879,19 @@ int cli_bench(int argc, char **argv)
 
 	if (o.data && write_data(r, o.data))
 		fprintf(stderr, "sanverbs bench: cannot write %s\n", o.data);
+	if (o.json_out) {
+		FILE *f = fopen(o.json_out, "w");
+
+		if (f) {
+			print_json(r, &o, f);
+			fclose(f);
+		} else {
+			fprintf(stderr, "sanverbs bench: cannot write %s: %s\n",
+				o.json_out, strerror(errno));
+		}
+	}
 	if (o.json)
-		print_json(r, &o);
+		print_json(r, &o, stdout);
 	else
 		print_tables(r, &o);
 	free(r);

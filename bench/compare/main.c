@@ -47,10 +47,10 @@ static int probe_cached(struct cmp_sys *s)
 	struct cmp_reg a, b;
 	int cached;
 
-	if (s->reg(s, page, sizeof(page), &a))
+	if (s->reg(s, page, sizeof(page), 0, &a))
 		return 0;
 	s->dereg(s, &a);
-	if (s->reg(s, page, sizeof(page), &b))
+	if (s->reg(s, page, sizeof(page), 0, &b))
 		return 0;
 	cached = a.lkey == b.lkey;
 	s->dereg(s, &b);

@@ -154,11 +154,12 @@ static double now_s(void)
 	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static int post_write(struct cmp_peer *p, const void *src, uint32_t lkey,
-		      size_t len, uint64_t raddr, uint32_t rkey, uint64_t *id)
+static int post_op(struct cmp_peer *p, enum ibv_wr_opcode op, const void *buf,
+		   uint32_t lkey, size_t len, uint64_t raddr, uint32_t rkey,
+		   uint64_t *id)
 {
 	struct ibv_sge sge = {
-		.addr = (uintptr_t)src,
+		.addr = (uintptr_t)buf,
 		.length = (uint32_t)len,
 		.lkey = lkey,
 	};
@@ -166,7 +167,7 @@ static int post_write(struct cmp_peer *p, const void *src, uint32_t lkey,
 		.wr_id = p->next_id++,
 		.sg_list = &sge,
 		.num_sge = 1,
-		.opcode = IBV_WR_RDMA_WRITE,
+		.opcode = op,
 		.send_flags = IBV_SEND_SIGNALED,
 		.wr.rdma = { .remote_addr = raddr, .rkey = rkey },
 	}, *bad;
@@ -175,15 +176,15 @@ static int post_write(struct cmp_peer *p, const void *src, uint32_t lkey,
 	return ibv_post_send(p->a, &wr, &bad) ? -errno : 0;
 }
 
-int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
-		   size_t len, uint64_t raddr, uint32_t rkey)
+static int one_op(struct cmp_peer *p, enum ibv_wr_opcode op, const void *buf,
+		  uint32_t lkey, size_t len, uint64_t raddr, uint32_t rkey)
 {
 	double t0 = now_s();
 	struct ibv_wc wc;
 	uint64_t id;
 	int n, ret;
 
-	ret = post_write(p, src, lkey, len, raddr, rkey, &id);
+	ret = post_op(p, op, buf, lkey, len, raddr, rkey, &id);
 	if (ret)
 		return ret;
 	for (;;) {
@@ -195,6 +196,18 @@ int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
 		if (now_s() - t0 > 10)
 			return -ETIMEDOUT;
 	}
+}
+
+int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
+		   size_t len, uint64_t raddr, uint32_t rkey)
+{
+	return one_op(p, IBV_WR_RDMA_WRITE, src, lkey, len, raddr, rkey);
+}
+
+int cmp_peer_read(struct cmp_peer *p, void *dst, uint32_t lkey, size_t len,
+		  uint64_t raddr, uint32_t rkey)
+{
+	return one_op(p, IBV_WR_RDMA_READ, dst, lkey, len, raddr, rkey);
 }
 
 double cmp_peer_write_bw(struct cmp_peer *p, const void *src, uint32_t lkey,
@@ -212,7 +225,8 @@ double cmp_peer_write_bw(struct cmp_peer *p, const void *src, uint32_t lkey,
 	t0 = last = now_s();
 	while (done < count) {
 		while (posted < count && posted - done < depth) {
-			ret = post_write(p, src, lkey, len, raddr, rkey, &id);
+			ret = post_op(p, IBV_WR_RDMA_WRITE, src, lkey, len,
+				      raddr, rkey, &id);
 			if (ret)
 				return ret;
 			posted++;

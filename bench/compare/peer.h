@@ -30,6 +30,10 @@ int cmp_peer_reset(struct cmp_peer *p);
  * 10 s: the completion status (0 = success) or a negative errno. */
 int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
 		   size_t len, uint64_t raddr, uint32_t rkey);
+/* One RDMA READ from [raddr, +len) under @rkey into @dst under @lkey:
+ * the bytes land in whatever pages the MR behind @lkey pinned. */
+int cmp_peer_read(struct cmp_peer *p, void *dst, uint32_t lkey, size_t len,
+		  uint64_t raddr, uint32_t rkey);
 /* @count writes of @len bytes, @depth in flight; bytes per second or a
  * negative errno. */
 double cmp_peer_write_bw(struct cmp_peer *p, const void *src, uint32_t lkey,

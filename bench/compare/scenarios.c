@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Stale-hit scenarios. Each run: register a range and release it (so a
- * cache keeps it), change what is mapped at that address, register the same
- * range again, RDMA-write a pattern through the rkey that second registration
- * returned, and look at the address. A completed write whose bytes are not
- * in the pages now mapped there went to the old, still-pinned pages: a stale
- * hit, i.e. silent data loss for the application. */
+/* Stale-hit scenarios. Each run: register a range for local access and
+ * release it (so a cache keeps it), change what is mapped at that address,
+ * register the same range again, and have the HCA put a pattern into it: an
+ * RDMA READ whose local buffer is that second registration's lkey. Then
+ * look at the address. A completed transfer whose bytes are not in the
+ * pages now mapped there went to the old, still-pinned pages: a stale hit,
+ * i.e. silent data loss for the application.
+ *
+ * A last check, "rkey after dereg", registers with remote write, releases
+ * the registration and lets the peer RDMA-write with the old rkey: a write
+ * that lands means the peer kept access to memory the application gave
+ * back (counted in the same "stale" column: a wrong outcome). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -218,7 +224,7 @@ static const struct scenario scenarios[] = {
 
 static enum outcome run_one(struct cmp_sys *s, struct cmp_peer *peer,
 			    const struct scenario *sc, char *src,
-			    uint32_t src_lkey, uint32_t seed, char *detail,
+			    uint32_t src_rkey, uint32_t seed, char *detail,
 			    size_t dlen)
 {
 	struct region r = { .shm = { -1, -1 } };
@@ -233,7 +239,7 @@ static enum outcome run_one(struct cmp_sys *s, struct cmp_peer *peer,
 		return ERR;
 	}
 	memset(r.addr, 0x11, LEN);
-	ret = s->reg(s, r.addr, LEN, &a);
+	ret = s->reg(s, r.addr, LEN, 0, &a);
 	if (ret) {
 		snprintf(detail, dlen, "first registration: %d", ret);
 		res = ERR;
@@ -249,7 +255,7 @@ static enum outcome run_one(struct cmp_sys *s, struct cmp_peer *peer,
 	}
 	/* New pages, faulted in before the second registration. */
 	memset(r.addr, 0, LEN);
-	ret = s->reg(s, r.addr, LEN, &b);
+	ret = s->reg(s, r.addr, LEN, 0, &b);
 	if (ret) {
 		snprintf(detail, dlen, "second registration: %d", ret);
 		res = ERR;
@@ -257,10 +263,10 @@ static enum outcome run_one(struct cmp_sys *s, struct cmp_peer *peer,
 	}
 	for (i = 0; i < LEN; i++)
 		src[i] = (char)(seed + i * 131 + (i >> 8));
-	ret = cmp_peer_write(peer, src, src_lkey, LEN, (uintptr_t)r.addr,
-			     b.rkey);
+	ret = cmp_peer_read(peer, r.addr, b.lkey, LEN, (uintptr_t)src,
+			    src_rkey);
 	if (ret) {
-		snprintf(detail, dlen, "RDMA write completion status %d", ret);
+		snprintf(detail, dlen, "RDMA read completion status %d", ret);
 		cmp_peer_reset(peer);
 		res = ERR;
 	} else {
@@ -270,6 +276,54 @@ static enum outcome run_one(struct cmp_sys *s, struct cmp_peer *peer,
 out:
 	sc->teardown(&r);
 	return res;
+}
+
+static void rkey_after_dereg(struct cmp_sys *s, struct cmp_peer *peer,
+			     const struct cmp_opts *o, char *src,
+			     uint32_t src_lkey)
+{
+	int n[4] = { 0 };
+	char detail[128] = "";
+	unsigned int run;
+	char *buf;
+
+	cmp_progress("rkey after dereg, %u runs", o->stale_runs);
+	buf = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return;
+	for (run = 0; run < o->stale_runs; run++) {
+		struct cmp_reg a;
+		size_t i;
+		int ret;
+
+		memset(buf, 0, LEN);
+		if (s->reg(s, buf, LEN, 1, &a)) {
+			n[ERR]++;
+			snprintf(detail, sizeof(detail), "registration failed");
+			continue;
+		}
+		s->dereg(s, &a);
+		for (i = 0; i < LEN; i++)
+			src[i] = (char)(run + 7 + i * 13);
+		ret = cmp_peer_write(peer, src, src_lkey, LEN, (uintptr_t)buf,
+				     a.rkey);
+		if (ret > 0) {
+			/* Refused by the device: access ended. */
+			cmp_peer_reset(peer);
+			n[OK]++;
+		} else if (ret < 0) {
+			n[ERR]++;
+			snprintf(detail, sizeof(detail), "post: %s",
+				 strerror(-ret));
+		} else {
+			n[memcmp(buf, src, LEN) ? ERR : STALE]++;
+		}
+	}
+	cmp_stale("rkey after dereg", n[STALE], n[OK], n[ERR], n[SKIP],
+		  n[STALE] ? "the peer still wrote through a released rkey" :
+		  detail);
+	munmap(buf, LEN);
 }
 
 void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
@@ -287,7 +341,8 @@ void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
 	memset(src, 0, LEN);
 	/* The source is registered outside the system under test, so its
 	 * own cache never sees it. */
-	smr = ibv_reg_mr(s->pd, src, LEN, IBV_ACCESS_LOCAL_WRITE);
+	smr = ibv_reg_mr(s->pd, src, LEN, IBV_ACCESS_LOCAL_WRITE |
+			 IBV_ACCESS_REMOTE_READ);
 	if (!smr) {
 		cmp_note("stale: cannot register the source buffer");
 		munmap(src, LEN);
@@ -306,7 +361,7 @@ void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
 			enum outcome res;
 
 			alarm(30);
-			res = run_one(s, peer, &scenarios[k], src, smr->lkey,
+			res = run_one(s, peer, &scenarios[k], src, smr->rkey,
 				      run + 1, detail, sizeof(detail));
 			alarm(0);
 			n[res]++;
@@ -317,6 +372,7 @@ void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
 		cmp_stale(scenarios[k].name, n[STALE], n[OK], n[ERR], n[SKIP],
 			  first_err);
 	}
+	rkey_after_dereg(s, peer, o, src, smr->lkey);
 	ibv_dereg_mr(smr);
 	munmap(src, LEN);
 }

@@ -44,12 +44,13 @@ static struct ibv_mr *lf_ibv_mr(struct fid_mr *mr, const void *addr,
 	return imr;
 }
 
-static int lf_reg_raw(struct lf_priv *p, void *addr, size_t len,
+static int lf_reg_raw(struct lf_priv *p, void *addr, size_t len, int remote,
 		      struct fid_mr **out)
 {
 	return fi_mr_reg(p->domain, addr, len,
 			 FI_SEND | FI_RECV | FI_READ | FI_WRITE |
-				 FI_REMOTE_READ | FI_REMOTE_WRITE,
+				 (remote ? FI_REMOTE_READ | FI_REMOTE_WRITE :
+					   0),
 			 0, 0, 0, out, NULL);
 }
 
@@ -89,7 +90,7 @@ static int lf_open(struct cmp_sys *s, char *why, size_t whylen)
 		goto err;
 	}
 	memset(p->probe, 0, sizeof(p->probe));
-	ret = lf_reg_raw(p, p->probe, sizeof(p->probe), &p->probe_mr);
+	ret = lf_reg_raw(p, p->probe, sizeof(p->probe), 1, &p->probe_mr);
 	if (ret) {
 		snprintf(why, whylen, "fi_mr_reg: %s", fi_strerror(-ret));
 		goto err;
@@ -123,12 +124,13 @@ err:
 	return ret < 0 ? ret : -ret;
 }
 
-static int lf_reg(struct cmp_sys *s, void *addr, size_t len, struct cmp_reg *r)
+static int lf_reg(struct cmp_sys *s, void *addr, size_t len, int remote,
+		  struct cmp_reg *r)
 {
 	struct lf_priv *p = s->priv;
 	struct fid_mr *mr;
 	struct ibv_mr *imr;
-	int ret = lf_reg_raw(p, addr, len, &mr);
+	int ret = lf_reg_raw(p, addr, len, remote, &mr);
 
 	if (ret)
 		return ret;

@@ -7,8 +7,7 @@
 
 #include "sys.h"
 
-#define CMP_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
-		    IBV_ACCESS_REMOTE_READ)
+#define CMP_REMOTE (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
 const char *cmp_device(void)
 {
@@ -69,10 +68,12 @@ static int raw_open(struct cmp_sys *s, char *why, size_t whylen)
 	return 0;
 }
 
-static int raw_reg(struct cmp_sys *s, void *addr, size_t len,
+static int raw_reg(struct cmp_sys *s, void *addr, size_t len, int remote,
 		   struct cmp_reg *r)
 {
-	struct ibv_mr *mr = ibv_reg_mr(s->pd, addr, len, CMP_ACCESS);
+	struct ibv_mr *mr = ibv_reg_mr(s->pd, addr, len,
+				       IBV_ACCESS_LOCAL_WRITE |
+				       (remote ? CMP_REMOTE : 0));
 
 	if (!mr)
 		return errno ? -errno : -ENOMEM;

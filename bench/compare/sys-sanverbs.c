@@ -6,8 +6,8 @@
 #include "sanverbs.h"
 #include "sys.h"
 
-#define CMP_SV_ACCESS (SANVERBS_ACCESS_LOCAL_WRITE | \
-		       SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
+#define CMP_SV_REMOTE (SANVERBS_ACCESS_REMOTE_WRITE | \
+		       SANVERBS_ACCESS_REMOTE_READ)
 
 static int sv_open(struct cmp_sys *s, char *why, size_t whylen)
 {
@@ -35,10 +35,13 @@ static int sv_open(struct cmp_sys *s, char *why, size_t whylen)
 	return 0;
 }
 
-static int sv_reg(struct cmp_sys *s, void *addr, size_t len, struct cmp_reg *r)
+static int sv_reg(struct cmp_sys *s, void *addr, size_t len, int remote,
+		  struct cmp_reg *r)
 {
 	struct sanverbs_mr *mr;
-	int ret = sanverbs_mr_reg(s->priv, addr, len, CMP_SV_ACCESS, &mr);
+	int ret = sanverbs_mr_reg(s->priv, addr, len,
+				  SANVERBS_ACCESS_LOCAL_WRITE |
+				  (remote ? CMP_SV_REMOTE : 0), &mr);
 
 	if (ret)
 		return ret;

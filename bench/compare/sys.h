@@ -22,7 +22,9 @@ struct cmp_sys {
 	int cached;
 	/* 0, or a negative errno with a one-line reason in @why. */
 	int (*open)(struct cmp_sys *s, char *why, size_t whylen);
-	int (*reg)(struct cmp_sys *s, void *addr, size_t len,
+	/* @remote: also grant the peer RDMA read/write (an rkey); without
+	 * it the registration is for local use (lkey) only. */
+	int (*reg)(struct cmp_sys *s, void *addr, size_t len, int remote,
 		   struct cmp_reg *r);
 	int (*dereg)(struct cmp_sys *s, struct cmp_reg *r);
 	void (*close)(struct cmp_sys *s);

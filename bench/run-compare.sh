@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs the registration comparison (sanverbs vs libfabric's MR cache vs raw
+# verbs, plus ib_write_bw) inside the rxe guest, prints the ratio table and
+# plots hit cost vs entries.
+#
+# Usage: bench/run-compare.sh [--build DIR] [--out DIR] [--timeout SEC]
+#                             [-- SANVERBS-BENCH-ARGS...]
+#   --build DIR   meson build directory (default: $SANVERBS_BUILD or build)
+#   --out DIR     where results go (default: DIR/bench-results):
+#                 table.txt, results.json, data/*.dat, hitcost.png
+#   --timeout SEC bound on the guest run (default 2400)
+# Everything after -- goes to `sanverbs bench` (e.g. --quick, --trials 7).
+# A peer that cannot run on rxe is named, with the reason, in the table's
+# notes; the script fails only when the rig or the build is missing.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${SANVERBS_BUILD:-build}
+out=
+timeout=2400
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) build=${2:?--build needs a directory}; shift ;;
+	--out) out=${2:?--out needs a directory}; shift ;;
+	--timeout) timeout=${2:?--timeout needs seconds}; shift ;;
+	--) shift; break ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run-compare: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+case $build in /*) ;; *) build=$top/$build ;; esac
+out=${out:-$build/bench-results}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
+
+cli=$build/tools/sanverbs
+[ -x "$cli" ] || { echo "run-compare: $cli missing: build first (ninja -C $build)" >&2; exit 1; }
+[ -x "$build/bench/sanverbs-compare" ] || {
+	echo "run-compare: $build/bench/sanverbs-compare missing: libfabric-dev was not found at meson setup (scripts/setup-deps.sh installs it)" >&2
+	exit 1
+}
+mkdir -p "$out/data"
+rm -f "$out"/data/*.dat "$out/table.txt" "$out/results.json"
+
+# The guest sees the host read-only; only $out is writable there.
+"$top/tests/vm/fetch-guest.sh" >/dev/null
+status=0
+"$top/tests/vm/run.sh" --timeout "$timeout" --rw "$out" -- \
+	"$cli" bench --data "$out/data" --json-out "$out/results.json" "$@" \
+	> "$out/table.txt" || status=$?
+cat "$out/table.txt"
+if [ $status -ne 0 ]; then
+	echo "run-compare: the bench run exited with status $status" >&2
+	exit $status
+fi
+
+if command -v gnuplot >/dev/null; then
+	systems=
+	for f in "$out"/data/hit_entries-*.dat; do
+		[ -e "$f" ] || continue
+		s=${f##*/hit_entries-}
+		systems+="${s%.dat} "
+	done
+	gnuplot -e "datadir='$out/data'; systems='$systems'; out='$out/hitcost.png'; subtitle='$(uname -m), rxe in a 2-vCPU TCG guest'" \
+		"$top/bench/plot-hitcost.gp"
+	echo "plot: $out/hitcost.png"
+else
+	echo "run-compare: gnuplot not installed (Debian gnuplot-nox): no plot" >&2
+fi
+echo "results: $out/table.txt $out/results.json"
