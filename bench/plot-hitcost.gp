@@ -11,6 +11,7 @@ if (!exists("out")) out = "hitcost.png"
 if (!exists("subtitle")) subtitle = ""
 
 set terminal pngcairo size 900,560 noenhanced font ",10"
+set colorsequence podo
 set output out
 set title "Registration hit cost vs cached entries (reg+dereg of a random 4 KiB entry)\n".subtitle
 set xlabel "cached entries"

@@ -337,7 +337,8 @@ static double one_ib_write_bw(const char *dev, const char *gid,
 			double size, iters, peak, avg;
 
 			if (sscanf(line, " %lf %lf %lf %lf", &size, &iters,
-				   &peak, &avg) == 4 && size == 65536)
+				   &peak, &avg) == 4 && size == 65536 &&
+			    avg > 0)
 				bw = avg;
 		}
 		st = pclose(p);
