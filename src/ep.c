@@ -19,6 +19,8 @@
 #define EP_DEFAULT_WR 64
 #define EP_DEFAULT_TIMEOUT_MS 10000
 #define EP_DISCONNECT_WAIT_MS 2000
+/* Local ACK timeout exponent: 4.096 us * 2^14 = 67 ms. */
+#define EP_ACK_TIMEOUT 14
 
 static long long now_ms(void)
 {
@@ -238,6 +240,13 @@ static int qp_to(struct sanverbs_ep *ep, enum ibv_qp_state state)
 				     IBV_ACCESS_REMOTE_WRITE |
 				     IBV_ACCESS_REMOTE_READ;
 		mask |= IBV_QP_ACCESS_FLAGS;
+	}
+	if (state == IBV_QPS_RTS && (mask & IBV_QP_TIMEOUT) &&
+	    qa.timeout > EP_ACK_TIMEOUT) {
+		/* rdma_cm derives ~1 s from RoCE's packet lifetime; rxe under
+		 * load drops read responses, and each drop then stalls a
+		 * transfer for a second. perftest uses 14 (67 ms) too. */
+		qa.timeout = EP_ACK_TIMEOUT;
 	}
 	ret = ibv_modify_qp(ep->qp, &qa, mask);
 	return ret > 0 ? -ret : ret;
