@@ -99,6 +99,34 @@ static size_t hull_len(const struct sv_cache_entry *e)
 	return e->node.end - e->node.start;
 }
 
+static size_t hslot(const struct sv_cache *c, uintptr_t start)
+{
+	return (size_t)(((uint64_t)(start >> c->page_shift) *
+			 0x9e3779b97f4a7c15ull) >> (64 - c->hbits));
+}
+
+void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	struct sv_cache_entry **b = &c->htab[hslot(c, e->node.start)];
+
+	sv_itree_insert(&c->tree, &e->node);
+	e->hnext = *b;
+	*b = e;
+	e->in_tree = 1;
+}
+
+static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	struct sv_cache_entry **b = &c->htab[hslot(c, e->node.start)];
+
+	while (*b != e)
+		b = &(*b)->hnext;
+	*b = e->hnext;
+	e->hnext = NULL;
+	sv_itree_remove(&c->tree, &e->node);
+	e->in_tree = 0;
+}
+
 /* Frees @e if nothing references it any more; false if someone still does. */
 static bool release_locked(struct sv_cache_entry *e)
 {
@@ -112,8 +140,7 @@ bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 		   bool unwatch)
 {
 	if (e->in_tree) {
-		sv_itree_remove(&c->tree, &e->node);
-		e->in_tree = 0;
+		entry_remove(c, e);
 		if (e->kind == SV_ENT_MR) {
 			c->entries--;
 			c->bytes -= hull_len(e);
@@ -371,7 +398,16 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	if (caching) {
 		sv_cache_lock(c);
 		for (;;) {
-			n = sv_itree_find_cover(&c->tree, s, e, hit_pred, &q);
+			n = NULL;
+			for (ent = c->htab[hslot(c, hs)]; ent; ent = ent->hnext)
+				if (ent->node.start == hs &&
+				    hit_pred(&ent->node, &q)) {
+					n = &ent->node;
+					break;
+				}
+			if (!n)
+				n = sv_itree_find_cover(&c->tree, s, e,
+							hit_pred, &q);
 			if (!n)
 				break;
 			ent = entry_of(n);
@@ -431,8 +467,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	/* Pending entries sit in the tree before the range is watched, so an
 	 * event between watch() and ibv_reg_mr() finds and kills them. */
 	if (caching && make_room(c, he - hs, &free_list)) {
-		sv_itree_insert(&c->tree, &ent->node);
-		ent->in_tree = 1;
+		sv_entry_insert(c, ent);
 		c->entries++;
 		c->bytes += he - hs;
 	} else {
@@ -527,6 +562,17 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	c->max_entries = ctx->attr.cache_max_entries;
 	c->max_bytes = ctx->attr.cache_max_bytes;
 	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
+	/* about one bucket per allowed entry, 2^10 .. 2^18 */
+	for (c->hbits = 10; c->hbits < 18 &&
+			    ((size_t)1 << c->hbits) < c->max_entries;
+	     c->hbits++)
+		;
+	c->htab = calloc((size_t)1 << c->hbits, sizeof(*c->htab));
+	if (!c->htab) {
+		free(c);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	sv_itree_init(&c->tree);
@@ -571,6 +617,7 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 err:
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
+	free(c->htab);
 	free(c);
 	return ret;
 }
@@ -603,5 +650,6 @@ void sv_cache_destroy(struct sv_cache *c)
 	sv_entries_free(c, list);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
+	free(c->htab);
 	free(c);
 }

@@ -34,6 +34,7 @@ struct sv_cache_entry {
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all;
 	struct sv_cache_entry *lru_prev, *lru_next;
 	struct sv_cache_entry *all_prev, *all_next;
+	struct sv_cache_entry *hnext;   /* hash chain (by hull start) */
 	struct sv_cache_entry *next;    /* deferred or local free list */
 	struct sv_cache_entry *collect; /* overlap walk */
 };

@@ -124,8 +124,7 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	 * that races with the watch is seen. */
 	sv_cache_lock(c);
 	sv_all_add(c, e);
-	sv_itree_insert(&c->tree, &e->node);
-	e->in_tree = 1;
+	sv_entry_insert(c, e);
 	sv_cache_unlock(c);
 
 	ret = c->mon->ops->watch(c->mon, &e->watch);

@@ -28,6 +28,13 @@ struct sv_cache {
 	struct ibv_pd *pd;
 	pthread_mutex_t lock;
 	struct sv_itree tree;
+	/* Front index of the tree by hull start page: re-registering a buffer
+	 * costs one bucket instead of a tree walk whose nodes are scattered
+	 * over memory (the walk is the fallback for any other cover). Sized
+	 * once from the entry limit, so nothing is allocated under the lock. */
+	struct sv_cache_entry **htab;
+	unsigned int hbits;
+	unsigned int page_shift;
 	struct sv_monitor *mon;
 	enum sanverbs_monitor kind;
 	size_t max_entries, max_bytes;
@@ -58,6 +65,7 @@ static inline void sv_cache_unlock(struct sv_cache *c)
 }
 
 /* Locked helpers (c->lock held). */
+void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_lru_del(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_all_add(struct sv_cache *c, struct sv_cache_entry *e);
 /* Takes @e out of the tree; stops watching its pages unless another entry
