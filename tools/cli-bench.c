@@ -46,6 +46,9 @@ static const struct bsys all_systems[] = {
 	{ "lf-nocache", "libfabric",
 	  "libfabric fi_mr_reg, verbs, cache off (FI_MR_CACHE_MAX_COUNT=0)",
 	  { "FI_MR_CACHE_MAX_COUNT=0", NULL } },
+	{ "ucx", "ucx",
+	  "UCX 1.13 uct_md_mem_reg, ib memory domain, rcache + UCM hooks",
+	  { NULL } },
 };
 
 struct rec {
@@ -96,7 +99,7 @@ static void usage(FILE *f)
 		"                      [--baseline LABEL] [--data DIR] "
 		"[--json-out FILE]\n"
 		"                      [--no-ib-write-bw] [--compare PATH]\n"
-		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache "
+		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx "
 		"(default: all)\n");
 }
 
@@ -559,7 +562,9 @@ static void print_tables(const struct run *r, const struct bopts *o)
 	       "the pages now mapped at the\naddress (they went to the old "
 	       "pages). \"rkey after dereg\": the peer could\nstill write "
 	       "through a released rkey. err = registration or transfer "
-	       "failed,\nskip = the address could not be reused\n");
+	       "failed,\nskip = the address could not be reused. (inferred): "
+	       "no RDMA possible, a stale\nhit is the same handle and key "
+	       "returned after the pages changed\n");
 	header(r, "scenario");
 	for (i = 0; i < r->nrec; i++) {
 		const struct rec *x = &r->rec[i];
@@ -582,9 +587,11 @@ static void print_tables(const struct run *r, const struct bopts *o)
 				printf(" %-24s", "-");
 				continue;
 			}
-			snprintf(c, sizeof(c), "%d/%d%s", y->n[0],
+			snprintf(c, sizeof(c), "%d/%d%s%s", y->n[0],
 				 y->n[0] + y->n[1] + y->n[2] + y->n[3],
-				 y->n[0] ? " STALE" : "");
+				 y->n[0] ? " STALE" : "",
+				 !strncmp(y->detail, "inferred", 8) ?
+				 " (inferred)" : "");
 			if (y->n[2])
 				snprintf(c + strlen(c), sizeof(c) - strlen(c),
 					 " err %d", y->n[2]);
@@ -846,7 +853,7 @@ int cli_bench(int argc, char **argv)
 			r->sys[r->nsys++] = &all_systems[i];
 	if (!r->nsys) {
 		fprintf(stderr, "sanverbs bench: --systems names none of raw,"
-			"sanverbs,lf-uffd,lf-memhooks,lf-nocache\n");
+			"sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx\n");
 		free(r);
 		return CLI_EXIT_USAGE;
 	}

@@ -20,6 +20,7 @@ void cmp_measure_entries(struct cmp_sys *s, const struct cmp_opts *o);
 void cmp_measure_threads(struct cmp_sys *s, const struct cmp_opts *o);
 void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 			  const struct cmp_opts *o);
+/* @peer NULL: the system's PD is out of reach; outcomes are inferred. */
 void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
 			 const struct cmp_opts *o);
 

@@ -18,7 +18,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sanverbs-compare --system raw|sanverbs|libfabric "
+		"usage: sanverbs-compare --system raw|sanverbs|libfabric|ucx "
 		"[--label NAME]\n"
 		"       [--trials N] [--max-entries N] [--threads N] "
 		"[--stale-runs N]\n"
@@ -103,6 +103,18 @@ int main(int argc, char **argv)
 				s = &cmp_sys_sanverbs;
 			else if (!strcmp(optarg, "libfabric"))
 				s = &cmp_sys_libfabric;
+			else if (!strcmp(optarg, "ucx"))
+#ifdef CMP_HAVE_UCX
+				s = &cmp_sys_ucx;
+#else
+			{
+				cmp_label = "ucx";
+				cmp_note("cannot run: sanverbs-compare was "
+					 "built without UCX (Debian "
+					 "libucx-dev)");
+				return 2;
+			}
+#endif
 			else
 				goto bad;
 			break;
@@ -153,7 +165,9 @@ int main(int argc, char **argv)
 	if (s == &cmp_sys_libfabric)
 		cmp_info("version", "libfabric %u.%u", FI_MAJOR(fi_version()),
 			 FI_MINOR(fi_version()));
-	cmp_info("device", "%s", ibv_get_device_name(s->verbs->device));
+	cmp_info("device", "%s", s->verbs ?
+		 ibv_get_device_name(s->verbs->device) :
+		 cmp_device() ? cmp_device() : "?");
 
 	if (want(only, "hit"))
 		cmp_measure_hit(s, &o);
@@ -163,7 +177,14 @@ int main(int argc, char **argv)
 		cmp_measure_entries(s, &o);
 	if (want(only, "threads"))
 		cmp_measure_threads(s, &o);
-	if (want(only, "bw") || want(only, "stale")) {
+	if ((want(only, "bw") || want(only, "stale")) && !s->pd) {
+		cmp_note("%s keeps its protection domain private, so no peer "
+			 "QP can use its keys: no write bandwidth, and stale "
+			 "hits are inferred from handle+key reuse instead of "
+			 "proven by RDMA", s->name);
+		if (want(only, "stale"))
+			cmp_stale_scenarios(s, NULL, &o);
+	} else if (want(only, "bw") || want(only, "stale")) {
 		ret = cmp_peer_create(&peer, s->verbs, s->pd, s->port);
 		if (ret) {
 			cmp_note("cannot build the RDMA peer QPs: %s",

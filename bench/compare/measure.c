@@ -186,7 +186,7 @@ void cmp_measure_entries(struct cmp_sys *s, const struct cmp_opts *o)
 		return;
 	}
 	/* rxe caps MRs per device; leave room for the peer's own. */
-	if (!ibv_query_device(s->verbs, &da) && da.max_mr > 256 &&
+	if (s->verbs && !ibv_query_device(s->verbs, &da) && da.max_mr > 256 &&
 	    max > (unsigned int)da.max_mr - 256) {
 		max = (unsigned int)da.max_mr - 256;
 		cmp_note("hit-vs-entries: capped at %u entries (device max_mr "

@@ -39,6 +39,9 @@ struct cmp_sys {
 extern struct cmp_sys cmp_sys_raw;
 extern struct cmp_sys cmp_sys_sanverbs;
 extern struct cmp_sys cmp_sys_libfabric;
+#ifdef CMP_HAVE_UCX
+extern struct cmp_sys cmp_sys_ucx;
+#endif
 
 /* Device the run uses: $SANVERBS_RXE_DEV, $SANVERBS_DEVICE, or NULL (the
  * first one). */

@@ -6,8 +6,11 @@
  * hits, for ten registrations of one buffer with a working monitor), and
  * each of those registrations moved real bytes (the peer QP RDMA-reads a
  * pattern into the buffer through its lkey, every byte checked). Once the
- * context is closed the process no longer answers. */
+ * context is closed the process no longer answers. The module line of
+ * `info` agrees with the library (sanverbs_kmod_version()) whether or not
+ * the module is loaded in this run. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli-run.h"
+#include "kmod/sanverbs_ioctl.h"
 #include "sv-test.h"
 
 #define LEN (64 * 1024)
@@ -44,6 +48,29 @@ START_TEST(info_lists_device)
 				 NULL, 60), 0);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "port 1: active"));
+	free(r.out);
+}
+END_TEST
+
+START_TEST(info_module_line)
+{
+	int ver = sanverbs_kmod_version();
+	int loaded = access("/sys/module/sanverbs", F_OK) == 0;
+	struct cli_result r;
+
+	ck_assert_int_eq(cli_run(&r, (const char *const[]){ "info", "--json",
+						      NULL }, NULL, 60), 0);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, loaded ? "\"loaded\":true" :
+			     "\"loaded\":false"), "%s", r.out);
+	if (ver > 0) {
+		ck_assert_int_eq(json_num_after(r.out, "\"kmod\"", "abi"), ver);
+		ck_assert_int_eq(ver, SANVERBS_ABI_VERSION);
+	} else if (ver != -EPROTO) {
+		/* No module (a module of another ABI answers with its own
+		 * number, which info shows and the library refuses). */
+		ck_assert_ptr_nonnull(strstr(r.out, "\"abi\":null"));
+	}
 	free(r.out);
 }
 END_TEST
@@ -159,6 +186,7 @@ static Suite *cli_rxe_suite(void)
 
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, info_lists_device);
+	tcase_add_test(tc, info_module_line);
 	tcase_add_test(tc, stat_reads_live_counters);
 	tcase_add_test(tc, stat_off_by_default);
 	suite_add_tcase(s, tc);
