@@ -16,15 +16,25 @@ umask 022
 JOB=/run/sanverbs-job
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Uptime stamps for SANVERBS_VM_TIMING (builtins only: no process per stamp).
+stamp() {
+    local up
+    read -r up _ </proc/uptime
+    echo "$1 $up" >>"$JOB/timing" 2>/dev/null || true
+}
+
 poweroff_now() {
     sync
     # No init system: sysrq 'o' is the immediate ACPI power-off; QEMU exits.
     echo o >/proc/sysrq-trigger
-    sleep 60
+    # Wait for it without exec'ing anything: the 9p root is going away, and
+    # PID 1 exiting would panic. Nothing is ever typed on the console.
+    while :; do read -r -t 60 _ </dev/console; done
 }
 
 finish() {
-    if [ -d "$JOB" ] && mountpoint -q "$JOB"; then
+    if [ -d "$JOB" ] && [ -f "$JOB/job.sh" ]; then
+        stamp end
         echo "$1" >"$JOB/rc.tmp" && mv "$JOB/rc.tmp" "$JOB/rc"
     fi
     # Close the host streams so everything written is flushed before power-off.
@@ -38,22 +48,22 @@ fail() {
 }
 
 mount_9p() { # TAG DIR [extra options]
-    mount -t 9p -o "trans=virtio,version=9p2000.L,msize=512000${3:+,$3}" "$1" "$2"
+    mount --mkdir -t 9p -o "trans=virtio,version=9p2000.L,msize=512000${3:+,$3}" "$1" "$2"
 }
 
 # --- basic file systems ----------------------------------------------------
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# Stage 1 moved proc, sys and dev here; mount them only if it did not.
+[ -d /proc/1 ] || mount -t proc proc /proc
+[ -d /sys/class ] || mount -t sysfs sysfs /sys
+[ -c /dev/null ] || mount -t devtmpfs devtmpfs /dev
+mount --mkdir -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount --mkdir -t tmpfs -o mode=1777 tmpfs /dev/shm
 # A fresh /run: the host's (seen through the overlay) holds its pid files,
 # sockets and netns mounts, none of which mean anything here.
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p "$JOB"
 mount_9p svjob "$JOB" cache=none || fail "cannot mount the job share"
 [ -f "$JOB/job.sh" ] || fail "no job.sh in the job share"
+stamp stage2
 # Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG.
 # shellcheck disable=SC1091
 . "$JOB/job.sh"
@@ -63,11 +73,12 @@ mount_9p svjob "$JOB" cache=none || fail "cannot mount the job share"
 # run.sh copies to its own stdout/stderr as data arrives. There is no udev,
 # so find the device node by the port name in sysfs.
 port_dev() {
-    local p i
-    for i in $(seq 1 100); do
+    local p i name
+    for ((i = 0; i < 200; i++)); do
         for p in /sys/class/virtio-ports/*; do
-            [ -f "$p/name" ] && [ "$(cat "$p/name")" = "$1" ] && [ -c "/dev/${p##*/}" ] &&
-                { echo "/dev/${p##*/}"; return 0; }
+            name=
+            read -r name <"$p/name" 2>/dev/null || true
+            [ "$name" = "$1" ] && [ -c "/dev/${p##*/}" ] && { echo "/dev/${p##*/}"; return 0; }
         done
         sleep 0.05
     done
@@ -76,20 +87,21 @@ port_dev() {
 out=$(port_dev sv.stdout) || fail "no sv.stdout virtio port"
 err=$(port_dev sv.stderr) || fail "no sv.stderr virtio port"
 exec >"$out" 2>"$err" </dev/null
-[ "${SV_DEBUG:-0}" = 1 ] && set -x
+if [ "${SV_DEBUG:-0}" = 1 ]; then
+    PS4='+ ${EPOCHREALTIME} '
+    set -x
+fi
 
 # --- writable shares -------------------------------------------------------
 # Each --rw DIR is its own 9p share, mounted at the same path over the
 # read-only view, so meson logs and build outputs land on the host.
 i=0
 for d in "${SV_RW[@]}"; do
-    mkdir -p "$d" || fail "cannot create mount point $d"
     mount_9p "svrw$i" "$d" cache=none || fail "cannot mount --rw $d"
     i=$((i + 1))
 done
 
-hostname sanverbs-vm
-ip link set lo up
+echo sanverbs-vm >/proc/sys/kernel/hostname
 
 # --- RDMA ------------------------------------------------------------------
 # shellcheck source=tests/vm/rxe-setup.sh
@@ -121,5 +133,6 @@ envs+=(SANVERBS_IN_VM=1 "PWD=$SV_CWD")
 cd "$SV_CWD" || fail "cannot cd to $SV_CWD in the guest"
 ulimit -l "${SV_MEMLOCK:-unlimited}" || fail "ulimit -l ${SV_MEMLOCK:-unlimited} failed"
 set +x
+stamp cmd
 env -i "${envs[@]}" "${SV_CMD[@]}"
 finish $?

@@ -22,6 +22,8 @@
 #   SANVERBS_VM=auto|force|never  auto (default) runs natively when this
 #                  kernel has rdma_rxe, else boots the QEMU guest
 #   SANVERBS_VM_DEBUG=1  stream the guest console to stderr, trace guest init
+#   SANVERBS_VM_TIMING=1 report boot / set-up / command / power-off times
+#   SANVERBS_VM_APPEND   extra guest kernel command-line arguments
 #   SANVERBS_CACHE  where fetch-guest.sh keeps the kernel (<repo>/.cache)
 # Exit status: CMD's; 124 on timeout; 125 when the rig itself failed (guest
 # panic, rxe setup failure, ...), with a message on stderr saying which.
@@ -146,7 +148,7 @@ QEMU=(qemu-system-x86_64
     -accel tcg -cpu max -M pc -smp 2 -m "$MEM"
     -nodefaults -no-user-config -display none -no-reboot
     -kernel "$(qarg "$SV_VMLINUX")" -initrd "$(qarg "$SV_INITRD")"
-    -append "console=ttyS0 panic=-1 quiet loglevel=${SANVERBS_VM_LOGLEVEL:-4} sv_kver=$SV_KVER sv_modroot=$SV_MODROOT sv_stage2=$SV_VM_DIR/guest-init.sh"
+    -append "console=ttyS0 panic=-1 quiet loglevel=${SANVERBS_VM_LOGLEVEL:-$([ "${SANVERBS_VM_DEBUG:-0}" = 1 ] && echo 7 || echo 4)} sv_kver=$SV_KVER sv_modroot=$SV_MODROOT sv_stage2=$SV_VM_DIR/guest-init.sh ${SANVERBS_VM_APPEND:-}"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$(qarg "$SHARE"),mount_tag=svjob,security_model=none"
     -device virtio-serial-pci
@@ -159,8 +161,9 @@ done
 # The console (kernel messages, stage 1) goes to a log shown on failure; with
 # SANVERBS_VM_DEBUG=1 to our stderr, appended so a redirected log survives.
 if [ "${SANVERBS_VM_DEBUG:-0}" = 1 ]; then
-    # shellcheck disable=SC2054
-    QEMU+=(-chardev file,id=con,path=/dev/stderr,append=on -serial chardev:con)
+    # QEMU's own stderr goes to qemu.log: hand it ours under another number.
+    exec {dbgfd}>&2
+    QEMU+=(-chardev "file,id=con,path=/dev/fd/$dbgfd,append=on" -serial chardev:con)
 else
     QEMU+=(-chardev "file,id=con,path=$(qarg "$TMP/console.log")" -serial chardev:con)
 fi
@@ -209,7 +212,12 @@ show_logs() {
 if [ -f "$SHARE/rc" ]; then
     rc=$(cat "$SHARE/rc")
     [ "$rc" = 125 ] && show_logs
-    [ -n "${SANVERBS_VM_TIMING:-}" ] && sv_log "guest run took ${elapsed}s"
+    if [ "${SANVERBS_VM_TIMING:-0}" = 1 ] && grep -q '^cmd ' "$SHARE/timing" 2>/dev/null; then
+        # guest uptimes: stage2 starts, the command starts, the command ends
+        awk -v total="$elapsed" '{ t[$1] = $2 } END {
+            printf "[sanverbs-vm] timing: total %.1fs = boot to stage 2 %.1fs + rxe set-up %.1fs + command %.1fs + power-off %.1fs\n",
+                total, t["stage2"], t["cmd"] - t["stage2"], t["end"] - t["cmd"], total - t["end"] }' "$SHARE/timing" >&2
+    fi
     exit "$rc"
 fi
 if [ "$qstatus" -eq 124 ] || [ "$qstatus" -eq 137 ]; then

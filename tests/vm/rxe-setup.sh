@@ -12,6 +12,10 @@
 # kept (native mode reuses them across runs; a second run never tears down
 # what a concurrent one is using).
 #
+# Every process costs ~0.1-1 s under TCG on a busy host, so the set-up reads
+# the current state once (ip link, ip rule, rdma link), applies the changes
+# in one `ip -batch` and one `rdma -batch`, and reads sysfs with builtins.
+#
 # Addresses: 198.18.0.0/15 is reserved for benchmarking (RFC 2544) and is not
 # routed anywhere; every address here is a /32 or lives in a namespace we
 # create, so nothing on the host's real networks is shadowed and no packet
@@ -29,7 +33,7 @@ SV_NETDEV_A=sva0
 SV_NETDEV_B=svb0
 SV_IP_A=198.18.232.1
 SV_IP_B=198.18.232.2
-# Policy-routing tables used only by the init_net fallback (see below).
+# Policy-routing tables and rule priorities used by the init_net two-host mode.
 SV_TABLE_A=23201
 SV_TABLE_B=23202
 
@@ -38,84 +42,52 @@ sv_rxe_msg() { printf '[sanverbs-rxe] %s\n' "$*" >&2; }
 # sv_rxe_modules: load what rxe, uverbs and rdma_cm user space need. rdma-core's
 # udev rules normally do this; there is no udev in the guest.
 sv_rxe_modules() {
-    local m
-    for m in rdma_rxe ib_uverbs rdma_ucm veth; do
-        modprobe "$m" || { sv_rxe_msg "modprobe $m failed"; return 1; }
-    done
+    modprobe -a rdma_rxe ib_uverbs rdma_ucm veth || { sv_rxe_msg "modprobe rdma_rxe ib_uverbs rdma_ucm veth failed"; return 1; }
 }
 
 # sv_rxe_gid_index DEV IP: index of the RoCEv2 GID that is IP mapped into
 # IPv6 (::ffff:a.b.c.d). Index 1 on a fresh device, but an IPv6 link-local
-# GID can take the slot first, so look it up instead of assuming.
+# GID can take the slot first, so look it up instead of assuming. The rdma
+# device's sysfs is global (shared netns mode), so this works from init_net
+# for devices in other namespaces too.
 sv_rxe_gid_index() {
-    local dev=$1 ip=$2 want gdir f idx gid type
-    # ::ffff:198.18.231.1 as the 8 groups sysfs prints
+    local dev=$1 ip=$2 want gdir i gid type
     # shellcheck disable=SC2086  # split the dotted quad into printf's arguments
-    want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' ${ip//./ })
+    printf -v want '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' ${ip//./ }
     gdir=/sys/class/infiniband/$dev/ports/1
-    # sysfs of the rdma device is global (shared netns mode), readable from init_net
-    for f in "$gdir"/gids/*; do
-        idx=${f##*/}
-        gid=$(cat "$f" 2>/dev/null) || continue
+    # The table has hundreds of slots; addresses fill the first few.
+    for ((i = 0; i < 32; i++)); do
+        [ -e "$gdir/gids/$i" ] || break
+        read -r gid <"$gdir/gids/$i" 2>/dev/null || continue
         [ "$gid" = "$want" ] || continue
-        type=$(cat "$gdir/gid_attrs/types/$idx" 2>/dev/null) || continue
+        read -r type <"$gdir/gid_attrs/types/$i" 2>/dev/null || continue
         if [ "$type" = "RoCE v2" ]; then
-            echo "$idx"
+            echo "$i"
             return 0
         fi
     done
     return 1
 }
 
-# sv_rxe_wait DEV IP: wait (bounded) for port 1 ACTIVE and the IPv4 GID.
+# sv_rxe_wait DEV IP...: wait (bounded, 10 s) until each DEV has port 1
+# ACTIVE and the IPv4 RoCEv2 GID of its IP (pairs of arguments).
 sv_rxe_wait() {
-    local dev=$1 ip=$2 state
-    for _ in $(seq 1 200); do
-        state=$(cat "/sys/class/infiniband/$dev/ports/1/state" 2>/dev/null || true)
-        if [ "$state" = "4: ACTIVE" ] && sv_rxe_gid_index "$dev" "$ip" >/dev/null; then
-            return 0
-        fi
+    local try k dev ip state pending args=("$@")
+    for ((try = 0; try < 200; try++)); do
+        pending=
+        for ((k = 0; k < ${#args[@]}; k += 2)); do
+            dev=${args[k]} ip=${args[k + 1]} state=
+            read -r state <"/sys/class/infiniband/$dev/ports/1/state" 2>/dev/null || true
+            if [ "$state" != "4: ACTIVE" ] || ! sv_rxe_gid_index "$dev" "$ip" >/dev/null; then
+                pending="$dev (state '${state:-none}', IP $ip)"
+                break
+            fi
+        done
+        [ -z "$pending" ] && return 0
         sleep 0.05
     done
-    sv_rxe_msg "$dev: port not ACTIVE with an IPv4 RoCEv2 GID for $ip after 10 s (state '${state:-none}')"
+    sv_rxe_msg "not ACTIVE with an IPv4 RoCEv2 GID after 10 s: $pending"
     return 1
-}
-
-# sv_rxe_netdev_of DEV [NS]: the netdev an rxe device sits on ('' if none).
-# rdma link only names the netdev when asked from the netdev's namespace.
-sv_rxe_netdev_of() {
-    if [ -n "${2:-}" ]; then
-        ip netns exec "$2" rdma link show "$1/1" 2>/dev/null
-    else
-        rdma link show "$1/1" 2>/dev/null
-    fi | sed -n 's/.* netdev \([^ ]*\).*/\1/p'
-}
-
-# sv_rxe_add DEV NETDEV [NS]: rdma link add, unless already there on NETDEV.
-sv_rxe_add() {
-    local dev=$1 netdev=$2 ns=${3:-} cur
-    cur=$(sv_rxe_netdev_of "$dev" "$ns")
-    if [ -n "$cur" ]; then
-        [ "$cur" = "$netdev" ] && return 0
-        sv_rxe_msg "$dev exists on netdev $cur, expected $netdev"
-        return 1
-    fi
-    if [ -n "$ns" ]; then
-        ip netns exec "$ns" rdma link add "$dev" type rxe netdev "$netdev"
-    else
-        rdma link add "$dev" type rxe netdev "$netdev"
-    fi
-}
-
-# --- rxe0: one device for single-node tests (loopback through rxe) ----------
-sv_rxe_setup_single() {
-    if ! ip link show "$SV_RXE_NETDEV" >/dev/null 2>&1; then
-        ip link add "$SV_RXE_NETDEV" type veth peer name "$SV_RXE_PEER" || return 1
-    fi
-    ip addr replace "$SV_RXE_IP/32" dev "$SV_RXE_NETDEV" || return 1
-    ip link set "$SV_RXE_PEER" up && ip link set "$SV_RXE_NETDEV" up || return 1
-    sv_rxe_add "$SV_RXE_DEV" "$SV_RXE_NETDEV" || return 1
-    sv_rxe_wait "$SV_RXE_DEV" "$SV_RXE_IP"
 }
 
 # --- two "hosts" -----------------------------------------------------------
@@ -126,106 +98,148 @@ sv_rxe_setup_single() {
 # socket (port 4791) in init_net only and routes with
 # ip_route_output_key(&init_net, ...). Kernels whose rxe is namespace-aware
 # (drivers/infiniband/sw/rxe/rxe_ns.c, symbol rxe_ns_pernet_sk4) get the real
-# namespaces; on the others both ends stay in init_net (below).
-sv_rxe_netns_aware() {
-    grep -qw rxe_ns_pernet_sk4 /proc/kallsyms 2>/dev/null
-}
-
-sv_twohost_netns() {
-    local ns
-    for ns in "$SV_NS_A" "$SV_NS_B"; do
-        [ -e "/run/netns/$ns" ] || ip netns add "$ns" || return 1
-        ip -n "$ns" link set lo up || return 1
-    done
-    if ! ip -n "$SV_NS_A" link show "$SV_NETDEV_A" >/dev/null 2>&1; then
-        ip link add "$SV_NETDEV_A" netns "$SV_NS_A" type veth peer name "$SV_NETDEV_B" netns "$SV_NS_B" || return 1
-    fi
-    ip -n "$SV_NS_A" addr replace "$SV_IP_A/24" dev "$SV_NETDEV_A" || return 1
-    ip -n "$SV_NS_B" addr replace "$SV_IP_B/24" dev "$SV_NETDEV_B" || return 1
-    ip -n "$SV_NS_A" link set "$SV_NETDEV_A" up && ip -n "$SV_NS_B" link set "$SV_NETDEV_B" up || return 1
-    sv_rxe_add "$SV_RXE_A" "$SV_NETDEV_A" "$SV_NS_A" || return 1
-    sv_rxe_add "$SV_RXE_B" "$SV_NETDEV_B" "$SV_NS_B" || return 1
-}
-
-# init_net fallback: the veth pair stays in init_net, sva0 holds IP_A (rxe_a)
-# and svb0 holds IP_B (rxe_b). Both addresses are local, so by default the
-# kernel would hand A->B traffic to lo, and rxe drops packets that arrive on
-# a netdev without an rxe device. Policy routing sends it over the veth:
+# namespaces; on the others both ends stay in init_net:
+#
+# init_net mode: the veth pair stays in init_net, sva0 holds IP_A (rxe_a) and
+# svb0 holds IP_B (rxe_b). Both addresses are local, so by default the kernel
+# would hand A->B traffic to lo, and rxe drops packets that arrive on a
+# netdev without an rxe device. Policy routing sends it over the veth:
 #   - "iif lo to B" (lookups for locally generated packets) -> out sva0, and
 #     "iif lo to A" -> out svb0, so each side reaches the other over the wire;
 #   - "oif sva0 to B" / "oif svb0 to A": rdma_cm checks an incoming connect
 #     request with a bare fib_lookup(oif=<netdev>, iif=0) from the listening
 #     address to the peer (validate_ipv4_net_dev in cma.c); without these it
 #     finds no route and rejects with IB_CM_REJ_CONSUMER_DEFINED (28);
-#   - the 'local' rule moves from priority 0 to 1000 so these come first;
+#   - the 'local' rule moves from priority 0 to 23299 so these come first;
 #     packets arriving on the veth (iif sva0/svb0) still hit 'local';
 #   - accept_local=1 and rp_filter=0 on the pair, since each side's source
 #     address is also local to the receiver (ARP and IP input need that).
 # The names sva/svb are still made, as aliases of this namespace
 # (ip netns attach), so `ip netns exec "$SANVERBS_NS_A" CMD` works the same
-# in both modes.
-sv_rxe_rule() { # PREF SELECTOR... : add unless present
-    local pref=$1
-    shift
-    ip rule show pref "$pref" | grep -q . || ip rule add pref "$pref" "$@"
-}
-
-sv_twohost_initnet() {
-    local ns me
-    if ! ip link show "$SV_NETDEV_A" >/dev/null 2>&1; then
-        ip link add "$SV_NETDEV_A" type veth peer name "$SV_NETDEV_B" || return 1
-    fi
-    for d in "$SV_NETDEV_A" "$SV_NETDEV_B"; do
-        sysctl -qw "net.ipv4.conf.$d.accept_local=1" "net.ipv4.conf.$d.rp_filter=0" || return 1
-    done
-    # rp_filter is the max of 'all' and the device's value
-    [ "$(sysctl -n net.ipv4.conf.all.rp_filter)" = 0 ] || sysctl -qw net.ipv4.conf.all.rp_filter=0
-    ip addr replace "$SV_IP_A/32" dev "$SV_NETDEV_A" || return 1
-    ip addr replace "$SV_IP_B/32" dev "$SV_NETDEV_B" || return 1
-    ip link set "$SV_NETDEV_A" up && ip link set "$SV_NETDEV_B" up || return 1
-    ip route replace "$SV_IP_B/32" dev "$SV_NETDEV_A" src "$SV_IP_A" table "$SV_TABLE_A" || return 1
-    ip route replace "$SV_IP_A/32" dev "$SV_NETDEV_B" src "$SV_IP_B" table "$SV_TABLE_B" || return 1
-    sv_rxe_rule 23200 iif lo to "$SV_IP_B/32" lookup "$SV_TABLE_A" || return 1
-    sv_rxe_rule 23201 iif lo to "$SV_IP_A/32" lookup "$SV_TABLE_B" || return 1
-    sv_rxe_rule 23202 oif "$SV_NETDEV_A" to "$SV_IP_B/32" lookup "$SV_TABLE_A" || return 1
-    sv_rxe_rule 23203 oif "$SV_NETDEV_B" to "$SV_IP_A/32" lookup "$SV_TABLE_B" || return 1
-    # The rules above sit at 23200+, so 'local' must come after them.
-    if ip rule show pref 0 | grep -q 'lookup local'; then
-        sv_rxe_rule 23299 lookup local || return 1
-        ip rule del pref 0 lookup local || return 1
-    fi
-    sv_rxe_add "$SV_RXE_A" "$SV_NETDEV_A" || return 1
-    sv_rxe_add "$SV_RXE_B" "$SV_NETDEV_B" || return 1
-    me=$(stat -L -c %i /proc/self/ns/net)
-    for ns in "$SV_NS_A" "$SV_NS_B"; do
-        if [ -e "/run/netns/$ns" ]; then
-            [ "$(stat -L -c %i "/run/netns/$ns")" = "$me" ] && continue
-            sv_rxe_msg "/run/netns/$ns exists and is another namespace; remove it (ip netns del $ns)"
-            return 1
-        fi
-        ip netns attach "$ns" $$ || return 1
-    done
+# in both modes. A process in "host B" that connects to IP_A without binding
+# gets source IP_B and rxe_b; to loop back to its own address use rxe0.
+sv_rxe_netns_aware() {
+    grep -qw rxe_ns_pernet_sk4 /proc/kallsyms 2>/dev/null
 }
 
 # sv_rxe_setup OUTFILE: everything, then the variables for the tests.
 # SANVERBS_TWOHOST=netns|init_net overrides the choice of two-host mode.
 sv_rxe_setup() {
-    local out=$1 gid gid_a gid_b mode
-    sv_rxe_setup_single || return 1
-    gid=$(sv_rxe_gid_index "$SV_RXE_DEV" "$SV_RXE_IP") || return 1
+    local out=$1 mode links rules rlinks gid gid_a gid_b ns d
+    local ipb=() rdb=()
 
     mode=${SANVERBS_TWOHOST:-auto}
     if [ "$mode" = auto ]; then
         if sv_rxe_netns_aware; then mode=netns; else mode=init_net; fi
     fi
     case $mode in
-        netns) sv_twohost_netns || return 1 ;;
-        init_net) sv_twohost_initnet || return 1 ;;
+        netns|init_net) ;;
         *) sv_rxe_msg "SANVERBS_TWOHOST must be auto, netns or init_net"; return 1 ;;
     esac
-    sv_rxe_wait "$SV_RXE_A" "$SV_IP_A" && sv_rxe_wait "$SV_RXE_B" "$SV_IP_B" || return 1
-    gid_a=$(sv_rxe_gid_index "$SV_RXE_A" "$SV_IP_A") || return 1
-    gid_b=$(sv_rxe_gid_index "$SV_RXE_B" "$SV_IP_B") || return 1
+
+    # Current state, read once. "N: name@peer: <...>" / "N: name: <...>"
+    links=$(ip -o link show) || return 1
+    rules=$(ip rule show) || return 1
+    rlinks=$(rdma link show) || return 1
+    has_link() { [[ $links == *": $1@"* || $links == *": $1:"* ]]; }
+    has_rule() { [[ $'\n'$rules == *$'\n'"$1:"* ]]; }
+    # rdma link names the netdev only when asked from the netdev's namespace.
+    rxe_on() { # DEV NETDEV [NS]: 0 present on NETDEV, 1 absent, 2 elsewhere
+        local l
+        if [ -n "${3:-}" ]; then
+            l=$(ip netns exec "$3" rdma link show "$1/1" 2>/dev/null) || return 1
+        else
+            while IFS= read -r l; do
+                [[ $l == "link $1/1 "* ]] && break
+                l=
+            done <<<"$rlinks"
+            [ -n "$l" ] || return 1
+        fi
+        [[ $l == *" netdev $2 "* || $l == *" netdev $2" ]] && return 0
+        sv_rxe_msg "$1 exists but not on $2: $l"
+        return 2
+    }
+    want_rxe() { # DEV NETDEV [NS]
+        local st=0
+        rxe_on "$@" || st=$?
+        case $st in
+            0) ;;
+            1) if [ -n "${3:-}" ]; then
+                   ip netns exec "$3" rdma link add "$1" type rxe netdev "$2" || return 1
+               else
+                   rdb+=("link add $1 type rxe netdev $2")
+               fi ;;
+            *) return 1 ;;
+        esac
+    }
+
+    # rxe0: one device for single-node tests (loopback inside rxe).
+    ipb+=("link set lo up")
+    has_link "$SV_RXE_NETDEV" || ipb+=("link add $SV_RXE_NETDEV type veth peer name $SV_RXE_PEER")
+    ipb+=("addr replace $SV_RXE_IP/32 dev $SV_RXE_NETDEV"
+          "link set $SV_RXE_PEER up" "link set $SV_RXE_NETDEV up")
+
+    if [ "$mode" = init_net ]; then
+        has_link "$SV_NETDEV_A" || ipb+=("link add $SV_NETDEV_A type veth peer name $SV_NETDEV_B")
+        ipb+=("addr replace $SV_IP_A/32 dev $SV_NETDEV_A"
+              "addr replace $SV_IP_B/32 dev $SV_NETDEV_B"
+              "link set $SV_NETDEV_A up" "link set $SV_NETDEV_B up"
+              "route replace $SV_IP_B/32 dev $SV_NETDEV_A src $SV_IP_A table $SV_TABLE_A"
+              "route replace $SV_IP_A/32 dev $SV_NETDEV_B src $SV_IP_B table $SV_TABLE_B")
+        has_rule 23200 || ipb+=("rule add pref 23200 iif lo to $SV_IP_B/32 lookup $SV_TABLE_A")
+        has_rule 23201 || ipb+=("rule add pref 23201 iif lo to $SV_IP_A/32 lookup $SV_TABLE_B")
+        has_rule 23202 || ipb+=("rule add pref 23202 oif $SV_NETDEV_A to $SV_IP_B/32 lookup $SV_TABLE_A")
+        has_rule 23203 || ipb+=("rule add pref 23203 oif $SV_NETDEV_B to $SV_IP_A/32 lookup $SV_TABLE_B")
+        if [[ $'\n'$rules == *$'\n'"0:"*"lookup local"* ]]; then
+            has_rule 23299 || ipb+=("rule add pref 23299 lookup local")
+            ipb+=("rule del pref 0 lookup local")
+        fi
+        for ns in "$SV_NS_A" "$SV_NS_B"; do
+            if [ -e "/run/netns/$ns" ]; then
+                # -ef: same device and inode, i.e. already an alias of ours
+                [[ /run/netns/$ns -ef /proc/self/ns/net ]] && continue
+                sv_rxe_msg "/run/netns/$ns is another namespace; remove it (ip netns del $ns) or set SANVERBS_TWOHOST=netns"
+                return 1
+            fi
+            ipb+=("netns attach $ns $$")
+        done
+    fi
+
+    printf '%s\n' "${ipb[@]}" | ip -batch - || { sv_rxe_msg "ip -batch failed"; return 1; }
+
+    if [ "$mode" = init_net ]; then
+        for d in "$SV_NETDEV_A" "$SV_NETDEV_B"; do
+            echo 1 >"/proc/sys/net/ipv4/conf/$d/accept_local" &&
+                echo 0 >"/proc/sys/net/ipv4/conf/$d/rp_filter" || return 1
+        done
+        # the effective rp_filter is the max of 'all' and the device's value
+        echo 0 >/proc/sys/net/ipv4/conf/all/rp_filter || return 1
+        want_rxe "$SV_RXE_A" "$SV_NETDEV_A" || return 1
+        want_rxe "$SV_RXE_B" "$SV_NETDEV_B" || return 1
+    else
+        for ns in "$SV_NS_A" "$SV_NS_B"; do
+            [ -e "/run/netns/$ns" ] || ip netns add "$ns" || return 1
+            ip -n "$ns" link set lo up || return 1
+        done
+        if ! ip -n "$SV_NS_A" link show "$SV_NETDEV_A" >/dev/null 2>&1; then
+            ip link add "$SV_NETDEV_A" netns "$SV_NS_A" type veth peer name "$SV_NETDEV_B" netns "$SV_NS_B" || return 1
+        fi
+        ip -n "$SV_NS_A" addr replace "$SV_IP_A/24" dev "$SV_NETDEV_A" &&
+            ip -n "$SV_NS_B" addr replace "$SV_IP_B/24" dev "$SV_NETDEV_B" &&
+            ip -n "$SV_NS_A" link set "$SV_NETDEV_A" up &&
+            ip -n "$SV_NS_B" link set "$SV_NETDEV_B" up || return 1
+        want_rxe "$SV_RXE_A" "$SV_NETDEV_A" "$SV_NS_A" || return 1
+        want_rxe "$SV_RXE_B" "$SV_NETDEV_B" "$SV_NS_B" || return 1
+    fi
+    want_rxe "$SV_RXE_DEV" "$SV_RXE_NETDEV" || return 1
+    if [ "${#rdb[@]}" -gt 0 ]; then
+        printf '%s\n' "${rdb[@]}" | rdma -b - || { sv_rxe_msg "rdma link add failed"; return 1; }
+    fi
+
+    sv_rxe_wait "$SV_RXE_DEV" "$SV_RXE_IP" "$SV_RXE_A" "$SV_IP_A" "$SV_RXE_B" "$SV_IP_B" || return 1
+    gid=$(sv_rxe_gid_index "$SV_RXE_DEV" "$SV_RXE_IP") &&
+        gid_a=$(sv_rxe_gid_index "$SV_RXE_A" "$SV_IP_A") &&
+        gid_b=$(sv_rxe_gid_index "$SV_RXE_B" "$SV_IP_B") || return 1
     {
         echo "export SANVERBS_RXE_DEV=$SV_RXE_DEV"
         echo "export SANVERBS_RXE_IP=$SV_RXE_IP"

@@ -117,7 +117,7 @@ fi
 # 2. userfaultfd ------------------------------------------------------------
 clean_logs
 if [ "$(sysctl -n vm.unprivileged_userfaultfd)" = 0 ] && [ -c /dev/userfaultfd ] &&
-   python3 - >"$LOG/uffd" 2>&1 <<'EOF'
+   /usr/bin/python3 - >"$LOG/uffd" 2>&1 <<'EOF'
 import fcntl, os, struct
 fd = os.open('/dev/userfaultfd', os.O_RDWR | os.O_CLOEXEC)
 uffd = fcntl.ioctl(fd, 0xAA00, os.O_CLOEXEC)        # USERFAULTFD_IOC_NEW
