@@ -88,6 +88,7 @@ KHEADERS=$HDRROOT/usr/src/linux-headers-$KVER
 VMLINUX=$KDIR/vmlinux
 INITRD=$KDIR/initrd.cpio
 STAMP=$KDIR/stamp
+INITRD_STAMP=$KDIR/initrd.stamp
 # kbuild package name: linux-kbuild-6.1 for 6.1.0-NN-amd64
 KBUILD_PKG=linux-kbuild-$(echo "$KVER" | cut -d. -f1,2)
 
@@ -192,19 +193,21 @@ exec switch_root /newroot /bin/bash "$stage2"
 EOF
 }
 
-need_fetch() {
-    [ -f "$STAMP" ] || return 0
-    [ "$(cat "$STAMP")" = "$(stamp_text)" ] || return 0
-    [ -f "$VMLINUX" ] && [ -f "$INITRD" ] && [ -d "$KHEADERS" ] && return 1
-    return 0
+# Two stamps: the kernel (download, unpack, vmlinux, headers) is keyed by
+# its version; the initramfs by the hash of its recipe, so editing stage 1
+# rebuilds only the initramfs.
+kernel_sig() { echo "format=$FORMAT kver=$KVER"; }
+initrd_sig() { { stage1_init; echo "${INITRD_MODULES[*]}"; } | sha256sum | cut -d' ' -f1; }
+kernel_ok() {
+    # A prefix match, so that a stamp with more fields still counts.
+    [ -f "$STAMP" ] && [[ "$(cat "$STAMP")" == "$(kernel_sig)"* ]] &&
+        [ -f "$VMLINUX" ] && [ -f "$KHEADERS/Makefile" ] && [ -f "$ROOT/lib/modules/$KVER/modules.dep" ]
+}
+initrd_ok() {
+    [ -f "$INITRD" ] && [ -f "$INITRD_STAMP" ] && [ "$(cat "$INITRD_STAMP")" = "$(initrd_sig)" ]
 }
 
-stamp_text() {
-    printf 'format=%s kver=%s init=%s\n' "$FORMAT" "$KVER" \
-        "$( { stage1_init; echo "${INITRD_MODULES[*]}"; } | sha256sum | cut -d' ' -f1)"
-}
-
-if ! need_fetch; then
+if kernel_ok && initrd_ok; then
     write_env
     [ "$CHECK_HEADERS" -eq 1 ] && check_headers
     report
@@ -215,38 +218,40 @@ fi
 # calls gcc-12 by name, the compiler Debian built the kernel with).
 sv_need_pkgs "${SV_HOST_PKGS[@]}" gcc-12 make libc6-dev
 
-[ "$QUIET" -eq 1 ] || sv_log "preparing guest kernel $KVER in $KDIR"
-rm -rf "$KDIR"
-mkdir -p "$KDIR/debs"
+fetch_kernel() {
+    [ "$QUIET" -eq 1 ] || sv_log "preparing guest kernel $KVER in $KDIR"
+    rm -rf "$KDIR"
+    mkdir -p "$KDIR/debs"
 
-# --- download and unpack ---------------------------------------------------
-# APT::Sandbox::User=root: the _apt user usually cannot write into the cache
-# directory, and apt would warn about falling back anyway.
-(cd "$KDIR/debs" && apt-get -q -o APT::Sandbox::User=root download \
-    "$PKG" "linux-headers-$KVER" "linux-headers-${KVER%-amd64}-common" "$KBUILD_PKG" >&2)
-dpkg -x "$KDIR"/debs/linux-image-*.deb "$ROOT"
-for deb in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
-    dpkg -x "$deb" "$HDRROOT"
-done
-rm -rf "$KDIR/debs"
+    # download and unpack
+    # APT::Sandbox::User=root: the _apt user usually cannot write into the cache
+    # directory, and apt would warn about falling back anyway.
+    (cd "$KDIR/debs" && apt-get -q -o APT::Sandbox::User=root download \
+        "$PKG" "linux-headers-$KVER" "linux-headers-${KVER%-amd64}-common" "$KBUILD_PKG" >&2)
+    dpkg -x "$KDIR"/debs/linux-image-*.deb "$ROOT"
+    local deb
+    for deb in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
+        dpkg -x "$deb" "$HDRROOT"
+    done
+    rm -rf "$KDIR/debs"
 
-# The image package ships no modules.dep: modprobe in the guest needs it.
-depmod -b "$ROOT" "$KVER"
+    # The image package ships no modules.dep: modprobe in the guest needs it.
+    depmod -b "$ROOT" "$KVER"
 
-# The arch headers' top Makefile includes the -common tree by absolute path
-# (/usr/src/...). Point it at the unpacked sibling, relative to this Makefile,
-# so the tree works wherever the cache lives. Its other links are relative.
-[ -f "$KHEADERS/Makefile" ] || sv_die "no $KHEADERS/Makefile"
-sed -i "s|^include /usr/src/linux-headers-\(.*\)/Makefile\$|include \$(dir \$(lastword \$(MAKEFILE_LIST)))../linux-headers-\1/Makefile|" \
-    "$KHEADERS/Makefile"
-grep -q '^include [$](dir' "$KHEADERS/Makefile" || sv_die "unexpected headers Makefile: $(cat "$KHEADERS/Makefile")"
+    # The arch headers' top Makefile includes the -common tree by absolute path
+    # (/usr/src/...). Point it at the unpacked sibling, relative to this Makefile,
+    # so the tree works wherever the cache lives. Its other links are relative.
+    [ -f "$KHEADERS/Makefile" ] || sv_die "no $KHEADERS/Makefile"
+    sed -i "s|^include /usr/src/linux-headers-\(.*\)/Makefile\$|include \$(dir \$(lastword \$(MAKEFILE_LIST)))../linux-headers-\1/Makefile|" \
+        "$KHEADERS/Makefile"
+    grep -q '^include [$](dir' "$KHEADERS/Makefile" || sv_die "unexpected headers Makefile: $(cat "$KHEADERS/Makefile")"
 
-# --- vmlinux ---------------------------------------------------------------
-# QEMU boots an ELF vmlinux through its PVH entry point: no firmware, no
-# in-guest xz decompression (the bzImage path costs ~5 s per boot under TCG).
-# Like the kernel's scripts/extract-vmlinux: try each xz magic in the file
-# until one decompresses to an ELF image.
-python3 - "$ROOT/boot/vmlinuz-$KVER" "$VMLINUX" <<'EOF'
+    # vmlinux
+    # QEMU boots an ELF vmlinux through its PVH entry point: no firmware, no
+    # in-guest xz decompression (the bzImage path costs ~5 s per boot under TCG).
+    # Like the kernel's scripts/extract-vmlinux: try each xz magic in the file
+    # until one decompresses to an ELF image.
+    python3 - "$ROOT/boot/vmlinuz-$KVER" "$VMLINUX" <<'EOF'
 import lzma, sys
 data = open(sys.argv[1], 'rb').read()
 magic = b'\xfd7zXZ\x00'
@@ -263,37 +268,47 @@ while off >= 0:
 sys.exit('no xz-compressed ELF found in ' + sys.argv[1])
 EOF
 
-# --- initramfs -------------------------------------------------------------
-stage=$(mktemp -d "$KDIR/initrd.XXXXXX")
-mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules}
-cp /bin/busybox "$stage/bin/busybox"
-file_is_static=$(LC_ALL=C ldd "$stage/bin/busybox" 2>&1 || true)
-case $file_is_static in
-    *"not a dynamic executable"*|*"statically linked"*) ;;
-    *) sv_die "/bin/busybox is not static (install busybox-static)" ;;
-esac
-# Module load order from the unpacked tree's own dependency data.
-: >"$stage/modules.list"
-for m in "${INITRD_MODULES[@]}"; do
-    modprobe -d "$ROOT" -S "$KVER" --show-depends "$m" | while read -r cmd path _; do
-        [ "$cmd" = insmod ] || continue
-        base=$(basename "$path")
-        grep -qx "$base" "$stage/modules.list" && continue
-        cp "$path" "$stage/lib/modules/$base"
-        echo "$base" >>"$stage/modules.list"
-    done
-done
-stage1_init >"$stage/init"
-chmod 755 "$stage/init"
-# The kernel's built-in initramfs already has /dev/console; add it anyway in
-# case a future config drops that, when we can (needs root).
-mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
-# Uncompressed: unpacking a few MB is cheaper under TCG than inflating it.
-(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$INITRD.tmp"
-mv -f "$INITRD.tmp" "$INITRD"
-rm -rf "$stage"
+    check_headers
+    kernel_sig >"$STAMP"
+}
 
-check_headers
-stamp_text >"$STAMP"
+build_initrd() {
+    # A minimal busybox initramfs: stage 1 of the guest, see stage1_init.
+    local stage m cmd path base file_is_static
+    stage=$(mktemp -d "$KDIR/initrd.XXXXXX")
+    mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules}
+    cp /bin/busybox "$stage/bin/busybox"
+    file_is_static=$(LC_ALL=C ldd "$stage/bin/busybox" 2>&1 || true)
+    case $file_is_static in
+        *"not a dynamic executable"*|*"statically linked"*) ;;
+        *) sv_die "/bin/busybox is not static (install busybox-static)" ;;
+    esac
+    # Module load order from the unpacked tree's own dependency data.
+    : >"$stage/modules.list"
+    for m in "${INITRD_MODULES[@]}"; do
+        modprobe -d "$ROOT" -S "$KVER" --show-depends "$m" | while read -r cmd path _; do
+            [ "$cmd" = insmod ] || continue
+            base=$(basename "$path")
+            grep -qx "$base" "$stage/modules.list" && continue
+            cp "$path" "$stage/lib/modules/$base"
+            echo "$base" >>"$stage/modules.list"
+        done
+    done
+    stage1_init >"$stage/init"
+    chmod 755 "$stage/init"
+    # The kernel's built-in initramfs already has /dev/console; add it anyway in
+    # case a future config drops that, when we can (needs root).
+    mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
+    # Uncompressed: unpacking a few MB is cheaper under TCG than inflating it.
+    (cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$INITRD.tmp"
+    mv -f "$INITRD.tmp" "$INITRD"
+    rm -rf "$stage"
+
+    initrd_sig >"$INITRD_STAMP"
+}
+
+kernel_ok || fetch_kernel
+initrd_ok || build_initrd
+
 write_env
 report

@@ -107,11 +107,13 @@ echo sanverbs-vm >/proc/sys/kernel/hostname
 # shellcheck source=tests/vm/rxe-setup.sh
 . "$VM_DIR/rxe-setup.sh"
 sv_rxe_modules || fail "cannot load the rxe modules"
+sv_rxe_setup "$JOB/rxe.env" || fail "rxe setup failed"
 if [ -n "${SV_KMOD:-}" ]; then
-    # After rdma_rxe so a module that uses ib_core finds it loaded.
+    # After rdma_rxe and its devices, so a module that uses ib_core finds it
+    # loaded and sees rxe0, rxe_a and rxe_b whether it walks the devices at
+    # init or registers an ib_client.
     insmod "$SV_KMOD" || fail "insmod $SV_KMOD failed"
 fi
-sv_rxe_setup "$JOB/rxe.env" || fail "rxe setup failed"
 
 [ -c /dev/userfaultfd ] || fail "/dev/userfaultfd missing in the guest"
 
