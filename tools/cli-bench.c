@@ -228,7 +228,7 @@ static void run_system(struct run *r, int s, const char *compare,
 		       const struct bopts *o)
 {
 	const struct bsys *b = r->sys[s];
-	char trials[16], ents[16], runs[16], thr[16];
+	char trials[16], ents[16], runs[16], thr[16], ucx_path[PATH_MAX];
 	const char *argv[20];
 	int fd[2], st, a = 0, i;
 	char line[1024];
@@ -239,6 +239,14 @@ static void run_system(struct run *r, int s, const char *compare,
 	snprintf(ents, sizeof(ents), "%lu", o->max_entries);
 	snprintf(runs, sizeof(runs), "%lu", o->stale_runs);
 	snprintf(thr, sizeof(thr), "%lu", o->threads);
+	/* UCX runs from its own binary (see bench/meson.build). */
+	if (!strcmp(b->system, "ucx")) {
+		int m = snprintf(ucx_path, sizeof(ucx_path), "%s-ucx", compare);
+
+		if (m > 0 && (size_t)m < sizeof(ucx_path) &&
+		    !access(ucx_path, X_OK))
+			compare = ucx_path;
+	}
 	argv[a++] = compare;
 	argv[a++] = "--system";
 	argv[a++] = b->system;
