@@ -628,7 +628,8 @@ int sanverbs_desc_parse(const void *buf, size_t size,
 int sanverbs_desc_check(const struct sanverbs_desc *desc, uint64_t offset,
 			uint64_t len, unsigned int access);
 
-/** A connected (or listening) RC endpoint. */
+/** A connected (or listening) RC endpoint. One thread at a time may use an
+ *  endpoint; different endpoints are independent. */
 struct sanverbs_ep;
 
 /** Options for endpoints; zero fields take the defaults named here. */
