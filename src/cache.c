@@ -150,9 +150,10 @@ bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 	/* Overlapping entries share the pages' registration: unregistering
 	 * under a live neighbour would leave it unwatched. A left-over WP
 	 * registration is harmless (it never faults). */
-	if (unwatch && e->watched &&
-	    !sv_itree_overlap(&c->tree, e->node.start, e->node.end, any_node,
-			      NULL))
+	if (e->watched &&
+	    ((c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY) ||
+	     (unwatch && !sv_itree_overlap(&c->tree, e->node.start,
+					   e->node.end, any_node, NULL))))
 		c->mon->ops->unwatch(c->mon, &e->watch);
 	e->watched = 0;
 	e->state = SV_ST_DEAD;
@@ -421,11 +422,17 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 				return 0;
 			}
 			/* A generation-counter backend saw a change the sink
-			 * has not reported yet. */
+			 * has not reported yet: count and report it here, as
+			 * the sink would (the drop unwatches, so the late
+			 * event is not reported a second time). */
 			c->invalidations++;
-			if (sv_entry_drop(c, ent, false)) {
-				ent->next = free_list;
-				free_list = ent;
+			(void)sv_entry_drop(c, ent, false);
+			ent->notify = 1;
+			if (!ent->queued) {
+				ent->queued = 1;
+				ent->next = c->deferred;
+				c->deferred = ent;
+				pthread_cond_signal(&c->cond);
 			}
 		}
 		c->misses++;
@@ -483,6 +490,9 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 			(void)sv_entry_drop(c, ent, false);
 		else if (ent->in_tree)
 			ent->watched = 1;
+		else if (c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY)
+			/* dropped while we watched: nobody else will */
+			c->mon->ops->unwatch(c->mon, &ent->watch);
 		sv_cache_unlock(c);
 	}
 

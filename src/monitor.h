@@ -60,6 +60,11 @@ struct sv_monitor {
 
 /* userfaultfd opened with UFFD_USER_MODE_ONLY (unprivileged). */
 #define SV_MONITOR_F_USER_MODE_ONLY (1u << 0)
+/* Each watch() holds a backend resource of its own (kmod: a kernel slot
+ * whose owner is the sv_watch): every watched entry must be unwatched when
+ * it leaves the tree, even when other entries still cover its pages, or
+ * the slot outlives the entry and later reports a range on its behalf. */
+#define SV_MONITOR_F_WATCH_PER_ENTRY (1u << 1)
 
 /* Constructors: 0 and *out set, or a negative errno saying why this backend
  * is unavailable (-ENOSYS/-EPERM/-ENODEV), so AUTO can fall back. */

@@ -232,6 +232,9 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 	km->m.ops = &kmon_ops;
 	km->m.sink = sink;
 	km->m.sink_arg = arg;
+	/* A slot per watch: an entry the cache drops without unwatching
+	 * would keep a slot whose owner pointer dangles. */
+	km->m.flags = SV_MONITOR_F_WATCH_PER_ENTRY;
 
 	/* The application's signal handlers never run on this thread. */
 	sigfillset(&all);
