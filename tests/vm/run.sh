@@ -145,7 +145,7 @@ qarg() { printf '%s' "${1//,/,,}"; }
 
 # shellcheck disable=SC2054  # commas here are QEMU's, not array separators
 QEMU=(qemu-system-x86_64
-    -accel tcg -cpu max -M pc -smp 2 -m "$MEM"
+    -accel tcg -cpu max -M "${SANVERBS_VM_MACHINE:-q35}" -smp 2 -m "$MEM"
     -nodefaults -no-user-config -display none -no-reboot
     -kernel "$(qarg "$SV_VMLINUX")" -initrd "$(qarg "$SV_INITRD")"
     -append "console=ttyS0 panic=-1 quiet loglevel=${SANVERBS_VM_LOGLEVEL:-$([ "${SANVERBS_VM_DEBUG:-0}" = 1 ] && echo 7 || echo 4)} sv_kver=$SV_KVER sv_modroot=$SV_MODROOT sv_stage2=$SV_VM_DIR/guest-init.sh ${SANVERBS_VM_APPEND:-}"
