@@ -71,7 +71,8 @@ modprobe_pid=$!
 mount_9p svjob "$JOB" cache=none || fail "cannot mount the job share"
 [ -f "$JOB/job.sh" ] || fail "no job.sh in the job share"
 stamp stage2
-# Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG.
+# Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG
+# and SANVERBS_TWOHOST (read by sv_rxe_setup).
 # shellcheck disable=SC1091
 . "$JOB/job.sh"
 

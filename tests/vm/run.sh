@@ -15,7 +15,8 @@
 #   --timeout SEC  bound the whole run (default 900); on expiry exit 124
 #   --rw DIR       make DIR writable in the guest at the same path, backed by
 #                  the host directory (repeatable; created if missing)
-#   --kmod PATH    insmod this module after rdma_rxe; failure is fatal
+#   --kmod PATH    insmod this module once rdma_rxe and the rxe devices are
+#                  up; failure is fatal (status 125)
 #   --mem SIZE     guest memory (default 2G)
 #   --memlock KB   RLIMIT_MEMLOCK for CMD (default unlimited)
 # Environment:
@@ -24,6 +25,10 @@
 #   SANVERBS_VM_DEBUG=1  stream the guest console to stderr, trace guest init
 #   SANVERBS_VM_TIMING=1 report boot / set-up / command / power-off times
 #   SANVERBS_VM_APPEND   extra guest kernel command-line arguments
+#   SANVERBS_VM_MACHINE  QEMU machine type (default q35)
+#   SANVERBS_TWOHOST=auto|netns|init_net  how the two "hosts" are made
+#                  (see rxe-setup.sh; auto picks netns only where rxe is
+#                  namespace-aware, which Debian's 6.1 is not)
 #   SANVERBS_CACHE  where fetch-guest.sh keeps the kernel (<repo>/.cache)
 # Exit status: CMD's; 124 on timeout; 125 when the rig itself failed (guest
 # panic, rxe setup failure, ...), with a message on stderr saying which.
@@ -137,6 +142,7 @@ mkfifo "$TMP/out" "$TMP/err"
     printf 'SV_KMOD=%q\n' "$KMOD"
     printf 'SV_MEMLOCK=%q\n' "$MEMLOCK"
     printf 'SV_DEBUG=%q\n' "${SANVERBS_VM_DEBUG:-0}"
+    printf 'SANVERBS_TWOHOST=%q\n' "${SANVERBS_TWOHOST:-auto}"
 } >"$SHARE/job.sh"
 env -0 >"$SHARE/env0"
 
@@ -226,5 +232,5 @@ if [ "$qstatus" -eq 124 ] || [ "$qstatus" -eq 137 ]; then
     exit 124
 fi
 show_logs
-sv_log "guest ended after ${elapsed}s without an exit status (panic or crash; qemu status $qstatus): $*"
+sv_log "guest ended after ${elapsed}s without an exit status (guest panic or crash, or QEMU failed; qemu status $qstatus): $*"
 exit 125
