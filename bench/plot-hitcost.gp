@@ -11,7 +11,6 @@ if (!exists("out")) out = "hitcost.png"
 if (!exists("subtitle")) subtitle = ""
 
 set terminal pngcairo size 900,560 noenhanced font ",10"
-set colorsequence podo
 set output out
 set title "Registration hit cost vs cached entries (reg+dereg of a random 4 KiB entry)\n".subtitle
 set xlabel "cached entries"
@@ -22,5 +21,12 @@ set grid xtics ytics mxtics mytics lc rgb "#dddddd"
 set key outside right top
 set xrange [700:150000]
 
-plot for [s in systems] datadir."/hit_entries-".s.".dat" \
-	using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.8 title s
+# One fixed colour per system across runs; sanverbs drawn heaviest.
+color(s) = s eq "sanverbs" ? "#d62728" : s eq "lf-uffd" ? "#1f77b4" : \
+	s eq "lf-memhooks" ? "#2ca02c" : s eq "ucx" ? "#9467bd" : \
+	s eq "raw" ? "#7f7f7f" : "#bcbd22"
+plot for [i=1:words(systems)] \
+	datadir."/hit_entries-".word(systems, i).".dat" using 1:2:3:4 \
+	with yerrorlines lc rgb color(word(systems, i)) \
+	lw (word(systems, i) eq "sanverbs" ? 3 : 1.5) pt 7 ps 0.8 \
+	title word(systems, i)

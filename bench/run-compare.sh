@@ -55,13 +55,13 @@ if [ $status -ne 0 ]; then
 fi
 
 if command -v gnuplot >/dev/null; then
+	# Fixed order, so colours and the legend read the same every run.
 	systems=
-	for f in "$out"/data/hit_entries-*.dat; do
-		[ -e "$f" ] || continue
-		s=${f##*/hit_entries-}
-		systems+="${s%.dat} "
+	for s in sanverbs lf-uffd lf-memhooks ucx raw lf-nocache; do
+		[ -e "$out/data/hit_entries-$s.dat" ] && systems+="$s "
 	done
-	gnuplot -e "datadir='$out/data'; systems='$systems'; out='$out/hitcost.png'; subtitle='$(uname -m), rxe in a 2-vCPU TCG guest'" \
+	rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')
+	gnuplot -e "datadir='$out/data'; systems='$systems'; out='$out/hitcost.png'; subtitle='$(uname -m), rxe in a 2-vCPU TCG guest (Debian 6.1 kernel), commit $rev'" \
 		"$top/bench/plot-hitcost.gp"
 	echo "plot: $out/hitcost.png"
 else
