@@ -103,9 +103,11 @@ fi
 # --- writable shares -------------------------------------------------------
 # Each --rw DIR is its own 9p share, mounted at the same path over the
 # read-only view, so meson logs and build outputs land on the host.
+# cache=mmap: reads and writes still go straight to the host, but
+# mmap(MAP_SHARED, PROT_WRITE) works (with cache=none it fails with EINVAL).
 i=0
 for d in "${SV_RW[@]}"; do
-    mount_9p "svrw$i" "$d" cache=none || fail "cannot mount --rw $d"
+    mount_9p "svrw$i" "$d" cache=mmap || fail "cannot mount --rw $d"
     i=$((i + 1))
 done
 
