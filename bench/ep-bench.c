@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* sanverbs-ep-bench: RDMA write bandwidth and send latency through sanverbs
+ * endpoints, measured the way perftest's ib_write_bw / ib_send_lat measure
+ * them (same message size, iteration count and queue depth, busy polling),
+ * so bench/ep-vs-perftest.sh can print ratios from one run.
+ *
+ *   sanverbs-ep-bench server IP DEV            (prints the port, serves once)
+ *   sanverbs-ep-bench client IP PORT DEV bw|lat SIZE ITERS
+ * Prints one line: "bw_MBps <avg>" or "lat_usec <typical> <avg>". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sanverbs.h"
+
+#define DEPTH 128
+#define MAXSZ (1u << 20)
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int die(const char *what, int err)
+{
+	fprintf(stderr, "sanverbs-ep-bench: %s: %s\n", what,
+		sanverbs_strerror(err));
+	return 1;
+}
+
+static int open_ctx(const char *dev, struct sanverbs_ctx **ctx)
+{
+	struct sanverbs_ctx_attr attr;
+	int ret = sanverbs_ctx_attr_init(&attr);
+
+	attr.device = dev;
+	return ret ? ret : sanverbs_ctx_open(&attr, ctx);
+}
+
+/* Busy-polls one completion, as perftest does. */
+static int spin1(struct sanverbs_ep *ep, struct sanverbs_wc *wc)
+{
+	double t0 = now();
+	unsigned int i;
+
+	for (i = 1;; i++) {
+		int n = sanverbs_ep_poll(ep, wc, 1);
+
+		if (n < 0)
+			return n;
+		if (n)
+			return wc->status;
+		/* the clock only now and then: it is not free either */
+		if (!(i & 1023) && now() - t0 > 300)
+			return -ETIMEDOUT;
+	}
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static const struct sanverbs_ep_attr bench_attr = {
+	.max_send_wr = DEPTH, .max_recv_wr = DEPTH,
+};
+
+static int server(const char *ip, const char *dev)
+{
+	struct sanverbs_ep *lis, *ep;
+	struct sanverbs_ctx *ctx;
+	struct sanverbs_mr *mr;
+	struct sanverbs_desc d;
+	struct sanverbs_wc wc;
+	unsigned char *buf = calloc(1, MAXSZ + 4096);
+	size_t dl = SANVERBS_DESC_SIZE;
+	int ret, echoing = 0;
+
+	ret = open_ctx(dev, &ctx);
+	if (!ret)
+		ret = sanverbs_ep_listen(ctx, ip, 0, 1, &bench_attr, &lis);
+	if (ret)
+		return die("listen", ret);
+	printf("%u\n", sanverbs_ep_local_port(lis));
+	fflush(stdout);
+	ret = sanverbs_ep_accept(lis, 120000, &ep);
+	if (!ret)
+		ret = sanverbs_ep_mr_reg(ep, buf, MAXSZ + 4096,
+					 SANVERBS_ACCESS_REMOTE_WRITE, &mr);
+	if (ret)
+		return die("accept", ret);
+	sanverbs_desc_from_mr(mr, &d);
+	sanverbs_desc_encode(&d, buf + MAXSZ, &dl);
+	/* echo everything (latency) until a 1-byte message says stop */
+	ret = sanverbs_ep_post_recv(ep, mr, buf, MAXSZ, 1);
+	if (!ret)
+		ret = sanverbs_ep_post_send(ep, mr, buf + MAXSZ, dl, 2);
+	if (!ret)
+		ret = spin1(ep, &wc);
+	while (!ret) {
+		/* Sleep until the first message, as perftest's passive side
+		 * does during a bandwidth run: a spinning target would take a
+		 * CPU from rxe's own packet processing. Echo by spinning. */
+		if (!echoing) {
+			int n = sanverbs_ep_wait(ep, &wc, 1, 300000);
+
+			ret = n < 0 ? n : wc.status;
+			echoing = 1;
+		} else {
+			ret = spin1(ep, &wc);
+		}
+		if (ret || wc.opcode != SANVERBS_WC_RECV)
+			continue;
+		if (wc.byte_len == 1)
+			break;
+		ret = sanverbs_ep_post_recv(ep, mr, buf, MAXSZ, 1);
+		if (!ret)
+			ret = sanverbs_ep_post_send(ep, mr, buf, wc.byte_len, 2);
+	}
+	sanverbs_ep_close(ep);
+	sanverbs_ep_close(lis);
+	sanverbs_ctx_close(ctx);
+	return ret ? die("serve", ret) : 0;
+}
+
+static int client(const char *ip, int port, const char *dev, const char *mode,
+		  size_t size, int iters)
+{
+	unsigned char *buf = calloc(1, MAXSZ + 4096);
+	struct sanverbs_ctx *ctx;
+	struct sanverbs_ep *ep;
+	struct sanverbs_mr *mr;
+	struct sanverbs_desc d;
+	struct sanverbs_wc wc;
+	int ret, i;
+
+	if (!buf || size == 0 || size > MAXSZ || iters <= 0)
+		return die("arguments", -EINVAL);
+	ret = open_ctx(dev, &ctx);
+	if (!ret)
+		ret = sanverbs_ep_connect(ctx, ip, (uint16_t)port, &bench_attr,
+					  &ep);
+	if (!ret)
+		ret = sanverbs_ep_mr_reg(ep, buf, MAXSZ + 4096,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &mr);
+	if (!ret)
+		ret = sanverbs_ep_post_recv(ep, mr, buf + MAXSZ, 4096, 9);
+	if (!ret)
+		ret = spin1(ep, &wc);
+	if (!ret)
+		ret = sanverbs_desc_parse(buf + MAXSZ, wc.byte_len, &d);
+	if (ret)
+		return die("connect", ret);
+
+	if (!strcmp(mode, "bw")) {
+		int posted = 0, done = 0;
+		double t0 = now(), t1;
+
+		while (done < iters && !ret) {
+			while (posted < iters && posted - done < DEPTH && !ret)
+				ret = sanverbs_ep_post_write(ep, mr, buf, size,
+							     &d, 0, posted++);
+			if (!ret)
+				ret = spin1(ep, &wc);
+			done++;
+		}
+		t1 = now();
+		if (ret)
+			return die("write", ret);
+		printf("bw_MBps %.2f\n", (double)size * iters / (t1 - t0) / 1e6);
+	} else {
+		double *t = calloc((size_t)iters, sizeof(*t)), sum = 0;
+
+		for (i = 0; i < iters && !ret; i++) {
+			double t0 = now();
+
+			ret = sanverbs_ep_post_recv(ep, mr, buf + MAXSZ, 4096, 1);
+			if (!ret)
+				ret = sanverbs_ep_post_send(ep, mr, buf, size, 2);
+			/* one send completion, one echo */
+			if (!ret)
+				ret = spin1(ep, &wc);
+			if (!ret)
+				ret = spin1(ep, &wc);
+			t[i] = (now() - t0) / 2 * 1e6; /* one way, as perftest */
+			sum += t[i];
+		}
+		if (ret)
+			return die("ping-pong", ret);
+		qsort(t, (size_t)iters, sizeof(*t), cmp_d);
+		printf("lat_usec %.2f %.2f\n", t[iters / 2], sum / iters);
+		free(t);
+	}
+	/* stop the server */
+	ret = sanverbs_ep_post_send(ep, mr, buf, 1, 3);
+	if (!ret)
+		spin1(ep, &wc);
+	sanverbs_ep_close(ep);
+	sanverbs_ctx_close(ctx);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "server"))
+		return server(argv[2], argv[3]);
+	if (argc == 8 && !strcmp(argv[1], "client"))
+		return client(argv[2], atoi(argv[3]), argv[4], argv[5],
+			      strtoul(argv[6], NULL, 0), atoi(argv[7]));
+	fprintf(stderr, "usage: %s server IP DEV | client IP PORT DEV bw|lat SIZE ITERS\n",
+		argv[0]);
+	return 2;
+}
