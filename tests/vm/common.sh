@@ -19,11 +19,11 @@ sv_die() { printf '[sanverbs-vm] error: %s\n' "$*" >&2; exit "${SV_DIE_STATUS:-1
 # (busybox-static vs the dynamic busybox both give /bin/busybox, and only the
 # static one can go into an initramfs as-is).
 sv_need_pkgs() {
-    local missing=() p
+    local missing=() p installed
+    # one dpkg-query for all: run.sh calls this on every run
+    installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | sed -n 's/ install ok installed$//p')
     for p in "$@"; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-            missing+=("$p")
-        fi
+        [[ $'\n'$installed$'\n' == *$'\n'"$p"$'\n'* ]] || missing+=("$p")
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
     [ "$(id -u)" -eq 0 ] || sv_die "missing packages (${missing[*]}) and not root to install them"

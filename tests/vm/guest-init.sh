@@ -9,6 +9,8 @@
 #
 # Exit status written to the job share: the command's own status, or 125 when
 # the guest could not set itself up (the message says why).
+# No `set -e`: as PID 1 this script must never just exit (the kernel would
+# panic); every failure goes through fail(), which reports and powers off.
 set -uo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 umask 022
