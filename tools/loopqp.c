@@ -77,7 +77,8 @@ static int to_rts(struct ibv_qp *qp, uint32_t dest_qpn, uint8_t port,
 		return ret;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
+	/* ~1 s per try: a TCG guest on a busy host misses the 67 ms of 14 */
+	a.timeout = 18;
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.sq_psn = SV_LOOPQP_PSN;
