@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,8 +161,9 @@ static void *serve(void *arg)
 static int start_server(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	sigset_t all, old;
 	socklen_t alen;
-	int n;
+	int n, ret;
 
 	/* Abstract name: no file to clean up, gone with the process. */
 	n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s%ld",
@@ -178,7 +180,13 @@ static int start_server(void)
 		listen_fd = -1;
 		return err;
 	}
-	if (pthread_create(&server, NULL, serve, NULL)) {
+	/* The application's signal handlers must never run on our thread:
+	 * it inherits a mask with every signal blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&server, NULL, serve, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
 		close(listen_fd);
 		close(stop_pipe[0]);
 		close(stop_pipe[1]);
