@@ -649,7 +649,7 @@ static void print_tables(const struct run *r, const struct bopts *o)
 			printf("\n");
 		}
 		if (r->ibw_n && find(r, b, "write_bw", -1))
-			printf("%-20s %.2fx of ib_write_bw\n", "write_bw",
+			printf("%-20s %.2fx of ib_write_bw\n", "write_bw/perftest",
 			       find(r, b, "write_bw", -1)->med / r->ibw_med);
 	}
 
