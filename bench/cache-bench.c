@@ -4,11 +4,23 @@
  *   hit      sanverbs_mr_reg+dereg served by the cache vs raw
  *            ibv_reg_mr+ibv_dereg_mr (64 KiB, 4 MiB)
  *   miss     a registration the cache must make and later drop
- *            (sanverbs_mr_reg + dereg + sanverbs_cache_invalidate) vs raw
- *   scale    hit cost with 1k, 10k, 100k cached entries vs 1k
+ *            (sanverbs_mr_reg + dereg + sanverbs_cache_invalidate) vs raw,
+ *            on the same range and on a fresh mapping each time
+ *   scale    hit cost with 1k, 10k, 100k cached entries, each in its own
+ *            context, random lookups over all its entries
  *   inval    munmap of a cached (watched) range vs an unwatched one, and
  *            the delay from munmap's return to the callback
- * Usage: sanverbs-cache-bench [-q] (quick: fewer iterations, 10k max). */
+ * TCG guests share cores with other guests, so every comparison runs in
+ * interleaved rounds (a noisy neighbour hits both sides of a round alike)
+ * and prints the median of the per-round figures with their spread
+ * [min .. max].
+ * Usage: sanverbs-cache-bench [-q] [--callgrind]
+ *   -q           quick: fewer iterations, 10k entries at most
+ *   --callgrind  only the instruction-count phases, for
+ *                valgrind --tool=callgrind --instr-atstart=no (see
+ *                bench/run-cache-bench.sh): each phase is dumped as
+ *                "<name>-<iterations>" so per-operation counts can be
+ *                computed without timing noise. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
@@ -23,6 +35,22 @@
 
 #include "sanverbs.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef HAVE_CALLGRIND
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#endif
+
+#define ROUNDS 9
+
 static double now(void)
 {
 	struct timespec ts;
@@ -30,8 +58,6 @@ static double now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
-
-#define ROUNDS 7
 
 static void die(const char *what, int err)
 {
@@ -66,21 +92,37 @@ static struct sanverbs_ctx *open_ctx(size_t max_entries)
 	return c;
 }
 
-/* Seconds per raw ibv_reg_mr + ibv_dereg_mr. */
-static double raw_cost(struct ibv_pd *pd, void *p, size_t len, int iters)
+struct spread {
+	double med, lo, hi;
+};
+
+static int cmp_double(const void *a, const void *b)
 {
-	double t0 = now();
-	int i;
+	double x = *(const double *)a, y = *(const double *)b;
 
-	for (i = 0; i < iters; i++) {
-		struct ibv_mr *mr = ibv_reg_mr(pd, p, len,
-					       IBV_ACCESS_LOCAL_WRITE);
+	return x < y ? -1 : x > y;
+}
 
-		if (!mr)
-			die("ibv_reg_mr", -errno);
-		ibv_dereg_mr(mr);
-	}
-	return (now() - t0) / iters;
+static struct spread spread_of(const double *v, int n)
+{
+	double s[ROUNDS];
+	struct spread r;
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	r.med = s[n / 2];
+	r.lo = s[0];
+	r.hi = s[n - 1];
+	return r;
+}
+
+static void raw_one(struct ibv_pd *pd, void *p, size_t len)
+{
+	struct ibv_mr *mr = ibv_reg_mr(pd, p, len, IBV_ACCESS_LOCAL_WRITE);
+
+	if (!mr)
+		die("ibv_reg_mr", -errno);
+	ibv_dereg_mr(mr);
 }
 
 static void reg_dereg(struct sanverbs_ctx *c, void *p, size_t len)
@@ -93,8 +135,18 @@ static void reg_dereg(struct sanverbs_ctx *c, void *p, size_t len)
 	sanverbs_mr_dereg(mr);
 }
 
-/* Seconds per cached sanverbs_mr_reg + dereg. */
-static double hit_cost(struct sanverbs_ctx *c, void *p, size_t len, int iters)
+/* A registration the cache has to make, then forget again. */
+static void miss_one(struct sanverbs_ctx *c, void *p, size_t len)
+{
+	reg_dereg(c, p, len);
+	if (sanverbs_cache_invalidate(c, p, len))
+		die("miss was not cached", -EPROTO);
+}
+
+/* Seconds per cached sanverbs_mr_reg + dereg; timed as one block, since a
+ * hit is too short for a clock read around each. */
+static double hit_block(struct sanverbs_ctx *c, void *p, size_t len,
+			int iters)
 {
 	double t0;
 	int i;
@@ -106,105 +158,178 @@ static double hit_cost(struct sanverbs_ctx *c, void *p, size_t len, int iters)
 	return (now() - t0) / iters;
 }
 
-/* Seconds per registration the cache makes and drops again. */
-static double miss_cost(struct sanverbs_ctx *c, void *p, size_t len,
-			int iters)
+/* Hit vs raw and miss vs raw on one buffer. Raw and miss alternate one
+ * operation at a time, so slow drift cannot favour either; hits are timed
+ * in a block between them. */
+static void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 {
-	double t0 = now();
-	int i;
+	struct ibv_pd *pd = sanverbs_ctx_pd(c);
+	double raw[ROUNDS], hit[ROUNDS], miss[ROUNDS], rh[ROUNDS], mr[ROUNDS];
+	struct spread s_raw, s_hit, s_miss, s_rh, s_mr;
+	void *p = map(len);
+	int r, i;
 
-	for (i = 0; i < iters; i++) {
-		reg_dereg(c, p, len);
+	for (r = 0; r < ROUNDS; r++) {
+		double t0, t1, traw = 0, tmiss = 0;
+
+		for (i = 0; i < it; i++) {
+			t0 = now();
+			raw_one(pd, p, len);
+			t1 = now();
+			miss_one(c, p, len);
+			tmiss += now() - t1;
+			traw += t1 - t0;
+		}
+		raw[r] = traw / it;
+		miss[r] = tmiss / it;
+		hit[r] = hit_block(c, p, len, it_hit);
 		sanverbs_cache_invalidate(c, p, len);
+		rh[r] = raw[r] / hit[r];
+		mr[r] = (miss[r] / raw[r] - 1) * 100;
 	}
-	return (now() - t0) / iters;
+	s_raw = spread_of(raw, ROUNDS);
+	s_hit = spread_of(hit, ROUNDS);
+	s_miss = spread_of(miss, ROUNDS);
+	s_rh = spread_of(rh, ROUNDS);
+	s_mr = spread_of(mr, ROUNDS);
+	printf("%4zu KiB raw reg+dereg %9.2f us [%.2f .. %.2f]\n", len >> 10,
+	       s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6);
+	printf("%4zu KiB hit           %9.0f ns [%.0f .. %.0f]  "
+	       "= 1/%.0f of raw [1/%.0f .. 1/%.0f]  (target <= 1/100 at 64 KiB)\n",
+	       len >> 10, s_hit.med * 1e9, s_hit.lo * 1e9, s_hit.hi * 1e9,
+	       s_rh.med, s_rh.lo, s_rh.hi);
+	printf("%4zu KiB miss          %9.2f us [%.2f .. %.2f]  "
+	       "= %+.1f%% vs raw [%+.1f .. %+.1f]  (target <= +5%%)\n",
+	       len >> 10, s_miss.med * 1e6, s_miss.lo * 1e6, s_miss.hi * 1e6,
+	       s_mr.med, s_mr.lo, s_mr.hi);
+	munmap(p, len);
 }
 
-/* Same, on a fresh mapping each time: the watch has real work to do.
- * Mapping and unmapping are outside both timings. */
-static int cmp_double(const void *a, const void *b)
+/* Miss on memory the cache has never seen: the watch has real work. Raw
+ * and miss each get a fresh mapping; mapping and unmapping are untimed. */
+static void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v)
-{
-	qsort(v, ROUNDS, sizeof(*v), cmp_double);
-	return v[ROUNDS / 2];
-}
-
-static void fresh_miss(struct sanverbs_ctx *c, size_t len, int iters)
-{
-	double raw[ROUNDS], miss[ROUNDS], t0;
+	struct ibv_pd *pd = sanverbs_ctx_pd(c);
+	double raw[ROUNDS], miss[ROUNDS], mr[ROUNDS], t0;
+	struct spread s_raw, s_miss, s_mr;
 	int i, r;
 
 	for (r = 0; r < ROUNDS; r++) {
 		raw[r] = miss[r] = 0;
-		for (i = 0; i < iters / ROUNDS + 1; i++) {
+		for (i = 0; i < it; i++) {
 			void *p = map(len);
 
-			raw[r] += raw_cost(sanverbs_ctx_pd(c), p, len, 1);
+			t0 = now();
+			raw_one(pd, p, len);
+			raw[r] += now() - t0;
 			munmap(p, len);
 			p = map(len);
 			t0 = now();
-			reg_dereg(c, p, len);
-			sanverbs_cache_invalidate(c, p, len);
+			miss_one(c, p, len);
 			miss[r] += now() - t0;
 			munmap(p, len);
 		}
-		raw[r] /= iters / ROUNDS + 1;
-		miss[r] /= iters / ROUNDS + 1;
+		raw[r] /= it;
+		miss[r] /= it;
+		mr[r] = (miss[r] / raw[r] - 1) * 100;
 	}
-	printf("%4zu KiB fresh mapping: raw %10.3f us | miss %10.3f us = "
-	       "%+.1f%% vs raw\n",
-	       len >> 10, median(raw) * 1e6, median(miss) * 1e6,
-	       (median(miss) / median(raw) - 1) * 100);
+	s_raw = spread_of(raw, ROUNDS);
+	s_miss = spread_of(miss, ROUNDS);
+	s_mr = spread_of(mr, ROUNDS);
+	printf("%4zu KiB fresh mapping: raw %9.2f us [%.2f .. %.2f] | miss "
+	       "%9.2f us [%.2f .. %.2f] = %+.1f%% vs raw [%+.1f .. %+.1f]\n",
+	       len >> 10, s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
+	       s_miss.med * 1e6, s_miss.lo * 1e6, s_miss.hi * 1e6, s_mr.med,
+	       s_mr.lo, s_mr.hi);
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
+/* xorshift: the same sequence for every entry count */
+static uint64_t rnd(uint64_t *s)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
 }
 
-/* Hit cost at growing entry counts: one cached page per entry. */
+struct pop {
+	struct sanverbs_ctx *c;
+	uint8_t *base;
+	size_t n;
+	long pg;
+};
+
+/* A context holding @n cached entries, one per page of its own mapping
+ * (each context has its own monitor, so the mappings must not overlap). */
+static void pop_fill(struct pop *p, size_t n)
+{
+	struct sanverbs_cache_stats st;
+	double t0 = now();
+	size_t i;
+
+	p->pg = sysconf(_SC_PAGESIZE);
+	p->n = n;
+	p->c = open_ctx(2 * n);
+	p->base = map(n * p->pg);
+	for (i = 0; i < n; i++)
+		reg_dereg(p->c, p->base + i * p->pg, 64);
+	sanverbs_cache_stats(p->c, &st);
+	if (st.entries != n)
+		die("entry count after fill", -EPROTO);
+	fprintf(stderr, "  filled %zu entries in %.1f s\n", n, now() - t0);
+}
+
+static void pop_free(struct pop *p)
+{
+	sanverbs_ctx_close(p->c);
+	munmap(p->base, p->n * p->pg);
+}
+
+/* @iters hits, each on an entry picked at random among all of them. */
+static void __attribute__((noinline))
+pop_hits(struct pop *p, int iters, uint64_t seed)
+{
+	int i;
+
+	for (i = 0; i < iters; i++)
+		reg_dereg(p->c, p->base + (rnd(&seed) % p->n) * p->pg + 8, 32);
+}
+
 static void scale(size_t max_n, int iters)
 {
 	static const size_t steps[] = { 1000, 10000, 100000 };
-	const long pg = sysconf(_SC_PAGESIZE);
-	struct sanverbs_ctx *c = open_ctx(2 * max_n);
-	struct sanverbs_cache_stats st;
-	uint8_t *base = map(max_n * pg);
-	double cost[3] = { 0 };
-	size_t have = 0, s;
-	double t0;
-	int i;
+	double cost[3][ROUNDS], ratio[3][ROUNDS], t0;
+	struct sanverbs_cache_stats st1;
+	struct pop pops[3];
+	size_t k, n = 0;
+	int r;
 
-	for (s = 0; s < 3 && steps[s] <= max_n; s++) {
-		t0 = now();
-		for (; have < steps[s]; have++)
-			reg_dereg(c, base + have * pg, 64);
-		fprintf(stderr, "  filled %zu entries in %.1f s\n", have,
-			now() - t0);
-		/* random entries: no help from a hot path through the tree */
-		t0 = now();
-		for (i = 0; i < iters; i++)
-			reg_dereg(c, base + (rnd() % have) * pg + 8, 32);
-		cost[s] = (now() - t0) / iters;
-		sanverbs_cache_stats(c, &st);
-		printf("hit cost at %6zu entries: %8.3f us  (%.2fx the cost at "
-		       "1k)  [entries %llu]\n",
-		       steps[s], cost[s] * 1e6, cost[s] / cost[0],
-		       (unsigned long long)st.entries);
+	for (k = 0; k < 3 && steps[k] <= max_n; k++)
+		pop_fill(&pops[n++], steps[k]);
+	for (r = 0; r < ROUNDS; r++) {
+		for (k = 0; k < n; k++) {
+			t0 = now();
+			pop_hits(&pops[k], iters, 0x9e3779b97f4a7c15ull + r);
+			cost[k][r] = (now() - t0) / iters;
+		}
+		for (k = 0; k < n; k++)
+			ratio[k][r] = cost[k][r] / cost[0][r];
 	}
-	sanverbs_ctx_close(c);
-	munmap(base, max_n * pg);
+	for (k = 0; k < n; k++) {
+		struct spread sc = spread_of(cost[k], ROUNDS);
+		struct spread sr = spread_of(ratio[k], ROUNDS);
+
+		sanverbs_cache_stats(pops[k].c, &st1);
+		if (st1.misses != steps[k])
+			die("a scale lookup missed", -EPROTO);
+		printf("hit at %6zu entries: %6.0f ns [%.0f .. %.0f] = %.2fx "
+		       "the cost at 1k [%.2f .. %.2f]%s\n",
+		       steps[k], sc.med * 1e9, sc.lo * 1e9, sc.hi * 1e9, sr.med,
+		       sr.lo, sr.hi,
+		       steps[k] == 100000 ? "  (target <= 2x)" : "");
+	}
+	for (k = 0; k < n; k++)
+		pop_free(&pops[k]);
 }
 
 static atomic_int cb_fired;
@@ -257,56 +382,108 @@ static void invalidation(struct sanverbs_ctx *c, int iters)
 	       delay / iters * 1e6, delay / plain);
 }
 
+/* Collects one phase of @iters operations as its own callgrind dump. */
+#define CG_PHASE(name, iters, body)                                          \
+	do {                                                                 \
+		char tag_[64];                                               \
+		snprintf(tag_, sizeof(tag_), "%s-%d", name, iters);          \
+		CALLGRIND_ZERO_STATS;                                        \
+		CALLGRIND_TOGGLE_COLLECT;                                    \
+		body;                                                        \
+		CALLGRIND_TOGGLE_COLLECT;                                    \
+		CALLGRIND_DUMP_STATS_AT(tag_);                               \
+	} while (0)
+
+static void callgrind_phases(int quick)
+{
+	static const size_t steps[] = { 1000, 10000, 100000 };
+	const size_t len = 64u << 10;
+	const int n_ops = 200, n_hits = 5000;
+	struct sanverbs_ctx *c = open_ctx(16384);
+	struct ibv_pd *pd = sanverbs_ctx_pd(c);
+	void *p = map(len);
+	struct pop pop;
+	size_t k;
+	int i;
+
+	CALLGRIND_START_INSTRUMENTATION;
+	/* warm: first-call costs (lazy binding, first fault) stay out */
+	raw_one(pd, p, len);
+	miss_one(c, p, len);
+	reg_dereg(c, p, len);
+	CG_PHASE("raw64k", n_ops, for (i = 0; i < n_ops; i++)
+					  raw_one(pd, p, len));
+	CG_PHASE("miss64k", n_ops, for (i = 0; i < n_ops; i++)
+					   miss_one(c, p, len));
+	reg_dereg(c, p, len);
+	CG_PHASE("hit64k", n_hits, for (i = 0; i < n_hits; i++)
+					   reg_dereg(c, p, len));
+	CALLGRIND_STOP_INSTRUMENTATION;
+	sanverbs_ctx_close(c);
+	munmap(p, len);
+	for (k = 0; k < 3 && steps[k] <= (quick ? 10000u : 100000u); k++) {
+		char name[32];
+
+		pop_fill(&pop, steps[k]);
+		snprintf(name, sizeof(name), "hit-at-%zu", steps[k]);
+		CALLGRIND_START_INSTRUMENTATION;
+		pop_hits(&pop, 1000, 1); /* warm */
+		CG_PHASE(name, n_hits, pop_hits(&pop, n_hits, 2));
+		CALLGRIND_STOP_INSTRUMENTATION;
+		pop_free(&pop);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	int quick = argc > 1 && !strcmp(argv[1], "-q");
-	int it_raw = quick ? 50 : 300, it_hit = quick ? 20000 : 200000;
+	int quick = 0, cg = 0, i;
 	static const size_t sizes[] = { 64u << 10, 4u << 20 };
 	struct sanverbs_cache_stats st;
 	struct sanverbs_ctx *c;
+	int it_raw, it_hit;
 	size_t k;
 
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-q"))
+			quick = 1;
+		else if (!strcmp(argv[i], "--callgrind"))
+			cg = 1;
+		else {
+			fprintf(stderr, "usage: %s [-q] [--callgrind]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	/* per round */
+	it_raw = quick ? 10 : 40;
+	it_hit = quick ? 3000 : 20000;
 	/* run.sh streams our output: show progress as it comes */
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (cg) {
+		callgrind_phases(quick);
+		return 0;
+	}
 	c = open_ctx(16384);
 	sanverbs_cache_stats(c, &st);
-	printf("sanverbs cache bench on %s, monitor %s%s\n",
+	printf("sanverbs cache bench on %s, monitor %s%s; %d interleaved "
+	       "rounds, median [min .. max]\n",
 	       sanverbs_ctx_device_name(c),
 	       st.monitor == SANVERBS_MONITOR_UFFD ? "userfaultfd" :
 	       st.monitor == SANVERBS_MONITOR_KMOD ? "kmod" : "none",
 	       st.flags & SANVERBS_CACHE_F_UFFD_USER_MODE ? " (user-mode only)"
-							  : "");
+							  : "",
+	       ROUNDS);
 	if (st.monitor == SANVERBS_MONITOR_NONE)
 		die("no monitor, no cache", -ENOTSUP);
 
 	for (k = 0; k < 2; k++) {
-		size_t len = sizes[k];
-		void *p = map(len);
-		int it = len > (1u << 20) ? it_raw / 5 : it_raw, r;
-		double raw[ROUNDS], hit[ROUNDS], miss[ROUNDS];
-		double mraw, mhit, mmiss;
+		int it = sizes[k] > (1u << 20) ? it_raw / 5 + 1 : it_raw;
 
-		/* Rounds interleave the three so a noisy neighbour (TCG
-		 * guests share cores) hits all alike; medians then. */
-		for (r = 0; r < ROUNDS; r++) {
-			raw[r] = raw_cost(sanverbs_ctx_pd(c), p, len, it);
-			hit[r] = hit_cost(c, p, len, it_hit / ROUNDS);
-			sanverbs_cache_invalidate(c, p, len);
-			miss[r] = miss_cost(c, p, len, it);
-		}
-		mraw = median(raw);
-		mhit = median(hit);
-		mmiss = median(miss);
-		printf("%4zu KiB: raw reg+dereg %10.3f us | hit %8.3f us = "
-		       "1/%.0f of raw | miss %10.3f us = %+.1f%% vs raw\n",
-		       len >> 10, mraw * 1e6, mhit * 1e6, mraw / mhit,
-		       mmiss * 1e6, (mmiss / mraw - 1) * 100);
-		sanverbs_cache_flush(c);
-		munmap(p, len);
-		fresh_miss(c, len, it);
+		hit_miss(c, sizes[k], it, it_hit);
+		fresh_miss(c, sizes[k], it);
 	}
-	invalidation(c, quick ? 50 : 300);
+	invalidation(c, quick ? 50 : 200);
 	sanverbs_ctx_close(c);
-	scale(quick ? 10000 : 100000, quick ? 20000 : 200000);
+	scale(quick ? 10000 : 100000, quick ? 3000 : 20000);
 	return 0;
 }
