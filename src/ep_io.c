@@ -10,8 +10,9 @@
 
 /* Largest message rxe (and the IB spec) carries in one work request. */
 #define EP_MAX_MSG (1ull << 31)
-/* Empty polls between looks at the CM channel (a syscall each). */
-#define EP_CM_CHECK_EVERY 1024
+/* Empty polls between looks at the CM channel: a syscall each, which under
+ * emulation costs more than a small message round trip. */
+#define EP_CM_CHECK_EVERY 65536
 /* Busy-poll budget before sleeping on the completion channel. */
 #define EP_SPIN_NS 20000
 
