@@ -110,9 +110,33 @@ void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e)
 	struct sv_cache_entry **b = &c->htab[hslot(c, e->node.start)];
 
 	sv_itree_insert(&c->tree, &e->node);
+	e->hstart = e->node.start;
 	e->hnext = *b;
 	*b = e;
 	e->in_tree = 1;
+	c->hashed++;
+}
+
+/* Moves every hashed entry to @nt of 2^@bits buckets; returns the old one
+ * for the caller to free after unlocking. */
+static struct sv_cache_entry **rehash(struct sv_cache *c,
+				      struct sv_cache_entry **nt,
+				      unsigned int bits)
+{
+	struct sv_cache_entry **old = c->htab, *x, *nx;
+	size_t i, n = (size_t)1 << c->hbits;
+
+	c->htab = nt;
+	c->hbits = bits;
+	for (i = 0; i < n; i++)
+		for (x = old[i]; x; x = nx) {
+			struct sv_cache_entry **b = &nt[hslot(c, x->hstart)];
+
+			nx = x->hnext;
+			x->hnext = *b;
+			*b = x;
+		}
+	return old;
 }
 
 static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
@@ -125,6 +149,7 @@ static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
 	e->hnext = NULL;
 	sv_itree_remove(&c->tree, &e->node);
 	e->in_tree = 0;
+	c->hashed--;
 }
 
 /* Frees @e if nothing references it any more; false if someone still does. */
@@ -326,16 +351,36 @@ static int hit_pred(struct sv_itree_node *n, void *arg)
 	       (e->access & SV_REMOTE_ACCESS) == (q->access & SV_REMOTE_ACCESS);
 }
 
-/* Evicts least recently used unreferenced entries until @fits says the
- * cache has room; returns false if it never does. */
+/* The next entry to evict, by second chance: held entries leave the list
+ * (their last put brings them back), used ones lose the bit and go to the
+ * tail. Every step either evicts, unlinks or clears a bit some hit set, so
+ * the sweep is amortised O(1) per hit and per eviction. */
+static struct sv_cache_entry *clock_victim(struct sv_cache *c)
+{
+	struct sv_cache_entry *v;
+
+	while ((v = c->lru.lru_next) != &c->lru) {
+		sv_lru_del(c, v);
+		if (v->refs)
+			continue;
+		if (!v->used)
+			return v;
+		v->used = 0;
+		lru_add_tail(c, v);
+	}
+	return NULL;
+}
+
+/* Evicts unreferenced entries, least recently used first (approximately),
+ * until the cache has room; returns false if it never does. */
 static bool make_room(struct sv_cache *c, size_t add_bytes,
 		      struct sv_cache_entry **free_list)
 {
 	while (c->entries + 1 > c->max_entries ||
 	       (c->max_bytes && c->bytes + add_bytes > c->max_bytes)) {
-		struct sv_cache_entry *v = c->lru.lru_next;
+		struct sv_cache_entry *v = clock_victim(c);
 
-		if (v == &c->lru)
+		if (!v)
 			return false;
 		c->evictions++;
 		if (sv_entry_drop(c, v, true)) {
@@ -364,7 +409,7 @@ static struct ibv_mr *reg_retry(struct sv_cache *c, uintptr_t addr,
 		free_list = NULL;
 		freed = 0;
 		sv_cache_lock(c);
-		while (freed < len && (v = c->lru.lru_next) != &c->lru) {
+		while (freed < len && (v = clock_victim(c))) {
 			c->evictions++;
 			freed += v->len;
 			if (sv_entry_drop(c, v, true)) {
@@ -386,9 +431,10 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct hit_query q = { s, e, access };
-	struct sv_cache_entry *ent, *free_list = NULL;
+	struct sv_cache_entry *ent, *free_list = NULL, **ntab = NULL;
 	struct sv_itree_node *n;
 	bool caching = c->mon && c->max_entries;
+	unsigned int hbits = 0;
 	int err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
@@ -401,7 +447,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		for (;;) {
 			n = NULL;
 			for (ent = c->htab[hslot(c, hs)]; ent; ent = ent->hnext)
-				if (ent->node.start == hs &&
+				if (ent->hstart == hs &&
 				    hit_pred(&ent->node, &q)) {
 					n = &ent->node;
 					break;
@@ -414,8 +460,10 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 			ent = entry_of(n);
 			if (!c->mon->ops->still_valid ||
 			    c->mon->ops->still_valid(c->mon, &ent->watch)) {
+				/* No relinking: the entry's own line only. */
 				ent->refs++;
-				sv_lru_del(c, ent);
+				if (!ent->used)
+					ent->used = 1;
 				c->hits++;
 				sv_cache_unlock(c);
 				*out = ent;
@@ -436,18 +484,26 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 			}
 		}
 		c->misses++;
+		if (c->hashed + 1 > ((size_t)1 << c->hbits) && c->hbits < 30)
+			hbits = c->hbits;
 		sv_cache_unlock(c);
 		sv_entries_free(c, free_list);
 		free_list = NULL;
+		if (hbits)
+			ntab = calloc((size_t)2 << hbits, sizeof(*ntab));
 	} else {
 		sv_cache_lock(c);
 		c->misses++;
 		sv_cache_unlock(c);
 	}
 
-	ent = calloc(1, sizeof(*ent));
-	if (!ent)
+	/* 64-byte aligned: the hot fields share one cache line. */
+	ent = aligned_alloc(64, (sizeof(*ent) + 63) & ~(size_t)63);
+	if (!ent) {
+		free(ntab);
 		return -ENOMEM;
+	}
+	memset(ent, 0, sizeof(*ent));
 	ent->cache = c;
 	ent->kind = SV_ENT_MR;
 	ent->refs = 1;
@@ -470,6 +526,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		caching = false;
 
 	sv_cache_lock(c);
+	if (ntab && c->hbits == hbits)
+		ntab = rehash(c, ntab, hbits + 1); /* now the old one */
 	sv_all_add(c, ent);
 	/* Pending entries sit in the tree before the range is watched, so an
 	 * event between watch() and ibv_reg_mr() finds and kills them. */
@@ -482,6 +540,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	}
 	sv_cache_unlock(c);
 	sv_entries_free(c, free_list);
+	free(ntab);
 
 	if (caching) {
 		err = c->mon->ops->watch(c->mon, &ent->watch);
@@ -514,6 +573,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	sv_cache_lock(c);
 	if (ent->state == SV_ST_PENDING && ent->in_tree) {
 		ent->state = SV_ST_LIVE;
+		if (!(ent->access & SV_REMOTE_ACCESS))
+			lru_add_tail(c, ent);
 	} else {
 		/* Never cached, or the range changed while we registered:
 		 * this registration lives only as long as the caller's. */
@@ -535,7 +596,9 @@ int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
 	if (--e->refs == 0) {
 		if (e->state == SV_ST_LIVE && e->in_tree &&
 		    !(e->access & SV_REMOTE_ACCESS)) {
-			lru_add_tail(c, e);
+			/* Only if an eviction sweep took it off while held. */
+			if (!e->on_lru)
+				lru_add_tail(c, e);
 		} else {
 			/* Remote access ends with the last reference: the
 			 * peer's rkey must be refused from here on. */
@@ -573,11 +636,8 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	c->max_bytes = ctx->attr.cache_max_bytes;
 	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
 	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
-	/* about one bucket per allowed entry, 2^10 .. 2^18 */
-	for (c->hbits = 10; c->hbits < 18 &&
-			    ((size_t)1 << c->hbits) < c->max_entries;
-	     c->hbits++)
-		;
+	/* grows with the entries (sv_cache_get) */
+	c->hbits = 6;
 	c->htab = calloc((size_t)1 << c->hbits, sizeof(*c->htab));
 	if (!c->htab) {
 		free(c);

@@ -21,20 +21,27 @@ enum sv_entry_state {
 	SV_ST_DEAD,    /* out of the tree: freed with its last reference */
 };
 
+/* The first 64 bytes hold everything a hit and its put read or write (the
+ * hash chain, the range, the MR, the reference count and the CLOCK bit):
+ * MR entries are allocated 64-byte aligned, so a hit on a cold entry costs
+ * one cache line and one TLB entry besides the hash bucket. */
 struct sv_cache_entry {
-	struct sv_itree_node node;
-	struct sv_cache *cache; /* page-aligned hull, for overlap tests */
-	struct sv_watch watch;
+	struct sv_cache_entry *hnext; /* hash chain (by hull start) */
+	uintptr_t hstart;             /* hull start, the hash key */
 	uintptr_t addr; /* range really registered or secured */
 	size_t len;
 	struct ibv_mr *ibmr; /* NULL for SECURE */
 	unsigned int access;
 	unsigned int refs;
-	unsigned char kind, state;
+	unsigned char kind, state, used;
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all;
+	/* cold: insertion, eviction, invalidation */
+	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
+	struct sv_cache *cache;
+	struct sv_watch watch;
+	/* CLOCK list: unreferenced at the last sweep, or never swept */
 	struct sv_cache_entry *lru_prev, *lru_next;
 	struct sv_cache_entry *all_prev, *all_next;
-	struct sv_cache_entry *hnext;   /* hash chain (by hull start) */
 	struct sv_cache_entry *next;    /* deferred or local free list */
 	struct sv_cache_entry *collect; /* overlap walk */
 };

@@ -30,10 +30,13 @@ struct sv_cache {
 	struct sv_itree tree;
 	/* Front index of the tree by hull start page: re-registering a buffer
 	 * costs one bucket instead of a tree walk whose nodes are scattered
-	 * over memory (the walk is the fallback for any other cover). Sized
-	 * once from the entry limit, so nothing is allocated under the lock. */
+	 * over memory (the walk is the fallback for any other cover). At
+	 * most one entry per bucket on average: doubled on a miss when the
+	 * entries outgrow it, the new table allocated before taking the
+	 * lock (nothing is allocated under it). */
 	struct sv_cache_entry **htab;
 	unsigned int hbits;
+	size_t hashed;
 	unsigned int page_shift;
 	struct sv_monitor *mon;
 	enum sanverbs_monitor kind;
@@ -41,7 +44,11 @@ struct sv_cache {
 	uintptr_t page_mask;
 
 	size_t entries, bytes; /* MR entries in the tree (pending or live) */
-	struct sv_cache_entry lru;  /* sentinel: unreferenced live entries */
+	/* Second-chance (CLOCK) list of live local entries. A hit only
+	 * sets ->used in the entry's own cache line; eviction pops the head,
+	 * gives a used entry another round at the tail and takes a held one
+	 * off the list (its last put puts it back). */
+	struct sv_cache_entry lru;
 	struct sv_cache_entry all;  /* sentinel: every entry allocated */
 	struct sv_cache_entry *deferred; /* for the worker: notify and free */
 
