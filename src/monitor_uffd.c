@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cache_itree.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -40,12 +41,37 @@
 #define TOKEN_WP 1
 #define TOKEN_MISSING 2
 
+/* A range this fd registered and no event has touched since. */
+struct known {
+	struct sv_itree_node node;
+	uint64_t token;
+	struct known *next; /* on ->dead, or a local list */
+};
+
+/* Ranges known to be registered spare a miss the UFFDIO_REGISTER (a
+ * syscall and the mmap write lock) when an evicted or invalidated range is
+ * registered again. Why a skipped register is still race-free:
+ *  - the cache puts its pending entry in the tree before watch(), and
+ *    the monitor thread forgets a range (forget()) in the same critical
+ *    section of the cache lock in which it reads the range's event and
+ *    invalidates the tree;
+ *  - so when watch() finds a range here, either its registration is still
+ *    in place, or the change that removed it is an event not read yet,
+ *    whose sink call will find the pending entry and kill it;
+ *  - a registration is only recorded if no event was handled during its
+ *    UFFDIO_REGISTER (->gen), so a registration an event undid at once is
+ *    never recorded. Forgetting drops whole overlapping ranges: the set
+ *    only ever under-states what the kernel has registered. */
 struct uffd_monitor {
 	struct sv_monitor m;
 	int fd;
 	int stop_fd;
 	pthread_t thread;
 	uintptr_t page_mask;
+	pthread_mutex_t klock; /* known, dead, gen */
+	struct sv_itree known;
+	struct known *dead; /* forgotten by the monitor thread, freed by watch */
+	uint64_t gen;
 };
 
 static struct uffd_monitor *to_uffd(struct sv_monitor *m)
@@ -63,22 +89,98 @@ static void page_range(const struct uffd_monitor *u, uintptr_t start,
 	r->len = e - s;
 }
 
+static void free_known(struct known *k)
+{
+	struct known *nx;
+
+	for (; k; k = nx) {
+		nx = k->next;
+		free(k);
+	}
+}
+
+static int collect_known(struct sv_itree_node *n, void *arg)
+{
+	struct known *k = container_of(n, struct known, node), **head = arg;
+
+	k->next = *head;
+	*head = k;
+	return 0;
+}
+
+/* Monitor thread, cache lock held: [start, start + len) may no longer be
+ * registered. Never frees (see cache_priv.h): watch() does that. */
+static void forget(struct uffd_monitor *u, uintptr_t start, size_t len)
+{
+	struct known *list = NULL, *k, *nx;
+	uintptr_t end = start + len < start ? UINTPTR_MAX : start + len;
+
+	pthread_mutex_lock(&u->klock);
+	u->gen++;
+	sv_itree_overlap(&u->known, start, end, collect_known, &list);
+	for (k = list; k; k = nx) {
+		nx = k->next;
+		sv_itree_remove(&u->known, &k->node);
+		k->next = u->dead;
+		u->dead = k;
+	}
+	pthread_mutex_unlock(&u->klock);
+}
+
+/* Records a registration made while @gen was current. */
+static void remember(struct uffd_monitor *u, const struct uffdio_range *r,
+		     uint64_t token, uint64_t gen)
+{
+	struct known *k = malloc(sizeof(*k));
+
+	if (!k)
+		return; /* the next watch just registers again */
+	k->node.start = r->start;
+	k->node.end = r->start + r->len;
+	k->token = token;
+	pthread_mutex_lock(&u->klock);
+	if (u->gen == gen) {
+		sv_itree_insert(&u->known, &k->node);
+		k = NULL;
+	}
+	pthread_mutex_unlock(&u->klock);
+	free(k);
+}
+
 static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 {
 	struct uffd_monitor *u = to_uffd(m);
 	struct uffdio_register reg;
+	struct sv_itree_node *n;
+	struct known *dead;
+	uint64_t gen;
 
 	memset(&reg, 0, sizeof(reg));
 	page_range(u, w->start, w->len, &reg.range);
+	pthread_mutex_lock(&u->klock);
+	dead = u->dead;
+	u->dead = NULL;
+	gen = u->gen;
+	n = sv_itree_find_cover(&u->known, reg.range.start,
+				reg.range.start + reg.range.len, NULL, NULL);
+	if (n)
+		w->token = container_of(n, struct known, node)->token;
+	pthread_mutex_unlock(&u->klock);
+	free_known(dead);
+	if (n)
+		return 0;
+
 	reg.mode = UFFDIO_REGISTER_MODE_WP;
 	if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
 		w->token = TOKEN_WP;
+		remember(u, &reg.range, TOKEN_WP, gen);
 		return 0;
 	}
 	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY)) {
 		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 		if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
 			w->token = TOKEN_MISSING;
+			remember(u, &reg.range, TOKEN_MISSING, gen);
 			return 0;
 		}
 	}
@@ -127,6 +229,23 @@ static void handle(struct uffd_monitor *u, const struct uffd_msg *msg)
 	void *arg = u->m.sink_arg;
 	uintptr_t s, e;
 
+	switch (msg->event) {
+	case UFFD_EVENT_UNMAP:
+	case UFFD_EVENT_REMOVE:
+		forget(u, msg->arg.remove.start,
+		       msg->arg.remove.end - msg->arg.remove.start);
+		break;
+	case UFFD_EVENT_REMAP:
+		forget(u, msg->arg.remap.from, msg->arg.remap.len);
+		forget(u, msg->arg.remap.to, msg->arg.remap.len);
+		break;
+	case UFFD_EVENT_PAGEFAULT:
+		forget(u, msg->arg.pagefault.address & ~u->page_mask,
+		       u->page_mask + 1);
+		break;
+	default:
+		break;
+	}
 	switch (msg->event) {
 	case UFFD_EVENT_UNMAP:
 		s = msg->arg.remove.start;
@@ -214,6 +333,9 @@ static void uffd_destroy(struct sv_monitor *m)
 		pthread_join(u->thread, NULL);
 	close(u->stop_fd);
 	close(u->fd);
+	sv_itree_overlap(&u->known, 0, UINTPTR_MAX, collect_known, &u->dead);
+	free_known(u->dead);
+	pthread_mutex_destroy(&u->klock);
 	free(u);
 }
 
@@ -268,6 +390,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	if (!u)
 		return -ENOMEM;
 	u->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	pthread_mutex_init(&u->klock, NULL);
+	sv_itree_init(&u->known);
 	u->m.ops = &uffd_ops;
 	u->m.sink = sink;
 	u->m.sink_arg = arg;
