@@ -104,6 +104,33 @@ struct sanverbs_mon_event {
 
 /* The queue overflowed: every watch of this file must be treated as stale. */
 #define SANVERBS_EVENT_OVERFLOW	0x1u
+/*
+ * Bits 8..15 of flags: the kernel's enum mmu_notifier_event that raised the
+ * event (MMU_NOTIFY_UNMAP 0, CLEAR 1, ...), for diagnosis only; its values
+ * are the running kernel's, not part of this ABI's promises.
+ */
+#define SANVERBS_EVENT_KIND_SHIFT 8
+/*
+ * A CLEAR of exactly one PMD block while the block was mapped by a huge pmd:
+ * either a zap of that block or a split of the huge page into PTEs (fork of
+ * a pinned THP, partial unmap next to it) that keeps the very same pages.
+ * SANVERBS_IOC_REVALIDATE tells the two apart once the change is over.
+ */
+#define SANVERBS_EVENT_MAYBE_SPLIT 0x2u
+#define SANVERBS_EVENT_KIND(flags) (((flags) >> SANVERBS_EVENT_KIND_SHIFT) & 0xffu)
+
+/*
+ * Asks whether the last change of a watch (generation gen, flagged
+ * SANVERBS_EVENT_MAYBE_SPLIT) left the range mapping the same pages it did
+ * before: 0 if so (the caller may take gen as its own again), -ESTALE if
+ * the pages differ, another change followed, or the event was not a
+ * possible split.
+ */
+struct sanverbs_revalidate {
+	__u32 slot;		/* in */
+	__u32 reserved;		/* in: 0 */
+	__u64 gen;		/* in: the generation the caller saw */
+};
 
 #define SANVERBS_IOC_MAGIC	0xb5
 #define SANVERBS_IOC_VERSION	_IOR(SANVERBS_IOC_MAGIC, 0, struct sanverbs_version)
@@ -114,5 +141,6 @@ struct sanverbs_mon_event {
 #define SANVERBS_IOC_MON_INIT	_IOWR(SANVERBS_IOC_MAGIC, 5, struct sanverbs_mon_init)
 #define SANVERBS_IOC_WATCH	_IOWR(SANVERBS_IOC_MAGIC, 6, struct sanverbs_watch)
 #define SANVERBS_IOC_UNWATCH	_IOW(SANVERBS_IOC_MAGIC, 7, struct sanverbs_watch)
+#define SANVERBS_IOC_REVALIDATE	_IOW(SANVERBS_IOC_MAGIC, 8, struct sanverbs_revalidate)
 
 #endif /* _UAPI_SANVERBS_IOCTL_H */

@@ -114,6 +114,8 @@ static long sv_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return sv_ioctl_watch(f, uarg);
 	case SANVERBS_IOC_UNWATCH:
 		return sv_ioctl_unwatch(f, uarg);
+	case SANVERBS_IOC_REVALIDATE:
+		return sv_ioctl_revalidate(f, uarg);
 	default:
 		return -ENOTTY;
 	}

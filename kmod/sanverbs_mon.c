@@ -40,6 +40,10 @@ struct sv_mwatch {
 	u32 slot;
 	u64 start;
 	u64 len;
+	/* Set by a possible huge pmd split (qlock): see sv_huge_pfn(). */
+	u64 split_gen;
+	unsigned long split_pfn;
+	unsigned long split_block;
 };
 
 /*
@@ -60,6 +64,48 @@ static bool sv_event_relevant(enum mmu_notifier_event ev)
 	}
 }
 
+/*
+ * fork() of a pinned, PMD-mapped THP splits the pmd (copy_huge_pmd() ->
+ * __split_huge_pmd()), which raises MMU_NOTIFY_CLEAR for exactly that PMD
+ * block although the same pages stay mapped, now by PTEs; so do partial
+ * zaps next to a THP and reclaim. A zap of exactly the block looks the
+ * same from here, so the event is still reported (the generation moves),
+ * but the huge page's pfn is recorded for SANVERBS_IOC_REVALIDATE to
+ * compare with what is mapped once the change is over. The caller of the
+ * notifier holds the locks that keep these page tables alive (mmap lock or
+ * the rmap locks); only one pmd is read.
+ */
+static unsigned long sv_huge_pfn(const struct mmu_notifier_range *range)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	unsigned long addr = range->start;
+	pgd_t *pgdp;
+	p4d_t *p4dp;
+	pud_t *pudp, pud;
+	pmd_t pmd;
+
+	if (range->event != MMU_NOTIFY_CLEAR || (addr & ~PMD_MASK) ||
+	    range->end - addr != PMD_SIZE)
+		return 0;
+	pgdp = pgd_offset(range->mm, addr);
+	if (pgd_none(READ_ONCE(*pgdp)))
+		return 0;
+	p4dp = p4d_offset(pgdp, addr);
+	if (p4d_none(READ_ONCE(*p4dp)))
+		return 0;
+	pudp = pud_offset(p4dp, addr);
+	pud = READ_ONCE(*pudp);
+	if (pud_none(pud) || pud_bad(pud))
+		return 0;
+	pmd = READ_ONCE(*pmd_offset(pudp, addr));
+	if (!pmd_present(pmd) || !pmd_trans_huge(pmd))
+		return 0;
+	return pmd_pfn(pmd);
+#else
+	return 0;
+#endif
+}
+
 /* Called with qlock held. */
 static u64 sv_mon_bump(struct sv_mon *mon, u32 slot)
 {
@@ -70,7 +116,7 @@ static u64 sv_mon_bump(struct sv_mon *mon, u32 slot)
 }
 
 static void sv_mon_queue(struct sv_mon *mon, struct sv_mwatch *w, u64 start,
-			 u64 end, u64 gen)
+			 u64 end, u64 gen, enum mmu_notifier_event kind)
 {
 	struct sanverbs_mon_event *ev;
 
@@ -82,7 +128,7 @@ static void sv_mon_queue(struct sv_mon *mon, struct sv_mwatch *w, u64 start,
 	ev->addr = start;
 	ev->len = end - start;
 	ev->slot = w->slot;
-	ev->flags = 0;
+	ev->flags = ((u32)kind & 0xffu) << SANVERBS_EVENT_KIND_SHIFT;
 	ev->gen = gen;
 	mon->count++;
 }
@@ -93,8 +139,11 @@ static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct sv_mwatch *w = container_of(mni, struct sv_mwatch, mni);
 	struct sv_mon *mon = w->mon;
+	unsigned long pfn = 0;
 	u64 start, end, gen;
 
+	if (sv_event_relevant(range->event))
+		pfn = sv_huge_pfn(range);
 	/* Only a spinlock here: this may run where sleeping is forbidden. */
 	spin_lock(&mon->qlock);
 	mmu_interval_set_seq(mni, cur_seq);
@@ -102,7 +151,13 @@ static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
 		start = max_t(u64, range->start, w->start);
 		end = min_t(u64, range->end, w->start + w->len);
 		gen = sv_mon_bump(mon, w->slot);
-		sv_mon_queue(mon, w, start, end, gen);
+		w->split_gen = pfn ? gen : 0;
+		w->split_pfn = pfn;
+		w->split_block = range->start;
+		sv_mon_queue(mon, w, start, end, gen, range->event);
+		if (pfn)
+			mon->ring[(mon->head + mon->count - 1) % SV_MON_RING]
+				.flags |= SANVERBS_EVENT_MAYBE_SPLIT;
 		atomic64_inc(&sv_counters.invalidations);
 		wake_up_interruptible(&mon->wq);
 	}
@@ -292,6 +347,77 @@ long sv_ioctl_unwatch(struct sv_file *f, void __user *arg)
 		sv_mon_remove(mon, w);
 	mutex_unlock(&mon->lock);
 	return w ? 0 : -EINVAL;
+}
+
+/*
+ * The pages now mapped in the watch's part of the block are the huge page
+ * recorded at the event, one for one. get_user_pages_fast_only() neither
+ * faults nor takes the mmap lock, so this cannot wait for an unmapper that
+ * waits for the library; the interval sequence catches any change that
+ * races with the look-up.
+ */
+long sv_ioctl_revalidate(struct sv_file *f, void __user *arg)
+{
+	struct sv_mon *mon = sv_mon_get(f);
+	struct sanverbs_revalidate rv;
+	unsigned long seq, start, end, pfn, block, i;
+	struct page **pages = NULL;
+	struct sv_mwatch *w;
+	int n = 0, want;
+	long ret = -ESTALE;
+	bool ok;
+
+	if (!mon)
+		return -EINVAL;
+	if (copy_from_user(&rv, arg, sizeof(rv)))
+		return -EFAULT;
+	if (rv.slot >= mon->nslots || rv.reserved)
+		return -EINVAL;
+	if (current->mm != mon->mm)
+		return -EINVAL;
+	mutex_lock(&mon->lock);
+	w = xa_load(&mon->watches, rv.slot);
+	if (!w) {
+		ret = -EINVAL;
+		goto out;
+	}
+	seq = mmu_interval_read_begin(&w->mni);
+	spin_lock(&mon->qlock);
+	ok = w->split_gen && w->split_gen == rv.gen &&
+	     READ_ONCE(mon->status[rv.slot]) == rv.gen;
+	pfn = w->split_pfn;
+	block = w->split_block;
+	spin_unlock(&mon->qlock);
+	if (!ok)
+		goto out;
+	start = max_t(u64, block, w->start & PAGE_MASK);
+	end = min_t(u64, block + PMD_SIZE, PAGE_ALIGN(w->start + w->len));
+	if (start >= end)
+		goto out;
+	want = (end - start) >> PAGE_SHIFT;
+	pages = kmalloc_array(want, sizeof(*pages), GFP_KERNEL);
+	if (!pages) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n = get_user_pages_fast_only(start, want, 0, pages);
+	if (n != want)
+		goto out_put;
+	for (i = 0; i < want; i++)
+		if (page_to_pfn(pages[i]) != pfn + ((start - block) >> PAGE_SHIFT) + i)
+			goto out_put;
+	spin_lock(&mon->qlock);
+	if (!mmu_interval_read_retry(&w->mni, seq) &&
+	    READ_ONCE(mon->status[rv.slot]) == rv.gen)
+		ret = 0;
+	spin_unlock(&mon->qlock);
+out_put:
+	for (i = 0; n > 0 && i < n; i++)
+		put_page(pages[i]);
+	kfree(pages);
+out:
+	mutex_unlock(&mon->lock);
+	return ret;
 }
 
 int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma)

@@ -77,6 +77,7 @@ void sv_file_release_objs(struct sv_file *f);
 long sv_ioctl_mon_init(struct sv_file *f, void __user *arg);
 long sv_ioctl_watch(struct sv_file *f, void __user *arg);
 long sv_ioctl_unwatch(struct sv_file *f, void __user *arg);
+long sv_ioctl_revalidate(struct sv_file *f, void __user *arg);
 int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma);
 ssize_t sv_mon_read(struct sv_file *f, char __user *buf, size_t count,
 		    bool nonblock);

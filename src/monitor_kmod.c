@@ -86,14 +86,40 @@ static void kmon_unwatch(struct sv_monitor *m, struct sv_watch *w)
 	pthread_mutex_unlock(&km->lock);
 }
 
+/* With km->lock held. The module says whether the change that moved the
+ * slot to @gen was a huge-page split that left the same pages mapped; if
+ * so, @gen becomes the watch's own and the change is no change. w->gen is
+ * also read by still_valid() under the cache's lock, hence atomics. */
+static bool revalidate(struct kmon *km, struct sv_watch *w, uint64_t gen)
+{
+	struct sanverbs_revalidate rv = { .slot = (uint32_t)w->token,
+					  .gen = gen };
+
+	if (ioctl(km->fd, SANVERBS_IOC_REVALIDATE, &rv))
+		return false;
+	__atomic_store_n(&w->gen, gen, __ATOMIC_RELEASE);
+	return true;
+}
+
 static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
 {
 	struct kmon *km = to_kmon(m);
+	uint64_t now;
+	bool ok;
 
 	if (w->token >= KMON_SLOTS)
 		return false;
-	return __atomic_load_n(&km->status[w->token], __ATOMIC_ACQUIRE) ==
-	       w->gen;
+	now = __atomic_load_n(&km->status[w->token], __ATOMIC_ACQUIRE);
+	if (now == __atomic_load_n(&w->gen, __ATOMIC_ACQUIRE))
+		return true;
+	/* Slow path, before the entry is dropped: a THP split during fork
+	 * moved the counter without changing the pages. The module refuses
+	 * at once anything that was not flagged as a possible split. */
+	pthread_mutex_lock(&km->lock);
+	ok = km->owner[w->token] == w &&
+	     revalidate(km, (struct sv_watch *)w, now);
+	pthread_mutex_unlock(&km->lock);
+	return ok;
 }
 
 /* Releases the kernel watch of @slot if @gen is news for it; the range
@@ -106,7 +132,9 @@ static bool take_event(struct kmon *km, const struct sanverbs_mon_event *ev,
 
 	pthread_mutex_lock(&km->lock);
 	w = ev->slot < KMON_SLOTS ? km->owner[ev->slot] : NULL;
-	if (w && ev->gen > w->gen) {
+	if (w && ev->gen > __atomic_load_n(&w->gen, __ATOMIC_ACQUIRE) &&
+	    !((ev->flags & SANVERBS_EVENT_MAYBE_SPLIT) &&
+	      revalidate(km, w, ev->gen))) {
 		*start = w->start;
 		*len = w->len;
 		/* The entry is dead: its watch has nothing more to say. */
