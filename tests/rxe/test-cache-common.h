@@ -7,10 +7,12 @@
 #define SV_TEST_CACHE_COMMON_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sv-test.h"
 
@@ -47,6 +49,39 @@ static inline struct sanverbs_ctx *open_ctx_with(size_t max_entries,
 	return c;
 }
 
+/* The monitor this run is about: $SANVERBS_MONITOR, which tests/meson.build
+ * pins to uffd in the rxe suite and to kmod in the kmod suite. */
+static inline enum sanverbs_monitor test_monitor(void)
+{
+	struct sanverbs_ctx_attr a;
+
+	ck_assert_int_eq(sanverbs_ctx_attr_init(&a), 0);
+	return a.monitor;
+}
+
+static inline bool kmod_monitor(void)
+{
+	return stats().monitor == SANVERBS_MONITOR_KMOD;
+}
+
+static inline double now_s(void);
+
+/* The invalidation counter moved past @before. Under userfaultfd the
+ * unmapper waited for the monitor, so it has moved when the changing call
+ * returns. Under kmod only still_valid() is synchronous: the counter moves
+ * at the first lookup that meets the stale entry, or when the monitor
+ * thread's sink runs a moment after the change; callers check after such a
+ * lookup where there is one, and the wait (at most 2 s) covers the rest. */
+static inline void assert_invalidated_since(uint64_t before)
+{
+	double end = now_s() + 2.0;
+
+	while (kmod_monitor() && stats().invalidations <= before &&
+	       now_s() < end)
+		usleep(1000);
+	ck_assert_uint_gt(stats().invalidations, before);
+}
+
 static inline void peer_setup(void)
 {
 	ck_assert_int_eq(sv_qp_pair_create(ctx, &pair), 0);
@@ -66,6 +101,11 @@ static inline void cache_setup(void)
 	ck_assert_msg(stats().monitor == SANVERBS_MONITOR_UFFD ||
 			      stats().monitor == SANVERBS_MONITOR_KMOD,
 		      "no invalidation monitor: caching is off");
+	/* and the one this run was registered for, not a fallback */
+	ck_assert_msg(test_monitor() == SANVERBS_MONITOR_AUTO ||
+			      stats().monitor == test_monitor(),
+		      "SANVERBS_MONITOR asks for monitor %d, the cache uses %d",
+		      (int)test_monitor(), (int)stats().monitor);
 }
 
 static inline void cache_teardown(void)
