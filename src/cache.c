@@ -223,7 +223,37 @@ size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	return live;
 }
 
-static int entry_free(struct sv_cache_entry *e)
+#define SV_SPARE_MAX 64
+
+/* Unlocked: keeps up to SV_SPARE_MAX MR entries of @list (linked by
+ * ->next, deregistered) for reuse, frees the rest. Secure entries live
+ * inside their public handle and are never kept. */
+static void entries_recycle(struct sv_cache *c, struct sv_cache_entry *list)
+{
+	struct sv_cache_entry *x, *nx, *rest = NULL;
+
+	if (!list)
+		return;
+	sv_cache_lock(c);
+	for (x = list; x; x = nx) {
+		nx = x->next;
+		if (x->kind == SV_ENT_MR && c->nspare < SV_SPARE_MAX) {
+			x->next = c->spare;
+			c->spare = x;
+			c->nspare++;
+		} else {
+			x->next = rest;
+			rest = x;
+		}
+	}
+	sv_cache_unlock(c);
+	for (x = rest; x; x = nx) {
+		nx = x->next;
+		free(x);
+	}
+}
+
+static int entry_dereg(struct sv_cache_entry *e)
 {
 	int ret = 0;
 
@@ -231,20 +261,27 @@ static int entry_free(struct sv_cache_entry *e)
 		ret = ibv_dereg_mr(e->ibmr);
 		if (ret > 0)
 			ret = -ret;
+		e->ibmr = NULL;
 	}
-	free(e);
+	return ret;
+}
+
+static int entry_free(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	int ret = entry_dereg(e);
+
+	e->next = NULL;
+	entries_recycle(c, e);
 	return ret;
 }
 
 void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list)
 {
-	struct sv_cache_entry *nx;
+	struct sv_cache_entry *x;
 
-	(void)c;
-	for (; list; list = nx) {
-		nx = list->next;
-		entry_free(list);
-	}
+	for (x = list; x; x = x->next)
+		entry_dereg(x);
+	entries_recycle(c, list);
 }
 
 /* Called by the monitor with c->lock held (uffd) or not (other backends).
@@ -332,6 +369,17 @@ static void *worker(void *arg)
 	}
 	sv_cache_unlock(c);
 	return NULL;
+}
+
+static struct sv_cache_entry *spare_pop(struct sv_cache *c)
+{
+	struct sv_cache_entry *e = c->spare;
+
+	if (e) {
+		c->spare = e->next;
+		c->nspare--;
+	}
+	return e;
 }
 
 struct hit_query {
@@ -486,6 +534,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		c->misses++;
 		if (c->hashed + 1 > ((size_t)1 << c->hbits) && c->hbits < 30)
 			hbits = c->hbits;
+		ent = spare_pop(c);
 		sv_cache_unlock(c);
 		sv_entries_free(c, free_list);
 		free_list = NULL;
@@ -494,11 +543,13 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	} else {
 		sv_cache_lock(c);
 		c->misses++;
+		ent = spare_pop(c);
 		sv_cache_unlock(c);
 	}
 
 	/* 64-byte aligned: the hot fields share one cache line. */
-	ent = aligned_alloc(64, (sizeof(*ent) + 63) & ~(size_t)63);
+	if (!ent)
+		ent = aligned_alloc(64, (sizeof(*ent) + 63) & ~(size_t)63);
 	if (!ent) {
 		free(ntab);
 		return -ENOMEM;
@@ -566,7 +617,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 			ent = NULL; /* queued: the worker frees it */
 		sv_cache_unlock(c);
 		if (ent)
-			free(ent);
+			entry_free(c, ent);
 		return err;
 	}
 
@@ -611,7 +662,7 @@ int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
 	}
 	sv_cache_unlock(c);
 	if (do_free)
-		return entry_free(e);
+		return entry_free(c, e);
 	if (dereg) {
 		ret = ibv_dereg_mr(dereg);
 		if (ret > 0)
@@ -718,6 +769,10 @@ void sv_cache_destroy(struct sv_cache *c)
 	list_init(&c->all, false);
 	sv_cache_unlock(c);
 	sv_entries_free(c, list);
+	for (x = c->spare; x; x = nx) {
+		nx = x->next;
+		free(x);
+	}
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c->htab);

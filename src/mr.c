@@ -42,7 +42,9 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 		return -EINVAL;
 	if (!ctx->cache)
 		return -EINVAL;
-	mr = calloc(1, sizeof(*mr));
+	/* malloc, not calloc: glibc's calloc bypasses the per-thread cache,
+	 * and every field is set below. */
+	mr = malloc(sizeof(*mr));
 	if (!mr)
 		return -ENOMEM;
 	ret = sv_cache_get(ctx->cache, addr, len, access, &mr->entry);
