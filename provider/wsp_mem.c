@@ -116,6 +116,7 @@ WSP_EXPORT int WSPRegisterRdmaMemory(SOCKET s, PVOID lpBuffer,
 				     LPDWORD lpdwDescriptorLength,
 				     LPINT lpErrno)
 {
+	unsigned char out[SANVERBS_DESC_SIZE];
 	struct sanverbs_desc d;
 	unsigned int access = 0;
 	struct wsp_sock *so;
@@ -147,10 +148,14 @@ WSP_EXPORT int WSPRegisterRdmaMemory(SOCKET s, PVOID lpBuffer,
 	ret = reg(so, lpBuffer, dwBufferLength, access, 1, &r);
 	if (ret)
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
-	size = *lpdwDescriptorLength;
+	/* Encode locally, then store through the fault-safe copy: a bad
+	 * descriptor pointer is WSAEFAULT, never a crash. */
+	size = sizeof(out);
 	ret = sanverbs_desc_from_mr(r->mr, &d);
 	if (!ret)
-		ret = sanverbs_desc_encode(&d, lpRdmaBufferDescriptor, &size);
+		ret = sanverbs_desc_encode(&d, out, &size);
+	if (!ret)
+		ret = sanverbs_safe_write(lpRdmaBufferDescriptor, out, size);
 	if (ret) {
 		unreg(so, r);
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
@@ -172,8 +177,10 @@ WSP_EXPORT int WSPDeregisterRdmaMemory(SOCKET s, LPVOID lpRdmaBufferDescriptor,
 		return wsp_fail(lpErrno, wsa);
 	if (!lpRdmaBufferDescriptor)
 		return wsp_fail(lpErrno, WSAEFAULT);
-	if (sanverbs_desc_parse(lpRdmaBufferDescriptor, dwDescriptorLength, &d))
-		return wsp_fail(lpErrno, WSAEINVAL);
+	wsa = wsp_desc_from_user(lpRdmaBufferDescriptor, dwDescriptorLength,
+				 &d);
+	if (wsa)
+		return wsp_fail(lpErrno, wsa);
 	for (r = so->regs; r; r = r->next) {
 		if (!r->rdma || sanverbs_desc_from_mr(r->mr, &mine))
 			continue;

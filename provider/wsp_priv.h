@@ -57,6 +57,11 @@ struct wsp_reg *wsp_reg_find(struct wsp_sock *so, HANDLE h);
 int wsp_wait_wr(struct wsp_sock *so, uint64_t wr_id);
 /* Sets *lpErrno and returns SOCKET_ERROR (for errno-style @err < 0). */
 int wsp_fail(LPINT lpErrno, int wsa);
+/* Reads a descriptor from the application's buffer through the fault-safe
+ * copy (the try/except of the SAN contract) and parses it as untrusted
+ * input: 0, WSAEFAULT if the buffer is not readable, WSAEINVAL if it is not
+ * a valid descriptor. */
+int wsp_desc_from_user(const void *ubuf, DWORD len, struct sanverbs_desc *d);
 int wsp_timeout_ms(void);
 /* Every live socket's context, for the cache callback. */
 int wsp_all_ctx(struct sanverbs_ctx **out, int max);

@@ -5,6 +5,18 @@
 
 #include "wsp_priv.h"
 
+int wsp_desc_from_user(const void *ubuf, DWORD len, struct sanverbs_desc *d)
+{
+	unsigned char tmp[SANVERBS_DESC_SIZE];
+	size_t n = len < sizeof(tmp) ? len : sizeof(tmp);
+
+	/* The parser never reads past SANVERBS_DESC_SIZE bytes, so a local
+	 * copy of at most that much stands for the caller's buffer. */
+	if (!n || sanverbs_safe_read(tmp, ubuf, n))
+		return n ? WSAEFAULT : WSAEINVAL;
+	return sanverbs_desc_parse(tmp, len, d) ? WSAEINVAL : 0;
+}
+
 static int rdma(SOCKET s, LPWSABUFEX bufs, DWORD count, LPVOID desc_buf,
 		DWORD desc_len, DWORD offset, LPDWORD done, LPINT lpErrno,
 		int is_read)
@@ -22,9 +34,9 @@ static int rdma(SOCKET s, LPWSABUFEX bufs, DWORD count, LPVOID desc_buf,
 		return wsp_fail(lpErrno, WSAENOTCONN);
 	if (!bufs || !count || count > 32 || !desc_buf)
 		return wsp_fail(lpErrno, WSAEINVAL);
-	ret = sanverbs_desc_parse(desc_buf, desc_len, &d);
-	if (ret)
-		return wsp_fail(lpErrno, WSAEINVAL);
+	wsa = wsp_desc_from_user(desc_buf, desc_len, &d);
+	if (wsa)
+		return wsp_fail(lpErrno, wsa);
 	/* Judge every buffer and the whole target span before posting any. */
 	for (i = 0; i < count; i++) {
 		struct wsp_reg *r = wsp_reg_find(so, bufs[i].handle);

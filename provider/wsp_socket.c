@@ -373,9 +373,10 @@ WSP_EXPORT int WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 		while (left) {
 			uint32_t n = left < WSP_CHUNK ? left : WSP_CHUNK;
 
-			/* A bad user pointer faults here, in the caller's
-			 * own copy, as a send() would; never in the HCA. */
-			memcpy(so->bounce, p, n);
+			/* A bad user pointer is WSAEFAULT, as from send(),
+			 * found by the fault-safe copy; never a crash. */
+			if (sanverbs_safe_read(so->bounce, p, n))
+				return wsp_fail(lpErrno, WSAEFAULT);
 			ret = sanverbs_ep_post_send(so->ep, so->bounce_mr,
 						    so->bounce, n, 1);
 			if (!ret)
@@ -428,8 +429,15 @@ WSP_EXPORT int WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 
 		if (n && !lpBuffers[i].buf)
 			return wsp_fail(lpErrno, WSAEFAULT);
-		memcpy(lpBuffers[i].buf + boff, slot_buf(so, slot) + so->consumed,
-		       n);
+		/* A faulting buffer consumes nothing: the bytes stay queued,
+		 * and what earlier buffers received is still reported. */
+		if (n && sanverbs_safe_write(lpBuffers[i].buf + boff,
+					     slot_buf(so, slot) + so->consumed,
+					     n)) {
+			if (total)
+				break;
+			return wsp_fail(lpErrno, WSAEFAULT);
+		}
 		boff += n;
 		so->consumed += n;
 		total += (DWORD)n;
