@@ -30,15 +30,16 @@ fi
 ninja -C "$build"
 
 step "unit suite on the host"
-rm -f "$build"/meson-logs/{host,valgrind,guest}.json
+rm -f "$build"/meson-logs/{host,unit-valgrind,guest}.json
 meson test -C "$build" --no-rebuild --suite unit --print-errorlogs \
 	--logbase host || status=1
 logs+=("$build/meson-logs/host.json")
 
 step "unit suite under valgrind"
 meson test -C "$build" --no-rebuild --suite unit --setup=valgrind \
-	--print-errorlogs --logbase valgrind || status=1
-logs+=("$build/meson-logs/valgrind.json")
+	--print-errorlogs --logbase unit || status=1
+# meson appends the setup name to the log base
+logs+=("$build/meson-logs/unit-valgrind.json")
 
 kmod_args=()
 if [ -x kmod/build.sh ]; then
@@ -55,6 +56,8 @@ tests/vm/run.sh --timeout "${SANVERBS_GUEST_TIMEOUT:-1800}" \
 	--print-errorlogs --logbase guest || status=1
 logs+=("$build/meson-logs/guest.json")
 
-scripts/test-summary.py --no-device-skips --expect-suite unit \
-	--expect-suite rxe "${logs[@]}" || status=1
+expect=(--expect-suite unit --expect-suite unit+vg --expect-suite rxe)
+[ ${#kmod_args[@]} -gt 0 ] && expect+=(--expect-suite kmod)
+scripts/test-summary.py --no-device-skips "${expect[@]}" "${logs[@]}" ||
+	status=1
 exit $status

@@ -10,7 +10,7 @@ PKGS=(
 	ibverbs-utils rdmacm-utils perftest
 	check valgrind
 	qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils python3
-	libfabric-dev libfabric-bin gnuplot-nox
+	libfabric-dev libfabric-bin libucx-dev ucx-utils gnuplot-nox
 )
 
 missing=()

@@ -40,6 +40,8 @@ def main():
             # meson names a test "project:suite / test"
             head, _, name = t["name"].partition(" / ")
             suite = head.split(":", 1)[-1] if name else "?"
+            if "valgrind" in path:
+                suite += "+vg"
             t["name"] = name or head
             res = t["result"]
             if res in PASS:
@@ -62,7 +64,7 @@ def main():
     print("\n== sanverbs test summary ==")
     for suite in sorted(per_suite):
         c = per_suite[suite]
-        print(f"  {suite:6s} passed {c['passed']:3d}  failed {c['failed']:3d}"
+        print(f"  {suite:8s} passed {c['passed']:3d}  failed {c['failed']:3d}"
               f"  skipped {c['skipped']:3d}")
     for p in problems:
         print(f"  FAILED: {p}")
