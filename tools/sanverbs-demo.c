@@ -443,6 +443,14 @@ int main(void)
 	       a.dev ? a.dev : "any", a.ns ? ", netns " : "", a.ns ? a.ns : "",
 	       b.ip, b.dev ? b.dev : "any", b.ns ? ", netns " : "",
 	       b.ns ? b.ns : "");
+	/* Say plainly when the two "hosts" share one network namespace: the
+	 * rig falls back to that on kernels whose rxe is not netns-aware. */
+	if (a.ns && getenv("SANVERBS_TWOHOST_MODE") &&
+	    !strcmp(getenv("SANVERBS_TWOHOST_MODE"), "init_net"))
+		printf("sanverbs-demo: note: %s and %s alias the initial network "
+		       "namespace (this kernel's rxe is not namespace-aware); the "
+		       "two processes talk over two rxe devices on a veth pair\n",
+		       a.ns, b.ns);
 	if (pipe(fds))
 		return die("demo", "pipe", -errno);
 	fflush(NULL);
