@@ -9,7 +9,7 @@
 
 #include "loopqp.h"
 
-#define SV_LOOPQP_CQE 64
+#define SV_LOOPQP_DEPTH 16
 #define SV_LOOPQP_PSN 0x1234
 
 int sv_test_gid_index(struct ibv_context *verbs, uint8_t port)
@@ -105,12 +105,12 @@ static int connect_pair(struct sv_qp_pair *p, uint8_t port)
 	return ret > 0 ? -ret : ret;
 }
 
-static struct ibv_qp *make_qp(struct sv_qp_pair *p)
+static struct ibv_qp *make_qp(struct sv_qp_pair *p, unsigned int depth)
 {
 	struct ibv_qp_init_attr ia = {
 		.send_cq = p->cq,
 		.recv_cq = p->cq,
-		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
+		.cap = { .max_send_wr = depth, .max_recv_wr = 16,
 			 .max_send_sge = 1, .max_recv_sge = 1 },
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
@@ -119,23 +119,27 @@ static struct ibv_qp *make_qp(struct sv_qp_pair *p)
 	return ibv_create_qp(p->pd, &ia);
 }
 
-int sv_qp_pair_create(struct sanverbs_ctx *ctx, struct sv_qp_pair *p)
+int sv_qp_pair_create_pd(struct ibv_context *verbs, struct ibv_pd *pd,
+			 uint8_t port, unsigned int depth,
+			 struct sv_qp_pair *p)
 {
-	uint8_t port = sanverbs_ctx_port(ctx);
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	p->verbs = sanverbs_ctx_verbs(ctx);
-	p->pd = sanverbs_ctx_pd(ctx);
+	if (!depth)
+		depth = SV_LOOPQP_DEPTH;
+	p->verbs = verbs;
+	p->pd = pd;
 	p->port = port;
-	p->gid_index = sv_test_gid_index(p->verbs, port);
+	p->gid_index = sv_test_gid_index(verbs, port);
 	if (p->gid_index < 0)
 		return p->gid_index;
-	p->cq = ibv_create_cq(p->verbs, SV_LOOPQP_CQE, NULL, NULL, 0);
+	/* both QPs complete on one CQ, each with up to @depth sends */
+	p->cq = ibv_create_cq(verbs, (int)(2 * depth + 32), NULL, NULL, 0);
 	if (!p->cq)
 		return -errno;
-	p->a = make_qp(p);
-	p->b = make_qp(p);
+	p->a = make_qp(p, depth);
+	p->b = make_qp(p, depth);
 	if (!p->a || !p->b) {
 		ret = -errno;
 		goto err;
@@ -147,6 +151,13 @@ int sv_qp_pair_create(struct sanverbs_ctx *ctx, struct sv_qp_pair *p)
 err:
 	sv_qp_pair_destroy(p);
 	return ret;
+}
+
+int sv_qp_pair_create(struct sanverbs_ctx *ctx, struct sv_qp_pair *p)
+{
+	return sv_qp_pair_create_pd(sanverbs_ctx_verbs(ctx),
+				    sanverbs_ctx_pd(ctx),
+				    sanverbs_ctx_port(ctx), 0, p);
 }
 
 void sv_qp_pair_destroy(struct sv_qp_pair *p)

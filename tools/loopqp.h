@@ -26,6 +26,11 @@ struct sv_qp_pair {
 
 /* Builds the pair on @ctx's device and PD; 0 or a negative errno. */
 int sv_qp_pair_create(struct sanverbs_ctx *ctx, struct sv_qp_pair *pair);
+/* The same on any device context and PD (e.g. one libfabric owns), with
+ * @depth sends in flight per QP (0: the default of 16). */
+int sv_qp_pair_create_pd(struct ibv_context *verbs, struct ibv_pd *pd,
+			 uint8_t port, unsigned int depth,
+			 struct sv_qp_pair *pair);
 void sv_qp_pair_destroy(struct sv_qp_pair *pair);
 
 /* Posts one RDMA WRITE (or READ) from QP a and waits (bounded, 10 s) for its

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Loopback RC pair on a caller-given PD (see peer.h). */
+/* The comparison's peer: tools/loopqp.h on a caller-given PD, plus a
+ * pipelined write for bandwidth (see peer.h). */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -7,143 +8,35 @@
 #include "loopqp.h"
 #include "peer.h"
 
-#define PEER_PSN 0x4321
 #define PEER_DEPTH_MAX 64
-
-static int to_init(struct ibv_qp *qp, uint8_t port)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT,
-		.port_num = port,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ |
-				   IBV_ACCESS_LOCAL_WRITE,
-	};
-
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-				     IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
-}
-
-static int to_rts(struct ibv_qp *qp, uint32_t dqpn, uint8_t port, int gidx,
-		  const union ibv_gid *dgid)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTR,
-		.path_mtu = IBV_MTU_1024,
-		.dest_qp_num = dqpn,
-		.rq_psn = PEER_PSN,
-		.max_dest_rd_atomic = 1,
-		.min_rnr_timer = 12,
-		.ah_attr = {
-			.is_global = 1,
-			.port_num = port,
-			.grh = { .dgid = *dgid, .sgid_index = (uint8_t)gidx,
-				 .hop_limit = 1 },
-		},
-	};
-	int ret;
-
-	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-				    IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				    IBV_QP_MAX_DEST_RD_ATOMIC |
-				    IBV_QP_MIN_RNR_TIMER);
-	if (ret)
-		return ret;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.sq_psn = PEER_PSN;
-	a.max_rd_atomic = 1;
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-				     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-				     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC);
-}
-
-static int connect_pair(struct cmp_peer *p)
-{
-	union ibv_gid gid;
-	int ret;
-
-	if (ibv_query_gid(p->verbs, p->port, p->gid_index, &gid))
-		return -errno;
-	ret = to_init(p->a, p->port);
-	if (!ret)
-		ret = to_init(p->b, p->port);
-	if (!ret)
-		ret = to_rts(p->a, p->b->qp_num, p->port, p->gid_index, &gid);
-	if (!ret)
-		ret = to_rts(p->b, p->a->qp_num, p->port, p->gid_index, &gid);
-	return ret > 0 ? -ret : ret;
-}
-
-static struct ibv_qp *make_qp(struct cmp_peer *p)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = p->cq,
-		.recv_cq = p->cq,
-		.cap = { .max_send_wr = PEER_DEPTH_MAX, .max_recv_wr = 4,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-		.qp_type = IBV_QPT_RC,
-		.sq_sig_all = 1,
-	};
-
-	return ibv_create_qp(p->pd, &ia);
-}
 
 int cmp_peer_create(struct cmp_peer *p, struct ibv_context *verbs,
 		    struct ibv_pd *pd, uint8_t port)
 {
-	int ret;
-
-	memset(p, 0, sizeof(*p));
-	p->verbs = verbs;
-	p->pd = pd;
-	p->port = port;
-	p->next_id = 1;
-	p->gid_index = sv_test_gid_index(verbs, port);
-	if (p->gid_index < 0)
-		return p->gid_index;
-	p->cq = ibv_create_cq(verbs, 2 * PEER_DEPTH_MAX, NULL, NULL, 0);
-	if (!p->cq)
-		return -errno;
-	p->a = make_qp(p);
-	p->b = make_qp(p);
-	if (!p->a || !p->b) {
-		ret = -errno;
-		goto err;
-	}
-	ret = connect_pair(p);
-	if (!ret)
-		return 0;
-err:
-	cmp_peer_destroy(p);
-	return ret;
+	p->next_id = 1ull << 32; /* clear of loopqp's own wr_ids */
+	return sv_qp_pair_create_pd(verbs, pd, port, PEER_DEPTH_MAX, &p->qp);
 }
 
 void cmp_peer_destroy(struct cmp_peer *p)
 {
-	if (p->a)
-		ibv_destroy_qp(p->a);
-	if (p->b)
-		ibv_destroy_qp(p->b);
-	if (p->cq)
-		ibv_destroy_cq(p->cq);
-	memset(p, 0, sizeof(*p));
+	sv_qp_pair_destroy(&p->qp);
 }
 
 int cmp_peer_reset(struct cmp_peer *p)
 {
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
-	struct ibv_wc wc;
+	return sv_qp_pair_reset(&p->qp);
+}
 
-	if (ibv_modify_qp(p->a, &a, IBV_QP_STATE) ||
-	    ibv_modify_qp(p->b, &a, IBV_QP_STATE))
-		return -errno;
-	while (ibv_poll_cq(p->cq, 1, &wc) > 0)
-		;
-	return connect_pair(p);
+int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
+		   size_t len, uint64_t raddr, uint32_t rkey)
+{
+	return sv_rdma_write(&p->qp, src, lkey, len, raddr, rkey);
+}
+
+int cmp_peer_read(struct cmp_peer *p, void *dst, uint32_t lkey, size_t len,
+		  uint64_t raddr, uint32_t rkey)
+{
+	return sv_rdma_read(&p->qp, dst, lkey, len, raddr, rkey);
 }
 
 static double now_s(void)
@@ -173,41 +66,7 @@ static int post_op(struct cmp_peer *p, enum ibv_wr_opcode op, const void *buf,
 	}, *bad;
 
 	*id = wr.wr_id;
-	return ibv_post_send(p->a, &wr, &bad) ? -errno : 0;
-}
-
-static int one_op(struct cmp_peer *p, enum ibv_wr_opcode op, const void *buf,
-		  uint32_t lkey, size_t len, uint64_t raddr, uint32_t rkey)
-{
-	double t0 = now_s();
-	struct ibv_wc wc;
-	uint64_t id;
-	int n, ret;
-
-	ret = post_op(p, op, buf, lkey, len, raddr, rkey, &id);
-	if (ret)
-		return ret;
-	for (;;) {
-		n = ibv_poll_cq(p->cq, 1, &wc);
-		if (n < 0)
-			return -EIO;
-		if (n == 1 && wc.wr_id == id)
-			return (int)wc.status;
-		if (now_s() - t0 > 10)
-			return -ETIMEDOUT;
-	}
-}
-
-int cmp_peer_write(struct cmp_peer *p, const void *src, uint32_t lkey,
-		   size_t len, uint64_t raddr, uint32_t rkey)
-{
-	return one_op(p, IBV_WR_RDMA_WRITE, src, lkey, len, raddr, rkey);
-}
-
-int cmp_peer_read(struct cmp_peer *p, void *dst, uint32_t lkey, size_t len,
-		  uint64_t raddr, uint32_t rkey)
-{
-	return one_op(p, IBV_WR_RDMA_READ, dst, lkey, len, raddr, rkey);
+	return ibv_post_send(p->qp.a, &wr, &bad) ? -errno : 0;
 }
 
 double cmp_peer_write_bw(struct cmp_peer *p, const void *src, uint32_t lkey,
@@ -231,7 +90,7 @@ double cmp_peer_write_bw(struct cmp_peer *p, const void *src, uint32_t lkey,
 				return ret;
 			posted++;
 		}
-		n = ibv_poll_cq(p->cq, 16, wc);
+		n = ibv_poll_cq(p->qp.cq, 16, wc);
 		if (n < 0)
 			return -EIO;
 		for (i = 0; i < n; i++)

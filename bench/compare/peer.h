@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* A loopback RC QP pair built on any (context, PD): the libfabric side owns
- * its PD, so tools/loopqp.h (which wants a sanverbs context) cannot serve
- * every system. */
+/* The peer of every system in the comparison: a loopback RC QP pair
+ * (tools/loopqp.h) on whatever PD that system registers in, since libfabric
+ * and raw verbs own their PDs. */
 #ifndef CMP_PEER_H
 #define CMP_PEER_H
 
@@ -10,15 +10,11 @@
 
 #include <infiniband/verbs.h>
 
+#include "loopqp.h"
+
 struct cmp_peer {
-	struct ibv_context *verbs;
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
-	struct ibv_qp *a; /* initiator */
-	struct ibv_qp *b; /* target */
-	uint8_t port;
-	int gid_index;
-	uint64_t next_id;
+	struct sv_qp_pair qp;
+	uint64_t next_id; /* wr_ids of the pipelined writes */
 };
 
 int cmp_peer_create(struct cmp_peer *p, struct ibv_context *verbs,
