@@ -42,18 +42,6 @@ void sv_lock_set_ops(const struct sv_lock_ops *o)
 	pthread_mutex_unlock(&lc_lock);
 }
 
-static size_t page_size(void)
-{
-	static size_t ps;
-	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
-
-	if (!v) {
-		v = (size_t)sysconf(_SC_PAGESIZE);
-		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
 static size_t hash(uintptr_t pgno)
 {
 	return (size_t)((pgno * 0x9e3779b97f4a7c15ull) >> 17) & (nbuckets - 1);
@@ -120,7 +108,7 @@ static int apply_runs(uintptr_t first, uintptr_t last, int locking,
 {
 	uintptr_t p = first, run = 0;
 	int in_run = 0, ret;
-	size_t ps = page_size();
+	size_t ps = sv_page_size();
 
 	for (p = first; p <= last + 1; p++) {
 		int edge = 0;
@@ -154,7 +142,7 @@ static int apply_runs(uintptr_t first, uintptr_t last, int locking,
 static void range_pages(const void *addr, size_t len, uintptr_t *first,
 			uintptr_t *last)
 {
-	size_t ps = page_size();
+	size_t ps = sv_page_size();
 
 	*first = (uintptr_t)addr / ps;
 	*last = ((uintptr_t)addr + len - 1) / ps;
@@ -256,7 +244,7 @@ unsigned long sv_lock_count(const void *addr)
 	unsigned long c;
 
 	pthread_mutex_lock(&lc_lock);
-	pp = find_slot((uintptr_t)addr / page_size());
+	pp = find_slot((uintptr_t)addr / sv_page_size());
 	c = pp ? (*pp)->count : 0;
 	pthread_mutex_unlock(&lc_lock);
 	return c;

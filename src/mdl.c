@@ -27,18 +27,6 @@
 #define PFN_PRESENT (1ull << 63)
 #define PFN_MASK ((1ull << 55) - 1)
 
-static size_t pgsz(void)
-{
-	static size_t ps;
-	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
-
-	if (!v) {
-		v = (size_t)sysconf(_SC_PAGESIZE);
-		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
 SV_EXPORT int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr,
 				  size_t len, struct sanverbs_mdl **out)
 {
@@ -54,9 +42,9 @@ SV_EXPORT int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr,
 		return -ENOMEM;
 	m->ctx = ctx;
 	m->va = addr;
-	m->byte_offset = a % pgsz();
+	m->byte_offset = a % sv_page_size();
 	m->byte_count = len;
-	m->page_count = (a + len - 1) / pgsz() - a / pgsz() + 1;
+	m->page_count = (a + len - 1) / sv_page_size() - a / sv_page_size() + 1;
 	*out = m;
 	return 0;
 }
@@ -84,7 +72,7 @@ SV_EXPORT int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
 		free(m);
 		return -ENOMEM;
 	}
-	first = (uintptr_t)addr / pgsz() - (uintptr_t)src->va / pgsz();
+	first = (uintptr_t)addr / sv_page_size() - (uintptr_t)src->va / sv_page_size();
 	memcpy(m->pfn, src->pfn + first, m->page_count * sizeof(*m->pfn));
 	m->parent = src;
 	m->pin = src->pin;
@@ -124,12 +112,12 @@ static int populate_supported(void)
 
 	if (s)
 		return s > 0;
-	p = mmap(NULL, pgsz(), PROT_READ | PROT_WRITE,
+	p = mmap(NULL, sv_page_size(), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 1; /* assume yes; the real probe will tell */
-	s = madvise(p, pgsz(), MADV_POPULATE_WRITE) == 0 ? 1 : -1;
-	munmap(p, pgsz());
+	s = madvise(p, sv_page_size(), MADV_POPULATE_WRITE) == 0 ? 1 : -1;
+	munmap(p, sv_page_size());
 	__atomic_store_n(&state, s, __ATOMIC_RELAXED);
 	return s > 0;
 }
@@ -149,7 +137,7 @@ static int probe(void *start, size_t len, int write)
 		/* A hole, or really out of memory: mincore tells them apart
 		 * (it fails with ENOMEM only for unmapped ranges). It
 		 * writes one byte per page. */
-		vec = malloc(len / pgsz());
+		vec = malloc(len / sv_page_size());
 		if (!vec)
 			return -ENOMEM;
 		hole = mincore(start, len, vec) && errno == ENOMEM;
@@ -167,7 +155,7 @@ static int probe(void *start, size_t len, int write)
  * so no caller mistakes the zeros for frames. */
 static void fill_pfns(struct sanverbs_mdl *m)
 {
-	uintptr_t first = (uintptr_t)m->va / pgsz();
+	uintptr_t first = (uintptr_t)m->va / sv_page_size();
 	size_t i, want = m->page_count * sizeof(*m->pfn);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	int valid = fd >= 0;
@@ -210,7 +198,7 @@ SV_EXPORT int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
 		return -EOPNOTSUPP;
 	write = op != SANVERBS_IO_READ_ACCESS;
 	start = mdl->va - mdl->byte_offset;
-	span = mdl->page_count * pgsz();
+	span = mdl->page_count * sv_page_size();
 
 	mdl->pfn = malloc(mdl->page_count * sizeof(*mdl->pfn));
 	if (!mdl->pfn)
@@ -260,7 +248,7 @@ SV_EXPORT int sanverbs_mdl_unlock(struct sanverbs_mdl *mdl)
 	if (mdl->pin)
 		ibv_dereg_mr(mdl->pin);
 	mdl->pin = NULL;
-	sv_unlock_pages(mdl->va - mdl->byte_offset, mdl->page_count * pgsz());
+	sv_unlock_pages(mdl->va - mdl->byte_offset, mdl->page_count * sv_page_size());
 	free(mdl->pfn);
 	mdl->pfn = NULL;
 	mdl->flags = 0;

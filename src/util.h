@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define SV_EXPORT __attribute__((visibility("default")))
 
@@ -21,6 +22,19 @@ static inline int sv_range_ok(const void *addr, size_t len)
 	uintptr_t a = (uintptr_t)addr;
 
 	return addr != NULL && len != 0 && a + len > a;
+}
+
+/* The page size, read once: several modules need it on hot paths. */
+static inline size_t sv_page_size(void)
+{
+	static size_t ps;
+	size_t v = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+
+	if (!v) {
+		v = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 #endif
