@@ -294,6 +294,15 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 		goto err_unlock;
 	}
 	/*
+	 * Inserted while another invalidation of this mm is running (another
+	 * thread's munmap, khugepaged, reclaim), the notifier waits on the
+	 * deferred list and misses every invalidation that starts before
+	 * that one ends. Wait for it here: once WATCH returns the notifier is
+	 * in the tree, and whatever changed meanwhile has completed, so the
+	 * caller's pinning after WATCH sees the new pages.
+	 */
+	mmu_interval_read_begin(&w->mni);
+	/*
 	 * Checked after the insertion so that an unmap racing with the check
 	 * is reported rather than slipping between the two.
 	 */

@@ -3,7 +3,9 @@
  * watched range make still_valid() false by the time the call returns and
  * reach the sink once; mprotect and fork do not; an unwatched range reports
  * nothing; a range with a hole cannot be watched (-EFAULT); watches are
- * released on destroy.
+ * released on destroy. A fork() that splits a pinned THP (the same
+ * notifier event as a zap of the block) leaves the watch valid once the
+ * module compared the pages; REVALIDATE refuses anything else.
  * Through the registration cache (monitor KMOD) a re-mapped buffer is
  * registered afresh and a peer QP sees the new bytes, not the old pages. */
 #define _GNU_SOURCE
@@ -11,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -213,6 +216,97 @@ START_TEST(hole_cannot_be_watched)
 }
 END_TEST
 
+/* A pinned THP split by fork() (copy_huge_pmd -> __split_huge_pmd: the
+ * same event and range as a zap of the block) keeps the watch valid once
+ * the module compared the pages; a zap of a PMD-mapped block does not. */
+START_TEST(thp_split_is_not_a_change)
+{
+	const size_t huge = 2u << 20;
+	char *raw = mmap(NULL, 4 * huge, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sanverbs_pin pin = { 0 };
+	struct sv_watch w1 = { 0 }, w2 = { 0 };
+	char *b1, *b2;
+	int fd, status;
+	pid_t pid;
+
+	ck_assert_ptr_ne(raw, MAP_FAILED);
+	b1 = (char *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+	b2 = b1 + huge;
+	ck_assert_int_eq(madvise(b1, 2 * huge, MADV_HUGEPAGE), 0);
+	memset(b1, 3, 2 * huge);
+	/* the split only happens for pages fork cannot share: pinned */
+	fd = kt_open();
+	pin.addr = (uintptr_t)b1;
+	pin.len = 2 * huge;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_PIN, &pin), 0);
+	w1.start = (uintptr_t)b1 + 16 * page;
+	w1.len = 32 * page;
+	w2.start = (uintptr_t)b2;
+	w2.len = huge;
+	ck_assert_int_eq(mon->ops->watch(mon, &w1), 0);
+	ck_assert_int_eq(mon->ops->watch(mon, &w2), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(mon->ops->still_valid(mon, &w1));
+	ck_assert(mon->ops->still_valid(mon, &w2));
+	nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+	ck_assert_uint_eq(wait_calls(0), 0);
+
+	/* b2 was split too; b1 is PTE-mapped now as well. A zap of b1's
+	 * watched part is a change. */
+	ck_assert_int_eq(madvise((char *)w1.start, page, MADV_DONTNEED), 0);
+	ck_assert(!mon->ops->still_valid(mon, &w1));
+	ck_assert_uint_eq(wait_calls(1), 1);
+	ck_assert_uint_eq(last_start, w1.start);
+	mon->ops->unwatch(mon, &w1);
+	mon->ops->unwatch(mon, &w2);
+	close(fd);
+	munmap(raw, 4 * huge);
+}
+END_TEST
+
+START_TEST(revalidate_refuses)
+{
+	struct sanverbs_mon_init mi = { .slots = 4 };
+	struct sanverbs_watch wa = { 0 };
+	struct sanverbs_revalidate rv = { 0 };
+	int fd = kt_open();
+
+	/* no monitor on this file yet */
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_MON_INIT, &mi), 0);
+	wa.addr = (uintptr_t)buf;
+	wa.len = len;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_WATCH, &wa), 0);
+	rv.slot = wa.slot;
+	rv.gen = wa.gen;
+	rv.reserved = 1;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	rv.reserved = 0;
+	rv.slot = 4;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	rv.slot = wa.slot == 0 ? 1 : 0; /* not watched */
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* nothing happened, and a plain zap is no split */
+	rv.slot = wa.slot;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	ck_assert_int_eq(madvise(buf, page, MADV_DONTNEED), 0);
+	rv.gen = wa.gen + 1;
+	ck_assert_int_eq(ioctl(fd, SANVERBS_IOC_REVALIDATE, &rv), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	close(fd);
+}
+END_TEST
+
 START_TEST(cache_uses_kmod_monitor)
 {
 	struct sanverbs_ctx_attr attr;
@@ -293,6 +387,8 @@ int main(void)
 	tcase_add_test(tc, unwatched_range_is_silent);
 	tcase_add_test(tc, many_watches_are_independent);
 	tcase_add_test(tc, hole_cannot_be_watched);
+	tcase_add_test(tc, thp_split_is_not_a_change);
+	tcase_add_test(tc, revalidate_refuses);
 	tcase_add_test(tc, cache_uses_kmod_monitor);
 	suite_add_tcase(s, tc);
 	return sv_test_run_rxe(s);

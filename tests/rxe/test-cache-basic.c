@@ -304,20 +304,42 @@ START_TEST(explicit_invalidate_and_flush)
 END_TEST
 
 #define MAXREC 16
-static atomic_int ncb;
+static atomic_int ncb, npeer;
 static void *cb_addr[MAXREC];
 static size_t cb_len[MAXREC];
+static bool under_kmod;
+
+/* Under kmod the fixture's peer buffer, which no test changes, may be
+ * reported once (its entry is then dropped and unwatched): a CLEAR of a
+ * whole 2 MiB block around its first pages, still mapped by PTEs, that the
+ * module cannot prove harmless (docs/kmod.md). Kept apart, so the counts
+ * of what the tests do change stay exact. */
+static bool peer_over_report(void *addr)
+{
+	if (!under_kmod || addr != peer)
+		return false;
+	atomic_fetch_add(&npeer, 1);
+	return true;
+}
 
 static void record_cb(void *arg, void *addr, size_t len)
 {
 	int i = atomic_load(&ncb);
 
 	(void)arg;
+	if (peer_over_report(addr))
+		return;
 	if (i < MAXREC) {
 		cb_addr[i] = addr;
 		cb_len[i] = len;
 	}
 	atomic_fetch_add(&ncb, 1);
+}
+
+static void note_monitor(void)
+{
+	under_kmod = kmod_monitor();
+	atomic_store(&npeer, 0);
 }
 
 START_TEST(callback_once_per_change)
@@ -368,6 +390,8 @@ static void freeing_cb(void *arg, void *addr, size_t len)
 	int i = atomic_load(&nfree_cb);
 
 	(void)arg;
+	if (peer_over_report(addr))
+		return;
 	if (i < MAXREC) {
 		cb_addr[i] = addr;
 		cb_len[i] = len;
@@ -392,28 +416,11 @@ START_TEST(callback_frees_memory)
 	ck_assert_int_eq(sanverbs_cache_set_callback(ctx, freeing_cb, NULL),
 			 0);
 	ck_assert_int_eq(munmap(p, LEN), 0);
-	{
-		double end = now_s() + 10;
-		int i, n, seen_p = 0, seen_v = 0;
-
-		while (atomic_load(&nfree_cb) < 2 && now_s() < end)
-			usleep(1000);
-		usleep(200 * 1000);
-		n = atomic_load(&nfree_cb);
-		for (i = 0; i < n && i < MAXREC; i++) {
-			seen_p += cb_addr[i] == p;
-			seen_v += cb_addr[i] == victim;
-			if (cb_addr[i] != p && cb_addr[i] != victim)
-				fprintf(stderr, "extra callback %p+%zx (peer %p)\n",
-					cb_addr[i], cb_len[i], (void *)peer);
-		}
-		ck_assert_int_eq(seen_p, 1);
-		ck_assert_int_eq(seen_v, 1);
-		/* kmod may over-report one neighbour whose huge page the
-		 * unmaps split, when the module could not prove the pages
-		 * unchanged (docs/kmod.md); never under userfaultfd */
-		ck_assert_int_le(n, kmod_monitor() ? 3 : 2);
-	}
+	wait_for(&nfree_cb, 2, 10);
+	usleep(200 * 1000);
+	ck_assert_int_eq(atomic_load(&nfree_cb), 2);
+	ck_assert(cb_addr[0] == p || cb_addr[1] == p);
+	ck_assert(cb_addr[0] == victim || cb_addr[1] == victim);
 	ck_assert_ptr_null(heap_block);
 	/* the library is still fully usable */
 	p = map(LEN);
@@ -588,6 +595,7 @@ int main(void)
 	TCase *tc = tcase_create("basic");
 
 	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
+	tcase_add_checked_fixture(tc, note_monitor, NULL);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hit_miss_counted);
 	tcase_add_test(tc, remote_access_exact_and_revoked);
