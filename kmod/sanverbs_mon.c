@@ -116,7 +116,8 @@ static u64 sv_mon_bump(struct sv_mon *mon, u32 slot)
 }
 
 static void sv_mon_queue(struct sv_mon *mon, struct sv_mwatch *w, u64 start,
-			 u64 end, u64 gen, enum mmu_notifier_event kind)
+			 u64 end, u64 gen, enum mmu_notifier_event kind,
+			 u32 flags)
 {
 	struct sanverbs_mon_event *ev;
 
@@ -128,7 +129,7 @@ static void sv_mon_queue(struct sv_mon *mon, struct sv_mwatch *w, u64 start,
 	ev->addr = start;
 	ev->len = end - start;
 	ev->slot = w->slot;
-	ev->flags = ((u32)kind & 0xffu) << SANVERBS_EVENT_KIND_SHIFT;
+	ev->flags = flags | ((u32)kind & 0xffu) << SANVERBS_EVENT_KIND_SHIFT;
 	ev->gen = gen;
 	mon->count++;
 }
@@ -154,10 +155,8 @@ static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
 		w->split_gen = pfn ? gen : 0;
 		w->split_pfn = pfn;
 		w->split_block = range->start;
-		sv_mon_queue(mon, w, start, end, gen, range->event);
-		if (pfn)
-			mon->ring[(mon->head + mon->count - 1) % SV_MON_RING]
-				.flags |= SANVERBS_EVENT_MAYBE_SPLIT;
+		sv_mon_queue(mon, w, start, end, gen, range->event,
+			     pfn ? SANVERBS_EVENT_MAYBE_SPLIT : 0);
 		atomic64_inc(&sv_counters.invalidations);
 		wake_up_interruptible(&mon->wq);
 	}
