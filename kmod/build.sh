@@ -4,7 +4,8 @@
 #
 # Usage: kmod/build.sh [KDIR]
 #   KDIR defaults to $SV_KHEADERS from .cache/vm/env.sh, written by
-#   tests/vm/fetch-guest.sh (run it first). The build happens in a copy of
+#   tests/vm/fetch-guest.sh (run here when that file is missing, its output
+#   sent to stderr so stdout stays the .ko path). The build happens in a copy of
 #   the sources under .cache/kmod/<kernel version>/ so the source tree stays
 #   clean and parallel builds for other kernels do not collide.
 # Warnings fail the build.
@@ -15,7 +16,7 @@ repo=$(dirname "$here")
 kdir=${1:-}
 if [ -z "$kdir" ]; then
     envfile=${SANVERBS_CACHE:-$repo/.cache}/vm/env.sh
-    [ -f "$envfile" ] || { echo "build.sh: $envfile missing; run tests/vm/fetch-guest.sh first" >&2; exit 1; }
+    [ -f "$envfile" ] || "$repo/tests/vm/fetch-guest.sh" >&2
     # shellcheck disable=SC1090
     . "$envfile"
     kdir=$SV_KHEADERS

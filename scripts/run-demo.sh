@@ -12,10 +12,10 @@ scripts/setup-deps.sh
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 
+tests/vm/fetch-guest.sh >/dev/null
 kmod_args=()
 if [ -x kmod/build.sh ]; then
 	kmod_args=(--kmod "$(kmod/build.sh | tail -n 1)")
 fi
-tests/vm/fetch-guest.sh >/dev/null
 exec tests/vm/run.sh --timeout 600 "${kmod_args[@]}" -- \
 	"$top/$build/tools/sanverbs-demo" "$@"

@@ -41,6 +41,9 @@ meson test -C "$build" --no-rebuild --suite unit --setup=valgrind \
 # meson appends the setup name to the log base
 logs+=("$build/meson-logs/unit-valgrind.json")
 
+step "guest kernel, modules and headers (Debian 6.1)"
+tests/vm/fetch-guest.sh
+
 kmod_args=()
 if [ -x kmod/build.sh ]; then
 	step "kernel module"
@@ -49,7 +52,6 @@ if [ -x kmod/build.sh ]; then
 fi
 
 step "device suites (rxe, kmod) on SoftRoCE"
-tests/vm/fetch-guest.sh
 tests/vm/run.sh --timeout "${SANVERBS_GUEST_TIMEOUT:-1800}" \
 	--rw "$top/$build" "${kmod_args[@]}" -- \
 	meson test -C "$build" --no-rebuild --suite rxe --suite kmod \
