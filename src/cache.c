@@ -474,8 +474,35 @@ static struct ibv_mr *reg_retry(struct sv_cache *c, uintptr_t addr,
 	}
 }
 
-int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
-		 unsigned int access, struct sv_cache_entry **out)
+/* Spare public handles, linked through ->addr while spare: a hit then
+ * costs no malloc/free (a quarter of its instructions before). */
+#define SV_SPARE_MR_MAX 64
+
+static struct sanverbs_mr *mr_pop(struct sv_cache *c)
+{
+	struct sanverbs_mr *mr = c->mr_spare;
+
+	if (mr) {
+		c->mr_spare = mr->addr;
+		c->nmr_spare--;
+	}
+	return mr;
+}
+
+/* Keeps @mr for reuse if there is room; false: the caller frees it. */
+static bool mr_push(struct sv_cache *c, struct sanverbs_mr *mr)
+{
+	if (c->nmr_spare >= SV_SPARE_MR_MAX)
+		return false;
+	mr->addr = c->mr_spare;
+	c->mr_spare = mr;
+	c->nmr_spare++;
+	return true;
+}
+
+static int get_entry(struct sv_cache *c, void *addr, size_t len,
+		     unsigned int access, struct sv_cache_entry **out,
+		     struct sanverbs_mr **h)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct hit_query q = { s, e, access };
@@ -513,6 +540,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 				if (!ent->used)
 					ent->used = 1;
 				c->hits++;
+				*h = mr_pop(c);
 				sv_cache_unlock(c);
 				*out = ent;
 				return 0;
@@ -637,13 +665,16 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	return 0;
 }
 
-int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
+static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
+		     struct sanverbs_mr *mr)
 {
 	struct ibv_mr *dereg = NULL;
 	bool do_free = false;
 	int ret = 0;
 
 	sv_cache_lock(c);
+	if (mr && mr_push(c, mr))
+		mr = NULL;
 	if (--e->refs == 0) {
 		if (e->state == SV_ST_LIVE && e->in_tree &&
 		    !(e->access & SV_REMOTE_ACCESS)) {
@@ -661,6 +692,7 @@ int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
 		}
 	}
 	sv_cache_unlock(c);
+	free(mr);
 	if (do_free)
 		return entry_free(c, e);
 	if (dereg) {
@@ -669,6 +701,29 @@ int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e)
 			ret = -ret;
 	}
 	return ret;
+}
+
+int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
+		 unsigned int access, struct sanverbs_mr **out)
+{
+	struct sanverbs_mr *h = NULL;
+	struct sv_cache_entry *e;
+	int ret = get_entry(c, addr, len, access, &e, &h);
+
+	if (ret)
+		return ret;
+	if (!h && !(h = malloc(sizeof(*h)))) {
+		put_entry(c, e, NULL);
+		return -ENOMEM;
+	}
+	h->entry = e;
+	*out = h;
+	return 0;
+}
+
+int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr)
+{
+	return put_entry(c, mr->entry, mr);
 }
 
 int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
@@ -773,6 +828,8 @@ void sv_cache_destroy(struct sv_cache *c)
 		nx = x->next;
 		free(x);
 	}
+	while (c->mr_spare)
+		free(mr_pop(c));
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c->htab);

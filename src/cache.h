@@ -13,6 +13,7 @@
 
 struct sanverbs_ctx;
 struct sv_cache;
+struct sanverbs_mr;
 
 enum sv_entry_kind { SV_ENT_MR, SV_ENT_SECURE };
 enum sv_entry_state {
@@ -51,11 +52,15 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out);
 /* Releases every entry, stops the monitor and the worker. */
 void sv_cache_destroy(struct sv_cache *c);
 
-/* A referenced entry whose ibmr covers [addr, addr + len) with at least
- * @access (and exactly the remote bits of @access); 0 or a negative errno. */
+/* A handle holding one reference on an entry whose ibmr covers
+ * [addr, addr + len) with at least @access (and exactly the remote bits of
+ * @access): only ->entry is set, the caller fills the rest. Handles come
+ * from a spare list taken under the same lock as the hit, so a hit does not
+ * allocate. 0 or a negative errno. */
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
-		 unsigned int access, struct sv_cache_entry **out);
-/* Drops a reference; 0 or the negative errno of ibv_dereg_mr. */
-int sv_cache_put(struct sv_cache *c, struct sv_cache_entry *e);
+		 unsigned int access, struct sanverbs_mr **out);
+/* Drops @mr's reference and takes the handle back (kept or freed); 0 or
+ * the negative errno of ibv_dereg_mr. */
+int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr);
 
 #endif

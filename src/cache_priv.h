@@ -55,6 +55,8 @@ struct sv_cache {
 	 * were a third of a miss's own instructions. */
 	struct sv_cache_entry *spare;
 	unsigned int nspare;
+	struct sanverbs_mr *mr_spare; /* handles, for the next hit */
+	unsigned int nmr_spare;
 
 	pthread_t worker;
 	pthread_cond_t cond;

@@ -42,16 +42,9 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 		return -EINVAL;
 	if (!ctx->cache)
 		return -EINVAL;
-	/* malloc, not calloc: glibc's calloc bypasses the per-thread cache,
-	 * and every field is set below. */
-	mr = malloc(sizeof(*mr));
-	if (!mr)
-		return -ENOMEM;
-	ret = sv_cache_get(ctx->cache, addr, len, access, &mr->entry);
-	if (ret) {
-		free(mr);
+	ret = sv_cache_get(ctx->cache, addr, len, access, &mr);
+	if (ret)
 		return ret;
-	}
 	mr->ctx = ctx;
 	mr->addr = addr;
 	mr->len = len;
@@ -63,13 +56,10 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 
 SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
 {
-	int ret;
-
 	if (!mr)
 		return -EINVAL;
-	ret = sv_cache_put(mr->ctx->cache, mr->entry);
-	free(mr);
-	return ret;
+	/* the cache keeps or frees the handle */
+	return sv_cache_put(mr->ctx->cache, mr);
 }
 
 SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)
