@@ -240,6 +240,35 @@ START_TEST(ev_shmdt)
 }
 END_TEST
 
+/* Truncating a shared file mapping (here a memfd) drops its pages from
+ * under the mapping without munmap or madvise; growing the file again
+ * maps new pages at the same address. The notifier sees it
+ * (unmap_mapping_range); userfaultfd has no event for it, so under uffd
+ * this is a stale hit today: tests/meson.build runs this case under uffd
+ * as an expected failure until monitor_uffd.c stops caching file-backed
+ * shmem. */
+START_TEST(ev_truncate_memfd)
+{
+	int fd = memfd_create("sv-cache", 0);
+	uint64_t inv;
+	uint8_t *p;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, LEN), 0);
+	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(ftruncate(fd, LEN), 0);
+	ck_assert_int_eq(p[0], 0);
+	ck_assert_int_eq(land(p, LEN, 13), 0);
+	assert_invalidated_since(inv);
+	munmap(p, LEN);
+	close(fd);
+}
+END_TEST
+
 START_TEST(ev_malloc_free_large)
 {
 	const size_t big = 4u << 20;
@@ -315,6 +344,7 @@ int main(void)
 {
 	Suite *s = suite_create("cache-events");
 	TCase *tc = tcase_create("events");
+	TCase *tt = tcase_create("truncate");
 
 	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
 	tcase_set_timeout(tc, 120);
@@ -330,5 +360,9 @@ int main(void)
 	tcase_add_test(tc, ev_malloc_free_heap);
 	tcase_add_test(tc, ev_heap_trim);
 	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tt, cache_setup, cache_teardown);
+	tcase_set_timeout(tt, 120);
+	tcase_add_test(tt, ev_truncate_memfd);
+	suite_add_tcase(s, tt);
 	return sv_test_run_rxe(s);
 }
