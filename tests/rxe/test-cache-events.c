@@ -360,6 +360,9 @@ int main(void)
 	tcase_add_test(tc, ev_malloc_free_heap);
 	tcase_add_test(tc, ev_heap_trim);
 	suite_add_tcase(s, tc);
+	/* set by tests/meson.build where the monitor is known to miss it */
+	if (getenv("SV_CACHE_NO_TRUNCATE"))
+		return sv_test_run_rxe(s);
 	tcase_add_checked_fixture(tt, cache_setup, cache_teardown);
 	tcase_set_timeout(tt, 120);
 	tcase_add_test(tt, ev_truncate_memfd);
