@@ -25,6 +25,7 @@
 #include "cache_itree.h"
 #include "monitor.h"
 #include "util.h"
+#include "vma_kind.h"
 
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
@@ -176,7 +177,13 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 		remember(u, &reg.range, TOKEN_WP, gen);
 		return 0;
 	}
-	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY)) {
+	/* WP mode is refused for shmem and hugetlb. MISSING mode would take
+	 * them, but a file mapping (memfd, tmpfs, hugetlbfs) loses its pages
+	 * to truncate()/fallocate(PUNCH_HOLE) with no userfaultfd event, so
+	 * only anonymous ones (shared anonymous, anonymous huge pages) may be
+	 * watched; the rest is registered uncached. */
+	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY) &&
+	    sv_range_anonymous(reg.range.start, reg.range.len) == 1) {
 		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 		if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
 			w->token = TOKEN_MISSING;
@@ -185,7 +192,8 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 		}
 	}
 	/* The kernel says EINVAL both for a hole and for a VMA it cannot
-	 * watch; msync() tells them apart (ENOMEM: not all mapped). */
+	 * watch (and so do we, for file mappings); msync() tells them apart
+	 * (ENOMEM: not all mapped). */
 	if (errno == EINVAL &&
 	    msync((void *)(uintptr_t)reg.range.start, reg.range.len, MS_ASYNC) &&
 	    errno == ENOMEM)

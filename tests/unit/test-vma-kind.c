@@ -1,0 +1,128 @@
+/* Description: sv_range_anonymous() tells anonymous memory (private, shared
+ * anonymous, heap) from file mappings (memfd shared and private, regular
+ * files) and from holes, across VMA boundaries; the userfaultfd monitor
+ * relies on it to never cache memory whose pages a truncate() can take
+ * away without an event. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sv-test.h"
+#include "vma_kind.h"
+
+#define PS 4096
+
+static char *map(int prot, int flags, int fd, size_t len)
+{
+	char *p = mmap(NULL, len, prot, flags, fd, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+START_TEST(anonymous_kinds)
+{
+	char *priv = map(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 4 * PS);
+	char *shared = map(PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			   -1, 4 * PS);
+	char *heap = malloc(100);
+
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)priv, 4 * PS), 1);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)priv + 10, 1), 1);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)shared, 4 * PS), 1);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)heap, 100), 1);
+	/* two VMAs of different protection: still one anonymous range */
+	ck_assert_int_eq(mprotect(priv + PS, PS, PROT_READ), 0);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)priv, 4 * PS), 1);
+	free(heap);
+	munmap(priv, 4 * PS);
+	munmap(shared, 4 * PS);
+}
+END_TEST
+
+START_TEST(file_kinds)
+{
+	int fd = memfd_create("sv-vma", 0);
+	char *sh, *pr;
+	FILE *f = tmpfile();
+	char *reg;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4 * PS), 0);
+	sh = map(PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4 * PS);
+	pr = map(PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 4 * PS);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)sh, 4 * PS), 0);
+	/* private file mappings keep unwritten pages of the file */
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)pr + PS, PS), 0);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), PS), 0);
+	reg = map(PROT_READ, MAP_SHARED, fileno(f), PS);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)reg, PS), 0);
+	munmap(sh, 4 * PS);
+	munmap(pr, 4 * PS);
+	munmap(reg, PS);
+	fclose(f);
+	close(fd);
+}
+END_TEST
+
+START_TEST(mixed_and_holes)
+{
+	char *p = map(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		      6 * PS);
+	int fd = memfd_create("sv-vma", 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, PS), 0);
+	/* anonymous | file | anonymous | hole | anonymous ... */
+	ck_assert_ptr_eq(mmap(p + PS, PS, PROT_READ, MAP_SHARED | MAP_FIXED,
+			      fd, 0),
+			 p + PS);
+	ck_assert_int_eq(munmap(p + 3 * PS, PS), 0);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, PS), 1);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, 3 * PS), 0);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p + 2 * PS, 2 * PS),
+			 -EFAULT);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p + 3 * PS, PS),
+			 -EFAULT);
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p + 4 * PS, 2 * PS), 1);
+	munmap(p, 6 * PS);
+	close(fd);
+}
+END_TEST
+
+START_TEST(many_mappings)
+{
+	/* more maps lines than one 4 KiB read holds: the parser must carry
+	 * partial lines across reads */
+	enum { N = 300 };
+	char *m[N];
+	int i;
+
+	for (i = 0; i < N; i++)
+		m[i] = map(i & 1 ? PROT_READ : PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, PS);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(sv_range_anonymous((uintptr_t)m[i], PS), 1);
+	for (i = 0; i < N; i++)
+		munmap(m[i], PS);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vma-kind");
+	TCase *tc = tcase_create("maps");
+
+	tcase_add_test(tc, anonymous_kinds);
+	tcase_add_test(tc, file_kinds);
+	tcase_add_test(tc, mixed_and_holes);
+	tcase_add_test(tc, many_mappings);
+	suite_add_tcase(s, tc);
+	return sv_test_run(s);
+}
