@@ -171,19 +171,26 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 	if (n)
 		return 0;
 
+	/* A file mapping (memfd, tmpfs, hugetlbfs, SysV shm) loses its pages
+	 * to truncate()/fallocate(PUNCH_HOLE) with no userfaultfd event, and
+	 * 6.1 accepts WP registration on shmem: only anonymous memory (also
+	 * shared anonymous and anonymous huge pages) may be watched; the rest
+	 * is registered uncached. Paid once per newly watched range. */
+	switch (sv_range_anonymous(reg.range.start, reg.range.len)) {
+	case 1:
+		break;
+	case -EFAULT:
+		return -EFAULT;
+	default: /* a file mapping, or maps unreadable: do not cache */
+		return -EOPNOTSUPP;
+	}
 	reg.mode = UFFDIO_REGISTER_MODE_WP;
 	if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
 		w->token = TOKEN_WP;
 		remember(u, &reg.range, TOKEN_WP, gen);
 		return 0;
 	}
-	/* WP mode is refused for shmem and hugetlb. MISSING mode would take
-	 * them, but a file mapping (memfd, tmpfs, hugetlbfs) loses its pages
-	 * to truncate()/fallocate(PUNCH_HOLE) with no userfaultfd event, so
-	 * only anonymous ones (shared anonymous, anonymous huge pages) may be
-	 * watched; the rest is registered uncached. */
-	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY) &&
-	    sv_range_anonymous(reg.range.start, reg.range.len) == 1) {
+	if (errno == EINVAL && !(m->flags & SV_MONITOR_F_USER_MODE_ONLY)) {
 		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 		if (!ioctl(u->fd, UFFDIO_REGISTER, &reg)) {
 			w->token = TOKEN_MISSING;
@@ -192,8 +199,7 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 		}
 	}
 	/* The kernel says EINVAL both for a hole and for a VMA it cannot
-	 * watch (and so do we, for file mappings); msync() tells them apart
-	 * (ENOMEM: not all mapped). */
+	 * watch; msync() tells them apart (ENOMEM: not all mapped). */
 	if (errno == EINVAL &&
 	    msync((void *)(uintptr_t)reg.range.start, reg.range.len, MS_ASYNC) &&
 	    errno == ENOMEM)
