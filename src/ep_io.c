@@ -45,14 +45,27 @@ static int ep_ready(struct sanverbs_ep *ep)
 	return 0;
 }
 
-static int post(struct sanverbs_ep *ep, struct ibv_send_wr *wr)
+/* ibv_post_* return a positive errno; a full queue is -ENOBUFS to us. */
+static int post_errno(int ret)
 {
-	struct ibv_send_wr *bad;
-	int ret = ibv_post_send(ep->qp, wr, &bad);
-
 	if (!ret)
 		return 0;
 	return ret == ENOMEM ? -ENOBUFS : -ret;
+}
+
+static int post(struct sanverbs_ep *ep, struct ibv_send_wr *wr)
+{
+	struct ibv_send_wr *bad;
+
+	return post_errno(ibv_post_send(ep->qp, wr, &bad));
+}
+
+static struct ibv_sge sge_of(const struct sanverbs_mr *mr, const void *buf,
+			     size_t len)
+{
+	return (struct ibv_sge){ .addr = (uintptr_t)buf,
+				 .length = (uint32_t)len,
+				 .lkey = sanverbs_mr_lkey(mr) };
 }
 
 SV_EXPORT int sanverbs_ep_post_send(struct sanverbs_ep *ep,
@@ -74,9 +87,7 @@ SV_EXPORT int sanverbs_ep_post_send(struct sanverbs_ep *ep,
 	wr.opcode = IBV_WR_SEND;
 	wr.send_flags = IBV_SEND_SIGNALED;
 	if (len) {
-		sge.addr = (uintptr_t)buf;
-		sge.length = (uint32_t)len;
-		sge.lkey = sanverbs_mr_lkey(mr);
+		sge = sge_of(mr, buf, len);
 		wr.sg_list = &sge;
 		wr.num_sge = 1;
 	}
@@ -100,16 +111,11 @@ SV_EXPORT int sanverbs_ep_post_recv(struct sanverbs_ep *ep,
 	ret = ep_ready(ep);
 	if (ret)
 		return ret;
-	sge.addr = (uintptr_t)buf;
-	sge.length = (uint32_t)len;
-	sge.lkey = sanverbs_mr_lkey(mr);
+	sge = sge_of(mr, buf, len);
 	wr.wr_id = wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	ret = ibv_post_recv(ep->qp, &wr, &bad);
-	if (!ret)
-		return 0;
-	return ret == ENOMEM ? -ENOBUFS : -ret;
+	return post_errno(ibv_post_recv(ep->qp, &wr, &bad));
 }
 
 static int post_rdma(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
@@ -137,9 +143,7 @@ static int post_rdma(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
 	ret = ep_ready(ep);
 	if (ret)
 		return ret;
-	sge.addr = (uintptr_t)buf;
-	sge.length = (uint32_t)len;
-	sge.lkey = sanverbs_mr_lkey(mr);
+	sge = sge_of(mr, buf, len);
 	wr.wr_id = wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
