@@ -52,17 +52,6 @@ static int unreg(struct wsp_sock *so, struct wsp_reg *r)
 	return 0;
 }
 
-static struct wsp_sock *connected(SOCKET s, int *wsa)
-{
-	struct wsp_sock *so = wsp_get(s, wsa);
-
-	if (so && !so->ep) {
-		*wsa = WSAENOTCONN;
-		return NULL;
-	}
-	return so;
-}
-
 WSP_EXPORT HANDLE WSPRegisterMemory(SOCKET s, PVOID lpBuffer,
 				    DWORD dwBufferLength, DWORD dwFlags,
 				    LPINT lpErrno)
@@ -71,7 +60,7 @@ WSP_EXPORT HANDLE WSPRegisterMemory(SOCKET s, PVOID lpBuffer,
 	struct wsp_reg *r;
 	int wsa, ret;
 
-	so = connected(s, &wsa);
+	so = wsp_connected(s, &wsa);
 	if (!so) {
 		wsp_fail(lpErrno, wsa);
 		return NULL;
@@ -101,7 +90,7 @@ WSP_EXPORT int WSPDeregisterMemory(SOCKET s, HANDLE handle, LPINT lpErrno)
 	struct wsp_reg *r;
 	int wsa;
 
-	so = connected(s, &wsa);
+	so = wsp_connected(s, &wsa);
 	if (!so)
 		return wsp_fail(lpErrno, wsa);
 	r = wsp_reg_find(so, handle);
@@ -124,7 +113,7 @@ WSP_EXPORT int WSPRegisterRdmaMemory(SOCKET s, PVOID lpBuffer,
 	size_t size;
 	int wsa, ret;
 
-	so = connected(s, &wsa);
+	so = wsp_connected(s, &wsa);
 	if (!so)
 		return wsp_fail(lpErrno, wsa);
 	if (!lpdwDescriptorLength)
@@ -172,7 +161,7 @@ WSP_EXPORT int WSPDeregisterRdmaMemory(SOCKET s, LPVOID lpRdmaBufferDescriptor,
 	struct wsp_reg *r;
 	int wsa;
 
-	so = connected(s, &wsa);
+	so = wsp_connected(s, &wsa);
 	if (!so)
 		return wsp_fail(lpErrno, wsa);
 	if (!lpRdmaBufferDescriptor)

@@ -47,6 +47,8 @@ extern pthread_mutex_t wsp_lock;
 
 /* Socket for @s, or NULL with *err = WSAENOTSOCK. */
 struct wsp_sock *wsp_get(SOCKET s, int *err);
+/* The same, but NULL with *err = WSAENOTCONN unless it is connected. */
+struct wsp_sock *wsp_connected(SOCKET s, int *err);
 /* A context on the RDMA device that carries @ip (shared, refcounted). */
 int wsp_ctx_get(const char *ip, unsigned int flags, struct sanverbs_ctx **out);
 void wsp_ctx_ref(struct sanverbs_ctx *ctx);

@@ -27,11 +27,9 @@ static int rdma(SOCKET s, LPWSABUFEX bufs, DWORD count, LPVOID desc_buf,
 	DWORD i;
 	int wsa, ret;
 
-	so = wsp_get(s, &wsa);
+	so = wsp_connected(s, &wsa);
 	if (!so)
 		return wsp_fail(lpErrno, wsa);
-	if (!so->ep)
-		return wsp_fail(lpErrno, WSAENOTCONN);
 	if (!bufs || !count || count > 32 || !desc_buf)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	wsa = wsp_desc_from_user(desc_buf, desc_len, &d);

@@ -31,6 +31,17 @@ struct wsp_sock *wsp_get(SOCKET s, int *err)
 	return &socks[idx];
 }
 
+struct wsp_sock *wsp_connected(SOCKET s, int *err)
+{
+	struct wsp_sock *so = wsp_get(s, err);
+
+	if (so && !so->ep) {
+		*err = WSAENOTCONN;
+		return NULL;
+	}
+	return so;
+}
+
 static SOCKET sock_id(struct wsp_sock *so)
 {
 	return ((SOCKET)so->gen << 16) | (SOCKET)(so - socks + 1);
@@ -357,11 +368,9 @@ WSP_EXPORT int WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	DWORD i, total = 0;
 	int err, ret;
 
-	so = wsp_get(s, &err);
+	so = wsp_connected(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	if (!so->ep)
-		return wsp_fail(lpErrno, WSAENOTCONN);
 	if (!lpBuffers || !dwBufferCount || dwFlags)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	for (i = 0; i < dwBufferCount; i++) {
@@ -405,11 +414,9 @@ WSP_EXPORT int WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
 	size_t boff = 0;
 	int err, ret;
 
-	so = wsp_get(s, &err);
+	so = wsp_connected(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	if (!so->ep)
-		return wsp_fail(lpErrno, WSAENOTCONN);
 	if (!lpBuffers || !dwBufferCount || !lpNumberOfBytesRecvd)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	if (!so->nready && !so->peer_closed) {
