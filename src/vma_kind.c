@@ -5,8 +5,11 @@
  * so caching one would serve a registration whose pages are gone. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vma_kind.h"
@@ -54,26 +57,77 @@ static enum verdict judge(const char *line, uintptr_t start, uintptr_t end,
 	return inode == 0 || anon_backing(p) ? V_ANON : V_FILE;
 }
 
-int sv_range_anonymous(uintptr_t start, size_t len)
-{
-	uintptr_t end = start + len, covered = start;
-	char buf[4096];
-	size_t have = 0;
-	int fd, ret = -EIO;
+/* One fd on this process's maps, kept open: open() and close() of /proc
+ * files were a third of the check's cost. It is checked on every use: a
+ * forked child inherits it but it reads the parent's address space, and
+ * an application that closes every fd (daemons do) may have closed it and
+ * reused the number. Guarded by maps_lock, which the readers hold across
+ * their pread() calls (the file position is shared). */
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static int maps_fd = -1;
+static pid_t maps_pid;
+static dev_t maps_dev;
+static ino_t maps_ino;
 
-	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+static bool maps_ours(struct stat *st)
+{
+	return !fstat(maps_fd, st) && st->st_dev == maps_dev &&
+	       st->st_ino == maps_ino;
+}
+
+/* maps_lock held: a usable fd, or a negative errno. */
+static int maps_get(void)
+{
+	pid_t pid = getpid();
+	struct stat st;
+
+	if (maps_fd >= 0) {
+		bool ours = maps_ours(&st);
+
+		if (ours && maps_pid == pid)
+			return maps_fd;
+		if (ours) /* inherited: ours to close, but not this process's */
+			close(maps_fd);
+		maps_fd = -1; /* else the number is not ours any more */
+	}
+	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (maps_fd < 0)
 		return -errno;
+	if (fstat(maps_fd, &st)) {
+		close(maps_fd);
+		maps_fd = -1;
+		return -EIO;
+	}
+	maps_dev = st.st_dev;
+	maps_ino = st.st_ino;
+	maps_pid = pid;
+	return maps_fd;
+}
+
+/* The kernel formats maps only as far as a read asks, and the ranges a
+ * cache sees usually sit in the first lines (fresh mmaps take the lowest
+ * free addresses, below the libraries whose lines cost a path lookup
+ * each): ask for a little first, more as the range is not reached. */
+#define FIRST_READ 512
+
+static int range_anonymous_locked(int fd, uintptr_t start, uintptr_t end)
+{
+	uintptr_t covered = start;
+	char buf[4096];
+	size_t have = 0, want = FIRST_READ;
+	off_t off = 0;
+
 	for (;;) {
-		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		size_t room = sizeof(buf) - 1 - have;
+		ssize_t n = pread(fd, buf + have, want < room ? want : room,
+				  off);
 		char *line = buf, *nl;
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
+		if (n < 0)
+			return -errno;
+		off += n;
 		have += (size_t)n;
 		buf[have] = '\0';
 		while ((nl = memchr(line, '\n', (size_t)(buf + have - line)))) {
@@ -83,29 +137,33 @@ int sv_range_anonymous(uintptr_t start, size_t len)
 			case V_ANON:
 				break;
 			case V_FILE:
-				ret = 0;
-				goto out;
+				return 0;
 			case V_HOLE:
-				ret = -EFAULT;
-				goto out;
+				return -EFAULT;
 			case V_PAST:
-				goto done;
+				return covered >= end ? 1 : -EFAULT;
 			}
 			line = nl + 1;
 		}
 		have = (size_t)(buf + have - line);
 		memmove(buf, line, have);
 		if (n == 0)
-			goto done;
+			return covered >= end ? 1 : -EFAULT;
 		/* a line longer than the buffer has a long path: a file */
-		if (have == sizeof(buf) - 1) {
-			ret = 0;
-			goto out;
-		}
+		if (have == sizeof(buf) - 1)
+			return 0;
+		if (want < sizeof(buf))
+			want *= 2;
 	}
-done:
-	ret = covered >= end ? 1 : -EFAULT;
-out:
-	close(fd);
+}
+
+int sv_range_anonymous(uintptr_t start, size_t len)
+{
+	int fd, ret;
+
+	pthread_mutex_lock(&maps_lock);
+	fd = maps_get();
+	ret = fd < 0 ? fd : range_anonymous_locked(fd, start, start + len);
+	pthread_mutex_unlock(&maps_lock);
 	return ret;
 }

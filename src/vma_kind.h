@@ -10,7 +10,8 @@
  * anonymous, shared anonymous, anonymous huge pages), 0 if any part is a
  * file mapping (memfd, tmpfs, hugetlbfs, regular files), -EFAULT if part of
  * the range is not mapped, another negative errno if maps cannot be read.
- * Allocates nothing, so it may run where freeing memory could deadlock. */
+ * Allocates nothing, so it may run where freeing memory could deadlock;
+ * keeps one fd on /proc/self/maps open (re-opened after fork). */
 int sv_range_anonymous(uintptr_t start, size_t len);
 
 #endif

@@ -2,13 +2,17 @@
  * anonymous, heap) from file mappings (memfd shared and private, regular
  * files) and from holes, across VMA boundaries; the userfaultfd monitor
  * relies on it to never cache memory whose pages a truncate() can take
- * away without an event. */
+ * away without an event. The maps fd it keeps open is re-checked on every
+ * call: a forked child reads its own maps, not the parent's, and a closed
+ * and reused fd number is not read as maps. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sv-test.h"
@@ -114,6 +118,66 @@ START_TEST(many_mappings)
 }
 END_TEST
 
+/* Child exit code: 0 when every check held, else the failing check. */
+static int child_checks(void)
+{
+	int fd = memfd_create("sv-kind-child", 0);
+	char *f, *a;
+
+	if (fd < 0 || ftruncate(fd, PS))
+		return 10;
+	/* mapped only here: the parent's maps cannot know either */
+	f = mmap(NULL, PS, PROT_READ, MAP_SHARED, fd, 0);
+	a = mmap(NULL, PS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f == MAP_FAILED || a == MAP_FAILED)
+		return 11;
+	if (sv_range_anonymous((uintptr_t)f, PS) != 0)
+		return 12;
+	if (sv_range_anonymous((uintptr_t)a, PS) != 1)
+		return 13;
+	return 0;
+}
+
+START_TEST(fork_reads_own_maps)
+{
+	char *p = map(PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, PS);
+	int st;
+	pid_t pid;
+
+	/* the parent opens its maps fd first */
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, PS), 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid)
+		_exit(child_checks());
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	/* and still reads its own afterwards */
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, PS), 1);
+	munmap(p, PS);
+}
+END_TEST
+
+START_TEST(closed_fd_reopened)
+{
+	char *p = map(PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, PS);
+	int fd, i, other;
+
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, PS), 1);
+	/* what a daemon does: close everything, then open something else
+	 * that gets the same numbers */
+	for (fd = 3; fd < 64; fd++)
+		close(fd);
+	for (i = 0; i < 8; i++) {
+		other = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(other, 0);
+	}
+	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p, PS), 1);
+	munmap(p, PS);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vma-kind");
@@ -123,6 +187,8 @@ int main(void)
 	tcase_add_test(tc, file_kinds);
 	tcase_add_test(tc, mixed_and_holes);
 	tcase_add_test(tc, many_mappings);
+	tcase_add_test(tc, fork_reads_own_maps);
+	tcase_add_test(tc, closed_fd_reopened);
 	suite_add_tcase(s, tc);
 	return sv_test_run(s);
 }
