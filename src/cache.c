@@ -99,57 +99,53 @@ static size_t hull_len(const struct sv_cache_entry *e)
 	return e->node.end - e->node.start;
 }
 
-static size_t hslot(const struct sv_cache *c, uintptr_t start)
-{
-	return (size_t)(((uint64_t)(start >> c->page_shift) *
-			 0x9e3779b97f4a7c15ull) >> (64 - c->hbits));
-}
-
 void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	struct sv_cache_entry **b = &c->htab[hslot(c, e->node.start)];
-
 	sv_itree_insert(&c->tree, &e->node);
-	e->hstart = e->node.start;
-	e->hnext = *b;
-	*b = e;
 	e->in_tree = 1;
-	c->hashed++;
 }
 
-/* Moves every hashed entry to @nt of 2^@bits buckets; returns the old one
- * for the caller to free after unlocking. */
-static struct sv_cache_entry **rehash(struct sv_cache *c,
-				      struct sv_cache_entry **nt,
-				      unsigned int bits)
+/* The hit-index slot of @e, or NULL when @e is not in the index. Void
+ * after any insertion or removal. */
+static struct sv_hslot *slot_of(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	struct sv_cache_entry **old = c->htab, *x, *nx;
-	size_t i, n = (size_t)1 << c->hbits;
+	return e->hashed ? sv_htab_find_ent(&c->ht, e->addr, e) : NULL;
+}
 
-	c->htab = nt;
-	c->hbits = bits;
-	for (i = 0; i < n; i++)
-		for (x = old[i]; x; x = nx) {
-			struct sv_cache_entry **b = &nt[hslot(c, x->hstart)];
+/* A live MR entry joins the hit index, its references with it; if the
+ * index is full it stays out (the tree still finds it). */
+static void hash_in(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	struct sv_hslot *sl = sv_htab_insert(&c->ht, e->addr,
+					     e->addr + e->len, e);
 
-			nx = x->hnext;
-			x->hnext = *b;
-			*b = x;
-		}
-	return old;
+	if (!sl)
+		return;
+	sl->ibmr = e->ibmr;
+	sl->access = (uint16_t)e->access;
+	sl->refs = e->refs;
+	sl->flags = (e->used ? SV_HS_USED : 0) |
+		    (e->on_lru ? 0 : SV_HS_OFF_LRU);
+	e->refs = 0;
+	e->hashed = 1;
+}
+
+static void hash_out(struct sv_cache *c, struct sv_cache_entry *e)
+{
+	struct sv_hslot *sl = slot_of(c, e);
+
+	if (!sl)
+		return;
+	e->refs = sl->refs;
+	e->used = !!(sl->flags & SV_HS_USED);
+	sv_htab_remove(&c->ht, sl);
+	e->hashed = 0;
 }
 
 static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	struct sv_cache_entry **b = &c->htab[hslot(c, e->node.start)];
-
-	while (*b != e)
-		b = &(*b)->hnext;
-	*b = e->hnext;
-	e->hnext = NULL;
 	sv_itree_remove(&c->tree, &e->node);
 	e->in_tree = 0;
-	c->hashed--;
 }
 
 /* Frees @e if nothing references it any more; false if someone still does. */
@@ -164,6 +160,7 @@ static bool release_locked(struct sv_cache_entry *e)
 bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 		   bool unwatch)
 {
+	hash_out(c, e);
 	if (e->in_tree) {
 		entry_remove(c, e);
 		if (e->kind == SV_ENT_MR) {
@@ -175,7 +172,7 @@ bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 	/* Overlapping entries share the pages' registration: unregistering
 	 * under a live neighbour would leave it unwatched. A left-over WP
 	 * registration is harmless (it never faults). */
-	if (e->watched &&
+	if (e->watched && c->mon->ops->unwatch &&
 	    ((c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY) ||
 	     (unwatch && !sv_itree_overlap(&c->tree, e->node.start,
 					   e->node.end, any_node, NULL))))
@@ -408,11 +405,18 @@ static struct sv_cache_entry *clock_victim(struct sv_cache *c)
 	struct sv_cache_entry *v;
 
 	while ((v = c->lru.lru_next) != &c->lru) {
+		struct sv_hslot *sl = slot_of(c, v);
+
 		sv_lru_del(c, v);
-		if (v->refs)
+		if (sl ? sl->refs : v->refs) {
+			if (sl)
+				sl->flags |= SV_HS_OFF_LRU;
 			continue;
-		if (!v->used)
+		}
+		if (!(sl ? sl->flags & SV_HS_USED : v->used))
 			return v;
+		if (sl)
+			sl->flags &= (uint8_t)~SV_HS_USED;
 		v->used = 0;
 		lru_add_tail(c, v);
 	}
@@ -500,88 +504,77 @@ static bool mr_push(struct sv_cache *c, struct sanverbs_mr *mr)
 	return true;
 }
 
-static int get_entry(struct sv_cache *c, void *addr, size_t len,
-		     unsigned int access, struct sv_cache_entry **out,
-		     struct sanverbs_mr **h)
+/* What a hit hands to the new handle. */
+static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
+		uintptr_t eaddr, struct ibv_mr *ibmr, unsigned int access)
 {
-	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
+	h->entry = e;
+	h->eaddr = eaddr;
+	h->ibmr = ibmr;
+	h->access = access;
+}
+
+/* Under c->lock: a live entry covering [s, e) with @access, referenced and
+ * filled into *h (a spare handle, or a stack one the caller copies); false
+ * if there is none. */
+static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
+		       unsigned int access, struct sanverbs_mr *h)
+{
 	struct hit_query q = { s, e, access };
-	struct sv_cache_entry *ent, *free_list = NULL, **ntab = NULL;
+	struct sv_cache_entry *ent;
 	struct sv_itree_node *n;
-	bool caching = c->mon && c->max_entries;
-	unsigned int hbits = 0;
-	int err;
+	struct sv_hslot *sl;
 
-	if (e > UINTPTR_MAX - c->page_mask)
-		return -EFAULT;
-	hs = s & ~c->page_mask;
-	he = (e + c->page_mask) & ~c->page_mask;
-
-	if (caching) {
-		sv_cache_lock(c);
-		for (;;) {
-			n = NULL;
-			for (ent = c->htab[hslot(c, hs)]; ent; ent = ent->hnext)
-				if (ent->hstart == hs &&
-				    hit_pred(&ent->node, &q)) {
-					n = &ent->node;
-					break;
-				}
+	for (;;) {
+		sl = sv_htab_find_cover(&c->ht, s, e, access,
+					SV_REMOTE_ACCESS);
+		if (sl) {
+			ent = sl->ent;
+		} else {
+			n = sv_itree_find_cover(&c->tree, s, e, hit_pred, &q);
 			if (!n)
-				n = sv_itree_find_cover(&c->tree, s, e,
-							hit_pred, &q);
-			if (!n)
-				break;
+				return false;
 			ent = entry_of(n);
-			if (!c->mon->ops->still_valid ||
-			    c->mon->ops->still_valid(c->mon, &ent->watch)) {
-				/* No relinking: the entry's own line only. */
-				ent->refs++;
-				if (!ent->used)
-					ent->used = 1;
-				c->hits++;
-				*h = mr_pop(c);
-				sv_cache_unlock(c);
-				*out = ent;
-				return 0;
-			}
-			/* A generation-counter backend saw a change the sink
-			 * has not reported yet: count and report it here, as
-			 * the sink would (the drop unwatches, so the late
-			 * event is not reported a second time). */
-			c->invalidations++;
-			(void)sv_entry_drop(c, ent, false);
-			ent->notify = 1;
-			if (!ent->queued) {
-				ent->queued = 1;
-				ent->next = c->deferred;
-				c->deferred = ent;
-				pthread_cond_signal(&c->cond);
-			}
+			sl = slot_of(c, ent);
 		}
-		c->misses++;
-		if (c->hashed + 1 > ((size_t)1 << c->hbits) && c->hbits < 30)
-			hbits = c->hbits;
-		ent = spare_pop(c);
-		sv_cache_unlock(c);
-		sv_entries_free(c, free_list);
-		free_list = NULL;
-		if (hbits)
-			ntab = calloc((size_t)2 << hbits, sizeof(*ntab));
+		if (!c->mon->ops->still_valid ||
+		    c->mon->ops->still_valid(c->mon, &ent->watch))
+			break;
+		/* A generation-counter backend saw a change the sink has
+		 * not reported yet: count and report it here, as the sink
+		 * would (the drop unwatches, so the late event is not
+		 * reported a second time). */
+		c->invalidations++;
+		(void)sv_entry_drop(c, ent, false);
+		ent->notify = 1;
+		if (!ent->queued) {
+			ent->queued = 1;
+			ent->next = c->deferred;
+			c->deferred = ent;
+			pthread_cond_signal(&c->cond);
+		}
+	}
+	/* No relinking: the slot's line only. */
+	if (sl) {
+		sl->refs++;
+		if (!(sl->flags & SV_HS_USED))
+			sl->flags |= SV_HS_USED;
+		got(h, ent, sl->addr, sl->ibmr, sl->access);
 	} else {
-		sv_cache_lock(c);
-		c->misses++;
-		ent = spare_pop(c);
-		sv_cache_unlock(c);
+		ent->refs++;
+		ent->used = 1;
+		got(h, ent, ent->addr, ent->ibmr, ent->access);
 	}
+	c->hits++;
+	return true;
+}
 
-	/* 64-byte aligned: the hot fields share one cache line. */
-	if (!ent)
-		ent = aligned_alloc(64, (sizeof(*ent) + 63) & ~(size_t)63);
-	if (!ent) {
-		free(ntab);
-		return -ENOMEM;
-	}
+/* A fresh MR entry for [s, s + len) (hull [hs, he)), holding the
+ * caller's reference; not yet in any list. */
+static void entry_init(struct sv_cache_entry *ent, struct sv_cache *c,
+		       uintptr_t s, size_t len, unsigned int access,
+		       uintptr_t hs, uintptr_t he)
+{
 	memset(ent, 0, sizeof(*ent));
 	ent->cache = c;
 	ent->kind = SV_ENT_MR;
@@ -601,59 +594,117 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	ent->watch.start = hs;
 	ent->watch.len = he - hs;
 	ent->state = SV_ST_PENDING;
-	if (c->max_bytes && he - hs > c->max_bytes)
+}
+
+/* c->lock held: @ent goes into the tree as pending if @caching and the
+ * limits make room; returns whether it did. Pending entries sit in the
+ * tree before the range is watched, so an event between watch() and
+ * ibv_reg_mr() finds and kills them. */
+static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
+			 bool caching, struct sv_cache_entry **free_list)
+{
+	size_t bytes = ent->node.end - ent->node.start;
+
+	sv_all_add(c, ent);
+	if (!caching || !make_room(c, bytes, free_list))
+		return false;
+	sv_entry_insert(c, ent);
+	c->entries++;
+	c->bytes += bytes;
+	return true;
+}
+
+static int get_entry(struct sv_cache *c, void *addr, size_t len,
+		     unsigned int access, struct sanverbs_mr *res,
+		     struct sanverbs_mr **h)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
+	struct sv_cache_entry *ent, *free_list = NULL;
+	struct sv_hslot *ntab = NULL;
+	bool caching = c->mon && c->max_entries, entered = false;
+	unsigned int hbits = 0;
+	int werr = -ENOENT, err;
+
+	if (e > UINTPTR_MAX - c->page_mask)
+		return -EFAULT;
+	hs = s & ~c->page_mask;
+	he = (e + c->page_mask) & ~c->page_mask;
+	if (caching && c->max_bytes && he - hs > c->max_bytes)
 		caching = false;
 
 	sv_cache_lock(c);
-	if (ntab && c->hbits == hbits)
-		ntab = rehash(c, ntab, hbits + 1); /* now the old one */
-	sv_all_add(c, ent);
-	/* Pending entries sit in the tree before the range is watched, so an
-	 * event between watch() and ibv_reg_mr() finds and kills them. */
-	if (caching && make_room(c, he - hs, &free_list)) {
-		sv_entry_insert(c, ent);
-		c->entries++;
-		c->bytes += he - hs;
-	} else {
-		caching = false;
+	if (c->mon && c->max_entries && hit_locked(c, s, e, access, res)) {
+		*h = mr_pop(c);
+		sv_cache_unlock(c);
+		return 0;
+	}
+	c->misses++;
+	if (caching && sv_htab_wants_grow(&c->ht))
+		hbits = c->ht.bits;
+	*h = mr_pop(c);
+	ent = spare_pop(c);
+	/* The common miss: a spare entry, no growth: one lock section. */
+	if (ent && !hbits) {
+		entry_init(ent, c, s, len, access, hs, he);
+		caching = enter_locked(c, ent, caching, &free_list);
+		entered = true;
 	}
 	sv_cache_unlock(c);
-	sv_entries_free(c, free_list);
-	free(ntab);
 
-	if (caching) {
-		err = c->mon->ops->watch(c->mon, &ent->watch);
+	if (!entered) {
+		if (hbits)
+			ntab = sv_htab_alloc(hbits + 1);
+		if (!ent)
+			ent = malloc(sizeof(*ent));
+		if (!ent) {
+			free(ntab);
+			free(*h);
+			*h = NULL;
+			return -ENOMEM;
+		}
+		entry_init(ent, c, s, len, access, hs, he);
 		sv_cache_lock(c);
-		if (err)
-			(void)sv_entry_drop(c, ent, false);
-		else if (ent->in_tree)
-			ent->watched = 1;
-		else if (c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY)
-			/* dropped while we watched: nobody else will */
-			c->mon->ops->unwatch(c->mon, &ent->watch);
+		caching = enter_locked(c, ent, caching, &free_list);
 		sv_cache_unlock(c);
 	}
+	sv_entries_free(c, free_list);
 
 	/* Watch first, pin second: pages pinned after the watch started are
 	 * the ones any later change will be reported for. */
+	if (caching)
+		werr = c->mon->ops->watch(c->mon, &ent->watch);
 	ent->ibmr = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(access));
+
+	sv_cache_lock(c);
+	if (!werr && ent->in_tree)
+		ent->watched = 1;
+	else if (!werr && c->mon->ops->unwatch &&
+		 (c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY))
+		/* dropped while we watched: nobody else will */
+		c->mon->ops->unwatch(c->mon, &ent->watch);
+	else if (werr && ent->in_tree)
+		(void)sv_entry_drop(c, ent, false);
 	if (!ent->ibmr) {
 		err = errno ? -errno : -ENOMEM;
-		sv_cache_lock(c);
 		ent->refs = 0;
 		if (!sv_entry_drop(c, ent, true))
 			ent = NULL; /* queued: the worker frees it */
 		sv_cache_unlock(c);
 		if (ent)
 			entry_free(c, ent);
+		free(ntab);
+		free(*h);
+		*h = NULL;
 		return err;
 	}
-
-	sv_cache_lock(c);
+	got(res, ent, ent->addr, ent->ibmr, ent->access);
 	if (ent->state == SV_ST_PENDING && ent->in_tree) {
 		ent->state = SV_ST_LIVE;
 		if (!(ent->access & SV_REMOTE_ACCESS))
 			lru_add_tail(c, ent);
+		if (ntab && c->ht.bits == hbits)
+			ntab = sv_htab_grow(&c->ht, ntab, hbits + 1);
+		hash_in(c, ent);
 	} else {
 		/* Never cached, or the range changed while we registered:
 		 * this registration lives only as long as the caller's. */
@@ -661,35 +712,58 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		c->uncached++;
 	}
 	sv_cache_unlock(c);
-	*out = ent;
+	free(ntab); /* the old array, or one a concurrent miss made moot */
 	return 0;
 }
 
+/* The last reference of a live entry is gone (c->lock held): a local one
+ * stays cached; a remote key ends with it, so the peer's rkey is refused
+ * from here on. Returns true if the caller must free @e. */
+static bool last_put(struct sv_cache *c, struct sv_cache_entry *e,
+		     struct ibv_mr **dereg)
+{
+	bool do_free;
+
+	if (e->state == SV_ST_LIVE && e->in_tree &&
+	    !(e->access & SV_REMOTE_ACCESS)) {
+		/* Only if an eviction sweep took it off while held. */
+		if (!e->on_lru)
+			lru_add_tail(c, e);
+		return false;
+	}
+	do_free = sv_entry_drop(c, e, true);
+	if (!do_free && e->queued) {
+		*dereg = e->ibmr;
+		e->ibmr = NULL;
+	}
+	return do_free;
+}
+
 static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
-		     struct sanverbs_mr *mr)
+		     uintptr_t eaddr, struct sanverbs_mr *mr)
 {
 	struct ibv_mr *dereg = NULL;
+	struct sv_hslot *sl;
 	bool do_free = false;
 	int ret = 0;
 
 	sv_cache_lock(c);
 	if (mr && mr_push(c, mr))
 		mr = NULL;
-	if (--e->refs == 0) {
-		if (e->state == SV_ST_LIVE && e->in_tree &&
-		    !(e->access & SV_REMOTE_ACCESS)) {
-			/* Only if an eviction sweep took it off while held. */
-			if (!e->on_lru)
-				lru_add_tail(c, e);
-		} else {
-			/* Remote access ends with the last reference: the
-			 * peer's rkey must be refused from here on. */
-			do_free = sv_entry_drop(c, e, true);
-			if (!do_free && e->queued) {
-				dereg = e->ibmr;
-				e->ibmr = NULL;
+	sl = sv_htab_find_ent(&c->ht, eaddr, e);
+	if (sl) {
+		/* The slot alone, unless this was the last reference of a
+		 * remote key or of an entry a sweep took off the list. */
+		if (!--sl->refs) {
+			if (sl->access & SV_REMOTE_ACCESS) {
+				do_free = last_put(c, e, &dereg);
+			} else if (sl->flags & SV_HS_OFF_LRU) {
+				sl->flags &= (uint8_t)~SV_HS_OFF_LRU;
+				do_free = last_put(c, e, &dereg);
 			}
 		}
+	} else if (--e->refs == 0) {
+		do_free = last_put(c, e, &dereg);
 	}
 	sv_cache_unlock(c);
 	free(mr);
@@ -706,24 +780,23 @@ static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out)
 {
-	struct sanverbs_mr *h = NULL;
-	struct sv_cache_entry *e;
-	int ret = get_entry(c, addr, len, access, &e, &h);
+	struct sanverbs_mr res, *h = NULL;
+	int ret = get_entry(c, addr, len, access, &res, &h);
 
 	if (ret)
 		return ret;
 	if (!h && !(h = malloc(sizeof(*h)))) {
-		put_entry(c, e, NULL);
+		put_entry(c, res.entry, res.eaddr, NULL);
 		return -ENOMEM;
 	}
-	h->entry = e;
+	got(h, res.entry, res.eaddr, res.ibmr, res.access);
 	*out = h;
 	return 0;
 }
 
 int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr)
 {
-	return put_entry(c, mr->entry, mr);
+	return put_entry(c, mr->entry, mr->eaddr, mr);
 }
 
 int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
@@ -743,9 +816,7 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
 	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
 	/* grows with the entries (sv_cache_get) */
-	c->hbits = 6;
-	c->htab = calloc((size_t)1 << c->hbits, sizeof(*c->htab));
-	if (!c->htab) {
+	if (sv_htab_init(&c->ht, 6, c->page_shift)) {
 		free(c);
 		return -ENOMEM;
 	}
@@ -793,7 +864,7 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 err:
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	free(c->htab);
+	sv_htab_fini(&c->ht);
 	free(c);
 	return ret;
 }
@@ -832,6 +903,6 @@ void sv_cache_destroy(struct sv_cache *c)
 		free(mr_pop(c));
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	free(c->htab);
+	sv_htab_fini(&c->ht);
 	free(c);
 }

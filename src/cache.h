@@ -22,21 +22,18 @@ enum sv_entry_state {
 	SV_ST_DEAD,    /* out of the tree: freed with its last reference */
 };
 
-/* The first 64 bytes hold everything a hit and its put read or write (the
- * hash chain, the range, the MR, the reference count and the CLOCK bit):
- * MR entries are allocated 64-byte aligned, so a hit on a cold entry costs
- * one cache line and one TLB entry besides the hash bucket. */
+/* An entry is the cold part of a registration: a hit and its put touch
+ * only the entry's slot in the hit index (cache_htab.h), which copies the
+ * range, the MR and the access and, while the entry is in the index,
+ * holds its references and CLOCK bit instead of ->refs and ->used. */
 struct sv_cache_entry {
-	struct sv_cache_entry *hnext; /* hash chain (by hull start) */
-	uintptr_t hstart;             /* hull start, the hash key */
 	uintptr_t addr; /* range really registered or secured */
 	size_t len;
 	struct ibv_mr *ibmr; /* NULL for SECURE */
 	unsigned int access;
-	unsigned int refs;
+	unsigned int refs; /* while not in the hit index */
 	unsigned char kind, state, used;
-	unsigned char in_tree, watched, queued, notify, on_lru, in_all;
-	/* cold: insertion, eviction, invalidation */
+	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
 	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
 	struct sv_cache *cache;
 	struct sv_watch watch;
@@ -54,7 +51,8 @@ void sv_cache_destroy(struct sv_cache *c);
 
 /* A handle holding one reference on an entry whose ibmr covers
  * [addr, addr + len) with at least @access (and exactly the remote bits of
- * @access): only ->entry is set, the caller fills the rest. Handles come
+ * @access): ->entry, ->eaddr, ->ibmr and ->access are set, the caller
+ * fills the rest. Handles come
  * from a spare list taken under the same lock as the hit, so a hit does not
  * allocate. 0 or a negative errno. */
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,

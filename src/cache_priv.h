@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "cache_htab.h"
 #include "sanverbs.h"
 
 #define SV_REMOTE_ACCESS                                                     \
@@ -28,15 +29,13 @@ struct sv_cache {
 	struct ibv_pd *pd;
 	pthread_mutex_t lock;
 	struct sv_itree tree;
-	/* Front index of the tree by hull start page: re-registering a buffer
-	 * costs one bucket instead of a tree walk whose nodes are scattered
-	 * over memory (the walk is the fallback for any other cover). At
-	 * most one entry per bucket on average: doubled on a miss when the
-	 * entries outgrow it, the new table allocated before taking the
-	 * lock (nothing is allocated under it). */
-	struct sv_cache_entry **htab;
-	unsigned int hbits;
-	size_t hashed;
+	/* Hit index of the live entries by the page their range starts in
+	 * (cache_htab.h): re-registering a buffer costs one slot, one cache
+	 * line, instead of a tree walk whose nodes are scattered over
+	 * memory (the walk is the fallback for any other cover). Grown on a
+	 * miss past 3/4 full; the new array is allocated outside the lock
+	 * (nothing is allocated under it). */
+	struct sv_htab ht;
 	unsigned int page_shift;
 	struct sv_monitor *mon;
 	enum sanverbs_monitor kind;
@@ -45,7 +44,7 @@ struct sv_cache {
 
 	size_t entries, bytes; /* MR entries in the tree (pending or live) */
 	/* Second-chance (CLOCK) list of live local entries. A hit only
-	 * sets ->used in the entry's own cache line; eviction pops the head,
+	 * sets the used bit in the entry's slot; eviction pops the head,
 	 * gives a used entry another round at the tail and takes a held one
 	 * off the list (its last put puts it back). */
 	struct sv_cache_entry lru;

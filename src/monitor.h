@@ -36,7 +36,9 @@ struct sv_monitor_ops {
 	const char *name;
 	/* Start watching [start, start + len); 0 or a negative errno. */
 	int (*watch)(struct sv_monitor *m, struct sv_watch *w);
-	/* Stop watching; safe to call on a range already invalidated. */
+	/* Stop watching; safe to call on a range already invalidated. NULL
+	 * when there is nothing to undo (the cache then skips the overlap
+	 * query that decides whether to call it). */
 	void (*unwatch)(struct sv_monitor *m, struct sv_watch *w);
 	/* O(1) check at hit time, or NULL when the backend invalidates
 	 * synchronously through the sink. */

@@ -224,19 +224,6 @@ static void unregister_range(struct uffd_monitor *u, uintptr_t start,
 	(void)ioctl(u->fd, UFFDIO_UNREGISTER, &r);
 }
 
-/* Deliberately leaves the registration in place. A WP registration never
- * faults, so a watched range nothing is cached in costs only an event on
- * its eventual unmap, while unregistering costs a change_protection() walk
- * and a VMA split/merge on every eviction and a new VMA split on the next
- * miss: measured under TCG it made a cache miss cost 30x a raw ibv_reg_mr.
- * Registering a range we already watch is a no-op in the kernel.
- * MISSING-mode ranges stay safe: their faults come to us (handle()). */
-static void uffd_unwatch(struct sv_monitor *m, struct sv_watch *w)
-{
-	(void)m;
-	(void)w;
-}
-
 static void handle(struct uffd_monitor *u, const struct uffd_msg *msg)
 {
 	sv_invalidate_fn sink = u->m.sink;
@@ -356,7 +343,15 @@ static void uffd_destroy(struct sv_monitor *m)
 static const struct sv_monitor_ops uffd_ops = {
 	.name = "userfaultfd",
 	.watch = uffd_watch,
-	.unwatch = uffd_unwatch,
+	/* No unwatch: registrations are deliberately left in place. A WP
+	 * registration never faults, so a watched range nothing is cached in
+	 * costs only an event on its eventual unmap, while unregistering
+	 * costs a change_protection() walk and a VMA split/merge on every
+	 * eviction and a new VMA split on the next miss: measured under TCG
+	 * it made a cache miss cost 30x a raw ibv_reg_mr. Registering a
+	 * range we already watch is a no-op in the kernel. MISSING-mode
+	 * ranges stay safe: their faults come to us (handle()). */
+	.unwatch = NULL,
 	.still_valid = NULL,
 	.destroy = uffd_destroy,
 };

@@ -48,8 +48,6 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 	mr->ctx = ctx;
 	mr->addr = addr;
 	mr->len = len;
-	mr->access = mr->entry->access;
-	mr->ibmr = mr->entry->ibmr;
 	*out = mr;
 	return 0;
 }

@@ -2,6 +2,8 @@
 #ifndef SV_MR_H
 #define SV_MR_H
 
+#include <stdint.h>
+
 #include <infiniband/verbs.h>
 
 #include "sanverbs.h"
@@ -15,6 +17,7 @@ struct sanverbs_mr {
 	unsigned int access;
 	struct ibv_mr *ibmr; /* the cache entry's MR, shared by its holders */
 	struct sv_cache_entry *entry;
+	uintptr_t eaddr; /* the entry's start: finds its hit-index slot */
 };
 
 /* IBV_ACCESS_* flags for a validated sanverbs access mask. */
