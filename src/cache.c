@@ -614,6 +614,16 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 	return true;
 }
 
+/* c->lock held, @ent pending in the tree: 0 if the monitor says its range
+ * is still watched (no watch() needed: an event from here on finds the
+ * pending entry, as after a watch()), else -EAGAIN. */
+static int known_locked(struct sv_cache *c, struct sv_cache_entry *ent)
+{
+	return c->mon->ops->known && c->mon->ops->known(c->mon, &ent->watch) ?
+		       0 :
+		       -EAGAIN;
+}
+
 static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		     unsigned int access, struct sanverbs_mr *res,
 		     struct sanverbs_mr **h)
@@ -623,7 +633,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	struct sv_hslot *ntab = NULL;
 	bool caching = c->mon && c->max_entries, entered = false;
 	unsigned int hbits = 0;
-	int werr = -ENOENT, err;
+	int werr = -ENOENT, known = -EAGAIN, err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
 		return -EFAULT;
@@ -647,6 +657,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	if (ent && !hbits) {
 		entry_init(ent, c, s, len, access, hs, he);
 		caching = enter_locked(c, ent, caching, &free_list);
+		if (caching)
+			known = known_locked(c, ent);
 		entered = true;
 	}
 	sv_cache_unlock(c);
@@ -665,6 +677,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		entry_init(ent, c, s, len, access, hs, he);
 		sv_cache_lock(c);
 		caching = enter_locked(c, ent, caching, &free_list);
+		if (caching)
+			known = known_locked(c, ent);
 		sv_cache_unlock(c);
 	}
 	sv_entries_free(c, free_list);
@@ -672,7 +686,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	/* Watch first, pin second: pages pinned after the watch started are
 	 * the ones any later change will be reported for. */
 	if (caching)
-		werr = c->mon->ops->watch(c->mon, &ent->watch);
+		werr = known ? c->mon->ops->watch(c->mon, &ent->watch) : 0;
 	ent->ibmr = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(access));
 
 	sv_cache_lock(c);

@@ -34,6 +34,10 @@ struct sv_watch {
 
 struct sv_monitor_ops {
 	const char *name;
+	/* Called with the cache lock held (m->lock): true when an earlier
+	 * watch() still covers @w's range, so watch() can be skipped (the
+	 * backend sets w->token). NULL: the cache always calls watch(). */
+	bool (*known)(struct sv_monitor *m, struct sv_watch *w);
 	/* Start watching [start, start + len); 0 or a negative errno. */
 	int (*watch)(struct sv_monitor *m, struct sv_watch *w);
 	/* Stop watching; safe to call on a range already invalidated. NULL

@@ -51,11 +51,14 @@ struct known {
 
 /* Ranges known to be registered spare a miss the UFFDIO_REGISTER (a
  * syscall and the mmap write lock) when an evicted or invalidated range is
- * registered again. Why a skipped register is still race-free:
- *  - the cache puts its pending entry in the tree before watch(), and
- *    the monitor thread forgets a range (forget()) in the same critical
- *    section of the cache lock in which it reads the range's event and
- *    invalidates the tree;
+ * registered again. The known set, ->dead and ->gen are guarded by the
+ * cache lock (m.lock; klock only when no cache set one), so the cache can
+ * ask known() inside the critical section it already holds for the miss.
+ * Why a skipped register is still race-free:
+ *  - the cache puts its pending entry in the tree before watch() (or
+ *    in the same critical section as known()), and the monitor thread
+ *    forgets a range (forget()) in the same critical section of the cache
+ *    lock in which it reads the range's event and invalidates the tree;
  *  - so when watch() finds a range here, either its registration is still
  *    in place, or the change that removed it is an event not read yet,
  *    whose sink call will find the pending entry and kill it;
@@ -69,7 +72,7 @@ struct uffd_monitor {
 	int stop_fd;
 	pthread_t thread;
 	uintptr_t page_mask;
-	pthread_mutex_t klock; /* known, dead, gen */
+	pthread_mutex_t klock; /* known, dead, gen: if m.lock is not set */
 	struct sv_itree known;
 	struct known *dead; /* forgotten by the monitor thread, freed by watch */
 	uint64_t gen;
@@ -78,6 +81,22 @@ struct uffd_monitor {
 static struct uffd_monitor *to_uffd(struct sv_monitor *m)
 {
 	return container_of(m, struct uffd_monitor, m);
+}
+
+static void known_lock(struct uffd_monitor *u)
+{
+	if (u->m.lock)
+		u->m.lock(u->m.sink_arg);
+	else
+		pthread_mutex_lock(&u->klock);
+}
+
+static void known_unlock(struct uffd_monitor *u)
+{
+	if (u->m.unlock)
+		u->m.unlock(u->m.sink_arg);
+	else
+		pthread_mutex_unlock(&u->klock);
 }
 
 static void page_range(const struct uffd_monitor *u, uintptr_t start,
@@ -109,14 +128,13 @@ static int collect_known(struct sv_itree_node *n, void *arg)
 	return 0;
 }
 
-/* Monitor thread, cache lock held: [start, start + len) may no longer be
- * registered. Never frees (see cache_priv.h): watch() does that. */
+/* Monitor thread, known_lock() held: [start, start + len) may no longer
+ * be registered. Never frees (see cache_priv.h): watch() does that. */
 static void forget(struct uffd_monitor *u, uintptr_t start, size_t len)
 {
 	struct known *list = NULL, *k, *nx;
 	uintptr_t end = start + len < start ? UINTPTR_MAX : start + len;
 
-	pthread_mutex_lock(&u->klock);
 	u->gen++;
 	sv_itree_overlap(&u->known, start, end, collect_known, &list);
 	for (k = list; k; k = nx) {
@@ -125,7 +143,6 @@ static void forget(struct uffd_monitor *u, uintptr_t start, size_t len)
 		k->next = u->dead;
 		u->dead = k;
 	}
-	pthread_mutex_unlock(&u->klock);
 }
 
 /* Records a registration made while @gen was current. */
@@ -139,13 +156,28 @@ static void remember(struct uffd_monitor *u, const struct uffdio_range *r,
 	k->node.start = r->start;
 	k->node.end = r->start + r->len;
 	k->token = token;
-	pthread_mutex_lock(&u->klock);
+	known_lock(u);
 	if (u->gen == gen) {
 		sv_itree_insert(&u->known, &k->node);
 		k = NULL;
 	}
-	pthread_mutex_unlock(&u->klock);
+	known_unlock(u);
 	free(k);
+}
+
+/* Cache lock held: the whole page range of @w is registered already. */
+static bool uffd_known(struct sv_monitor *m, struct sv_watch *w)
+{
+	struct uffd_monitor *u = to_uffd(m);
+	struct uffdio_range r;
+	struct sv_itree_node *n;
+
+	page_range(u, w->start, w->len, &r);
+	n = sv_itree_find_cover(&u->known, r.start, r.start + r.len, NULL,
+				NULL);
+	if (n)
+		w->token = container_of(n, struct known, node)->token;
+	return n != NULL;
 }
 
 static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
@@ -158,7 +190,7 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 
 	memset(&reg, 0, sizeof(reg));
 	page_range(u, w->start, w->len, &reg.range);
-	pthread_mutex_lock(&u->klock);
+	known_lock(u);
 	dead = u->dead;
 	u->dead = NULL;
 	gen = u->gen;
@@ -166,7 +198,7 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 				reg.range.start + reg.range.len, NULL, NULL);
 	if (n)
 		w->token = container_of(n, struct known, node)->token;
-	pthread_mutex_unlock(&u->klock);
+	known_unlock(u);
 	free_known(dead);
 	if (n)
 		return 0;
@@ -308,8 +340,7 @@ static void *uffd_thread(void *arg)
 		}
 		if (p[1].revents)
 			break;
-		if (u->m.lock)
-			u->m.lock(u->m.sink_arg);
+		known_lock(u);
 		for (;;) {
 			n = read(u->fd, msgs, sizeof(msgs));
 			if (n <= 0)
@@ -319,8 +350,7 @@ static void *uffd_thread(void *arg)
 			if (n < (ssize_t)sizeof(msgs))
 				break;
 		}
-		if (u->m.unlock)
-			u->m.unlock(u->m.sink_arg);
+		known_unlock(u);
 	}
 	return NULL;
 }
@@ -342,6 +372,7 @@ static void uffd_destroy(struct sv_monitor *m)
 
 static const struct sv_monitor_ops uffd_ops = {
 	.name = "userfaultfd",
+	.known = uffd_known,
 	.watch = uffd_watch,
 	/* No unwatch: registrations are deliberately left in place. A WP
 	 * registration never faults, so a watched range nothing is cached in
