@@ -5,7 +5,9 @@
  *            ibv_reg_mr+ibv_dereg_mr (64 KiB, 4 MiB)
  *   miss     a registration the cache must make and later drop
  *            (sanverbs_mr_reg + dereg + sanverbs_cache_invalidate) vs raw,
- *            on the same range and on a fresh mapping each time
+ *            on the same range and on a fresh mapping each time; and the
+ *            registration call alone (sanverbs_mr_reg on a miss vs
+ *            ibv_reg_mr), timed inside the same pairs
  *   scale    hit cost with 1k, 10k, 100k cached entries, each in its own
  *            context, random lookups over all its entries
  *   threads  aggregate hit rate of 2 threads vs 1 on one context
@@ -148,13 +150,24 @@ static void paired(const char *what, const double *raw, const double *miss,
 	free(d);
 }
 
-static void raw_one(struct ibv_pd *pd, void *p, size_t len)
+/* Raw ibv_reg_mr + ibv_dereg_mr; *reg gets the time of ibv_reg_mr alone
+ * (when not NULL). */
+static void raw_one_split(struct ibv_pd *pd, void *p, size_t len,
+			  double *reg)
 {
+	double t0 = reg ? now() : 0;
 	struct ibv_mr *mr = ibv_reg_mr(pd, p, len, IBV_ACCESS_LOCAL_WRITE);
 
 	if (!mr)
 		die("ibv_reg_mr", -errno);
+	if (reg)
+		*reg = now() - t0;
 	ibv_dereg_mr(mr);
+}
+
+static void raw_one(struct ibv_pd *pd, void *p, size_t len)
+{
+	raw_one_split(pd, p, len, NULL);
 }
 
 static void reg_dereg(struct sanverbs_ctx *c, void *p, size_t len)
@@ -167,12 +180,27 @@ static void reg_dereg(struct sanverbs_ctx *c, void *p, size_t len)
 	sanverbs_mr_dereg(mr);
 }
 
-/* A registration the cache has to make, then forget again. */
-static void miss_one(struct sanverbs_ctx *c, void *p, size_t len)
+/* A registration the cache has to make, then forget again; *reg gets the
+ * time of sanverbs_mr_reg alone (when not NULL). */
+static void miss_one_split(struct sanverbs_ctx *c, void *p, size_t len,
+			   double *reg)
 {
-	reg_dereg(c, p, len);
+	double t0 = reg ? now() : 0;
+	struct sanverbs_mr *mr;
+	int ret = sanverbs_mr_reg(c, p, len, SANVERBS_ACCESS_LOCAL_WRITE, &mr);
+
+	if (ret)
+		die("sanverbs_mr_reg", ret);
+	if (reg)
+		*reg = now() - t0;
+	sanverbs_mr_dereg(mr);
 	if (sanverbs_cache_invalidate(c, p, len))
 		die("miss was not cached", -EPROTO);
+}
+
+static void miss_one(struct sanverbs_ctx *c, void *p, size_t len)
+{
+	miss_one_split(c, p, len, NULL);
 }
 
 /* Seconds per cached sanverbs_mr_reg + dereg; timed as one block, since a
@@ -198,8 +226,9 @@ static void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 	struct ibv_pd *pd = sanverbs_ctx_pd(c);
 	double raw[ROUNDS], hit[ROUNDS], miss[ROUNDS], rh[ROUNDS], mr[ROUNDS];
 	struct spread s_raw, s_hit, s_miss, s_rh, s_mr;
-	double *op_raw = calloc(2 * ROUNDS * it, sizeof(double));
+	double *op_raw = calloc(4 * ROUNDS * it, sizeof(double));
 	double *op_miss = op_raw + ROUNDS * it;
+	double *op_rreg = op_miss + ROUNDS * it, *op_mreg = op_rreg + ROUNDS * it;
 	void *p = map(len);
 	int r, i, k = 0;
 	char what[64];
@@ -211,9 +240,9 @@ static void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 
 		for (i = 0; i < it; i++, k++) {
 			t0 = now();
-			raw_one(pd, p, len);
+			raw_one_split(pd, p, len, &op_rreg[k]);
 			t1 = now();
-			miss_one(c, p, len);
+			miss_one_split(c, p, len, &op_mreg[k]);
 			t2 = now();
 			op_raw[k] = t1 - t0;
 			op_miss[k] = t2 - t1;
@@ -244,41 +273,48 @@ static void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 	       s_mr.med, s_mr.lo, s_mr.hi);
 	snprintf(what, sizeof(what), "%4zu KiB miss", len >> 10);
 	paired(what, op_raw, op_miss, k);
+	snprintf(what, sizeof(what), "%4zu KiB miss, reg call only", len >> 10);
+	paired(what, op_rreg, op_mreg, k);
 	free(op_raw);
 	munmap(p, len);
 }
 
-/* Miss on memory the cache has never seen: the watch has real work. Raw
- * and miss each get a fresh mapping; mapping and unmapping are untimed. */
+/* Miss on memory the cache has never seen: the watch has real work (the
+ * anonymity check and UFFDIO_REGISTER). Each round maps 2 * @it fresh
+ * buffers first, then alternates raw and miss over them, then unmaps them
+ * and lets the invalidations they cause finish: so no munmap, and no
+ * deregistration the cache's worker defers from one, runs between timed
+ * operations (they would be timed into the next miss otherwise). */
 static void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 {
 	struct ibv_pd *pd = sanverbs_ctx_pd(c);
 	double raw[ROUNDS], miss[ROUNDS], mr[ROUNDS], t0;
 	double *op_raw = calloc(2 * ROUNDS * it, sizeof(double));
 	double *op_miss = op_raw + ROUNDS * it;
+	void **b = calloc(2 * (size_t)it, sizeof(*b));
 	struct spread s_raw, s_miss, s_mr;
 	int i, r, k = 0;
 	char what[64];
 
-	if (!op_raw)
+	if (!op_raw || !b)
 		die("calloc", -ENOMEM);
 	for (r = 0; r < ROUNDS; r++) {
 		raw[r] = miss[r] = 0;
+		for (i = 0; i < 2 * it; i++)
+			b[i] = map(len);
 		for (i = 0; i < it; i++, k++) {
-			void *p = map(len);
-
 			t0 = now();
-			raw_one(pd, p, len);
+			raw_one(pd, b[2 * i], len);
 			op_raw[k] = now() - t0;
 			raw[r] += op_raw[k];
-			munmap(p, len);
-			p = map(len);
 			t0 = now();
-			miss_one(c, p, len);
+			miss_one(c, b[2 * i + 1], len);
 			op_miss[k] = now() - t0;
 			miss[r] += op_miss[k];
-			munmap(p, len);
 		}
+		for (i = 0; i < 2 * it; i++)
+			munmap(b[i], len);
+		usleep(20000);
 		raw[r] /= it;
 		miss[r] /= it;
 		mr[r] = (miss[r] / raw[r] - 1) * 100;
@@ -293,6 +329,7 @@ static void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 	       s_mr.lo, s_mr.hi);
 	snprintf(what, sizeof(what), "%4zu KiB fresh miss", len >> 10);
 	paired(what, op_raw, op_miss, k);
+	free(b);
 	free(op_raw);
 }
 

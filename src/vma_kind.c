@@ -108,7 +108,7 @@ static int maps_get(void)
  * cache sees usually sit in the first lines (fresh mmaps take the lowest
  * free addresses, below the libraries whose lines cost a path lookup
  * each): ask for a little first, more as the range is not reached. */
-#define FIRST_READ 512
+#define FIRST_READ 1024
 
 static int range_anonymous_locked(int fd, uintptr_t start, uintptr_t end)
 {
