@@ -179,6 +179,11 @@ const char *sanverbs_strerror(int err);
 
 /** The cache's monitor opened userfaultfd with UFFD_USER_MODE_ONLY. */
 #define SANVERBS_CACHE_F_UFFD_USER_MODE (1u << 0)
+/** Remote-access registrations are memory windows bound over cached
+ *  local entries (see sanverbs_mr_reg()); clear when the device has no
+ *  windows, SANVERBS_CACHE_MW=0, caching is off, or the internal bind QP
+ *  could not be built (then decided at the first remote registration). */
+#define SANVERBS_CACHE_F_REMOTE_MW (1u << 1)
 
 /** Counters and state of a context's registration cache. */
 struct sanverbs_cache_stats {

@@ -19,6 +19,7 @@
 
 #include "cache.h"
 #include "cache_htab.h"
+#include "cache_mw.h"
 #include "sanverbs.h"
 
 #define SV_REMOTE_ACCESS                                                     \
@@ -60,6 +61,11 @@ struct sv_cache {
 	pthread_t worker;
 	pthread_cond_t cond;
 	bool worker_running, stop;
+
+	/* Memory windows for remote registrations; NULL when off (no
+	 * caching, SANVERBS_CACHE_MW=0, no device support). Its own lock,
+	 * never taken under c->lock: binds post and wait on a QP. */
+	struct sv_mw_pool *mw;
 
 	sanverbs_cache_cb cb;
 	void *cb_arg;
