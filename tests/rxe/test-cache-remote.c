@@ -6,9 +6,12 @@
  * range revoke only their own keys; a read-only key refuses writes; the
  * window is exactly the (unaligned) range asked for; the MR under it grants
  * the peer nothing; an munmap while a handle is held leaves no MR behind
- * after the dereg; SANVERBS_CACHE_MW=0 keeps the old per-registration MR.
+ * after the dereg; threads binding windows on one entry at once each get
+ * their own key and their own bytes; SANVERBS_CACHE_MW=0 keeps the old
+ * per-registration MR.
  * Runs under the monitor SANVERBS_MONITOR names (uffd: rxe, kmod: kmod). */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 
 #include "mr.h" /* the handle's MR, to prove its own keys grant nothing */
@@ -273,6 +276,93 @@ START_TEST(munmap_while_held)
 }
 END_TEST
 
+#define THREADS 4
+#define ITERS 40
+#define SLICE (16u << 10)
+#define KEPT 5
+
+struct worker {
+	int id;
+	uint8_t *region; /* THREADS slices, registered whole by everyone */
+	uint32_t keys[KEPT];
+	int failures;
+};
+
+/* Registers the whole shared region for remote access (hits on one entry,
+ * binds racing), has its own QP write its slice through its own rkey and
+ * checks every byte, deregisters. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct sanverbs_mr *src_mr, *mr;
+	struct sv_qp_pair qp;
+	uint8_t *src, *mine = w->region + w->id * SLICE;
+	int i;
+
+	src = malloc(SLICE);
+	if (!src || sv_qp_pair_create(ctx, &qp) ||
+	    sanverbs_mr_reg(ctx, src, SLICE, SANVERBS_ACCESS_LOCAL_WRITE,
+			    &src_mr)) {
+		w->failures++;
+		return NULL;
+	}
+	for (i = 0; i < ITERS; i++) {
+		uint32_t seed = (uint32_t)(w->id * 1000 + i);
+
+		if (sanverbs_mr_reg(ctx, w->region, THREADS * SLICE, RW, &mr)) {
+			w->failures++;
+			continue;
+		}
+		sv_fill_pattern(src, SLICE, seed);
+		if (sv_rdma_write(&qp, src, sanverbs_mr_lkey(src_mr), SLICE,
+				  (uintptr_t)mine, sanverbs_mr_rkey(mr)) ||
+		    sv_check_pattern(mine, SLICE, seed) != -1)
+			w->failures++;
+		if (i >= ITERS - KEPT)
+			w->keys[i - (ITERS - KEPT)] = sanverbs_mr_rkey(mr);
+		if (sanverbs_mr_dereg(mr))
+			w->failures++;
+	}
+	sanverbs_mr_dereg(src_mr);
+	sv_qp_pair_destroy(&qp);
+	free(src);
+	return NULL;
+}
+
+START_TEST(threads_share_one_entry)
+{
+	uint8_t *region = map(THREADS * SLICE);
+	struct worker w[THREADS];
+	struct sanverbs_cache_stats a, b;
+	pthread_t t[THREADS];
+	int i, k;
+
+	require_windows();
+	a = stats();
+	for (i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].id = i;
+		w[i].region = region;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, worker_run, &w[i]),
+				 0);
+	}
+	for (i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	b = stats();
+	for (i = 0; i < THREADS; i++)
+		ck_assert_int_eq(w[i].failures, 0);
+	/* one entry for the region (plus one per thread's source, unless
+	 * a racing miss made another that is now cached too) */
+	ck_assert_uint_le(b.misses - a.misses, 2 * THREADS);
+	ck_assert_uint_ge(b.hits - a.hits, THREADS * ITERS - THREADS);
+	/* every key handed out is dead after its dereg */
+	for (i = 0; i < THREADS; i++)
+		for (k = 0; k < KEPT; k++)
+			assert_refused(region + i * SLICE, SLICE, w[i].keys[k]);
+	munmap(region, THREADS * SLICE);
+}
+END_TEST
+
 START_TEST(close_with_window_held)
 {
 	uint8_t *p = map(LEN);
@@ -327,6 +417,7 @@ int main(void)
 	tcase_add_test(tc, window_is_exactly_the_range);
 	tcase_add_test(tc, mr_keys_grant_nothing);
 	tcase_add_test(tc, munmap_while_held);
+	tcase_add_test(tc, threads_share_one_entry);
 	tcase_add_test(tc, close_with_window_held);
 	tcase_add_test(tc, fallback_without_windows);
 	suite_add_tcase(s, tc);
