@@ -5,7 +5,14 @@
  * exactly the caller's range; deregistering unbinds it, so the rkey dies
  * while the pages stay cached. Binds are work requests: they go through
  * one internal RC QP per context, connected to itself, serialized by the
- * pool's own mutex (never the cache lock). */
+ * pool's own mutex (never the cache lock).
+ *
+ * The MR under a window must span exactly the window: rxe checks an access
+ * through a window against the bounds of the window's MR only (rxe_resp.c
+ * check_rkey -> mr_check_range(mr); rxe_lookup_mw never looks at the
+ * window's addr/length), so a window over part of a page-hull MR would let
+ * the peer reach the whole hull. The cache registers such entries over the
+ * exact range and hits them only with that range (docs/cache.md). */
 #ifndef SV_CACHE_MW_H
 #define SV_CACHE_MW_H
 

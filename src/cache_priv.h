@@ -9,7 +9,9 @@
  *    under the lock and are freed after it is dropped, by the caller or by
  *    the worker thread;
  *  - the monitor thread never frees, allocates or calls the application:
- *    its own free() could trim a watched heap top and wait for itself. */
+ *    its own free() could trim a watched heap top and wait for itself;
+ *  - the memory-window pool's lock (cache_mw.c) is never taken under
+ *    c->lock: a bind posts on a QP and waits for the device. */
 #ifndef SV_CACHE_PRIV_H
 #define SV_CACHE_PRIV_H
 
@@ -63,8 +65,8 @@ struct sv_cache {
 	bool worker_running, stop;
 
 	/* Memory windows for remote registrations; NULL when off (no
-	 * caching, SANVERBS_CACHE_MW=0, no device support). Its own lock,
-	 * never taken under c->lock: binds post and wait on a QP. */
+	 * caching, SANVERBS_CACHE_MW=0, no device support), off inside when
+	 * the bind QP could not be built. */
 	struct sv_mw_pool *mw;
 
 	sanverbs_cache_cb cb;
