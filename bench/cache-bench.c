@@ -13,6 +13,10 @@
  *   threads  aggregate hit rate of 2 threads vs 1 on one context
  *   inval    munmap of a cached (watched) range vs an unwatched one, and
  *            the delay from munmap's return to the callback
+ *   hit_remote  re-registration with remote read/write (a memory window
+ *            bound over the cached entry, unbound at dereg) vs raw
+ *            ibv_reg_mr+ibv_dereg_mr with the remote bits, and vs the same
+ *            context without windows (SANVERBS_CACHE_MW=0)
  * TCG guests share cores with other guests, so every comparison runs in
  * interleaved rounds (a noisy neighbour hits both sides of a round alike)
  * and prints the median of the per-round figures with their spread
@@ -276,6 +280,88 @@ static void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 	snprintf(what, sizeof(what), "%4zu KiB miss, reg call only", len >> 10);
 	paired(what, op_rreg, op_mreg, k);
 	free(op_raw);
+	munmap(p, len);
+}
+
+#define SV_RW (SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
+
+static void raw_remote_one(struct ibv_pd *pd, void *p, size_t len)
+{
+	struct ibv_mr *mr = ibv_reg_mr(pd, p, len,
+				       IBV_ACCESS_LOCAL_WRITE |
+					       IBV_ACCESS_REMOTE_WRITE |
+					       IBV_ACCESS_REMOTE_READ);
+
+	if (!mr)
+		die("ibv_reg_mr", -errno);
+	ibv_dereg_mr(mr);
+}
+
+static void remote_one(struct sanverbs_ctx *c, void *p, size_t len)
+{
+	struct sanverbs_mr *mr;
+	int ret = sanverbs_mr_reg(c, p, len, SV_RW, &mr);
+
+	if (ret)
+		die("sanverbs_mr_reg (remote)", ret);
+	ret = sanverbs_mr_dereg(mr);
+	if (ret)
+		die("sanverbs_mr_dereg (remote)", ret);
+}
+
+/* Remote re-registration of one range: raw, with windows (@c), without
+ * (@nowin), one operation of each in turn so drift favours none. */
+static void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
+		       size_t len, int it)
+{
+	struct ibv_pd *pd = sanverbs_ctx_pd(c);
+	double raw[ROUNDS], win[ROUNDS], old[ROUNDS], rw[ROUNDS], ro[ROUNDS];
+	struct spread s_raw, s_win, s_old, s_rw, s_ro;
+	struct sanverbs_cache_stats a, b;
+	void *p = map(len);
+	int r, i;
+
+	remote_one(c, p, len); /* the entry the hits find */
+	sanverbs_cache_stats(c, &a);
+	for (r = 0; r < ROUNDS; r++) {
+		double t0, t1, t2, t3, tr = 0, tw = 0, to = 0;
+
+		for (i = 0; i < it; i++) {
+			t0 = now();
+			raw_remote_one(pd, p, len);
+			t1 = now();
+			remote_one(c, p, len);
+			t2 = now();
+			remote_one(nowin, p, len);
+			t3 = now();
+			tr += t1 - t0;
+			tw += t2 - t1;
+			to += t3 - t2;
+		}
+		raw[r] = tr / it;
+		win[r] = tw / it;
+		old[r] = to / it;
+		rw[r] = raw[r] / win[r];
+		ro[r] = raw[r] / old[r];
+	}
+	sanverbs_cache_stats(c, &b);
+	if (b.misses != a.misses)
+		die("remote re-registration missed", -EPROTO);
+	s_raw = spread_of(raw, ROUNDS);
+	s_win = spread_of(win, ROUNDS);
+	s_old = spread_of(old, ROUNDS);
+	s_rw = spread_of(rw, ROUNDS);
+	s_ro = spread_of(ro, ROUNDS);
+	printf("%4zu KiB raw remote reg+dereg %9.2f us [%.2f .. %.2f]\n",
+	       len >> 10, s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6);
+	printf("%4zu KiB hit_remote (window)  %9.2f us [%.2f .. %.2f]  "
+	       "= 1/%.2f of raw [1/%.2f .. 1/%.2f]\n",
+	       len >> 10, s_win.med * 1e6, s_win.lo * 1e6, s_win.hi * 1e6,
+	       s_rw.med, s_rw.lo, s_rw.hi);
+	printf("%4zu KiB remote, no windows   %9.2f us [%.2f .. %.2f]  "
+	       "= 1/%.2f of raw [1/%.2f .. 1/%.2f]\n",
+	       len >> 10, s_old.med * 1e6, s_old.lo * 1e6, s_old.hi * 1e6,
+	       s_ro.med, s_ro.lo, s_ro.hi);
 	munmap(p, len);
 }
 
@@ -638,6 +724,20 @@ int main(int argc, char **argv)
 
 		hit_miss(c, sizes[k], it, it_hit);
 		fresh_miss(c, sizes[k], it);
+	}
+	sanverbs_cache_stats(c, &st);
+	if (st.flags & SANVERBS_CACHE_F_REMOTE_MW) {
+		struct sanverbs_ctx *nowin;
+
+		/* read once, at the context's creation */
+		setenv("SANVERBS_CACHE_MW", "0", 1);
+		nowin = open_ctx(16384);
+		unsetenv("SANVERBS_CACHE_MW");
+		for (k = 0; k < 2; k++)
+			hit_remote(c, nowin, sizes[k], quick ? 20 : 100);
+		sanverbs_ctx_close(nowin);
+	} else {
+		printf("hit_remote: no memory windows on this context\n");
 	}
 	multi_thread(c, it_hit);
 	invalidation(c, quick ? 50 : 200);

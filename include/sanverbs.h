@@ -141,18 +141,20 @@ uint8_t sanverbs_ctx_port(const struct sanverbs_ctx *ctx);
  * @param out    receives the registration handle
  * @return 0; -EINVAL on bad arguments; -EFAULT if the range is not mapped
  *         with the needed permissions; -ENOMEM when pinning fails even after
- *         the cache evicted what it could
+ *         the cache evicted what it could; -ETIMEDOUT or -EIO when the
+ *         memory window of a remote registration could not be bound
  */
 int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 		    unsigned int access, struct sanverbs_mr **out);
 
 /**
- * Drop a registration. Remote access through its rkey ends here; the pages
- * may stay pinned in the cache for a later sanverbs_mr_reg() of the same
- * range.
+ * Drop a registration. Remote access through its rkey ends here (its memory
+ * window is unbound and the unbind waited for); the pages may stay pinned
+ * in the cache for a later sanverbs_mr_reg() of the same range.
  *
  * @param mr the registration (NULL gives -EINVAL)
- * @return 0 or -EINVAL
+ * @return 0; -EINVAL; another negative errno if a remote registration's
+ *         window could not be revoked (the handle is then kept)
  */
 int sanverbs_mr_dereg(struct sanverbs_mr *mr);
 
@@ -179,6 +181,11 @@ const char *sanverbs_strerror(int err);
 
 /** The cache's monitor opened userfaultfd with UFFD_USER_MODE_ONLY. */
 #define SANVERBS_CACHE_F_UFFD_USER_MODE (1u << 0)
+/** Remote-access registrations are memory windows bound over cached
+ *  local entries (see sanverbs_mr_reg()); clear when the device has no
+ *  windows, SANVERBS_CACHE_MW=0, caching is off, or the internal bind QP
+ *  could not be built (then decided at the first remote registration). */
+#define SANVERBS_CACHE_F_REMOTE_MW (1u << 1)
 
 /** Counters and state of a context's registration cache. */
 struct sanverbs_cache_stats {
@@ -189,7 +196,8 @@ struct sanverbs_cache_stats {
 				     (monitor or sanverbs_cache_invalidate) */
 	uint64_t uncached;      /**< registrations not kept in the cache
 				     (unwatchable range, over a limit, remote
-				     access, changed while registering) */
+				     access without memory windows, changed
+				     while registering) */
 	uint64_t entries;       /**< registrations now cached */
 	uint64_t bytes_pinned;  /**< bytes those entries pin */
 	/** Monitor in use: UFFD, KMOD or NONE (NONE = caching off). */

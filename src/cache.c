@@ -393,7 +393,10 @@ static int hit_pred(struct sv_itree_node *n, void *arg)
 	       e->addr <= q->s && e->addr + e->len >= q->e &&
 	       (e->access & q->access) == q->access &&
 	       /* the peer gets exactly the remote rights asked, no more */
-	       (e->access & SV_REMOTE_ACCESS) == (q->access & SV_REMOTE_ACCESS);
+	       (e->access & SV_REMOTE_ACCESS) == (q->access & SV_REMOTE_ACCESS) &&
+	       /* a window's entry is the window's exact range */
+	       (!(q->access & SV_ACCESS_MW_BIND) ||
+		(e->addr == q->s && e->addr + e->len == q->e));
 }
 
 /* The next entry to evict, by second chance: held entries leave the list
@@ -526,8 +529,11 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	struct sv_hslot *sl;
 
 	for (;;) {
-		sl = sv_htab_find_cover(&c->ht, s, e, access,
-					SV_REMOTE_ACCESS);
+		sl = (access & SV_ACCESS_MW_BIND) ?
+			     sv_htab_find_exact(&c->ht, s, e, access,
+						SV_REMOTE_ACCESS) :
+			     sv_htab_find_cover(&c->ht, s, e, access,
+						SV_REMOTE_ACCESS);
 		if (sl) {
 			ent = sl->ent;
 		} else {
@@ -581,8 +587,10 @@ static void entry_init(struct sv_cache_entry *ent, struct sv_cache *c,
 	ent->refs = 1;
 	ent->access = sv_access_normalize(access);
 	/* Local-only entries cover whole pages so neighbours hit; a remote
-	 * key is confined to exactly what the caller exposed. */
-	if (access & SV_REMOTE_ACCESS) {
+	 * key is confined to exactly what the caller exposed, and so is the
+	 * MR under a window (cache_mw.h: rxe checks a window access against
+	 * the MR's bounds only). */
+	if (access & (SV_REMOTE_ACCESS | SV_ACCESS_MW_BIND)) {
 		ent->addr = s;
 		ent->len = len;
 	} else {
@@ -687,7 +695,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	 * the ones any later change will be reported for. */
 	if (caching)
 		werr = known ? c->mon->ops->watch(c->mon, &ent->watch) : 0;
-	ent->ibmr = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(access));
+	ent->ibmr = reg_retry(c, ent->addr, ent->len,
+			      sv_access_to_ibv(ent->access));
 
 	sv_cache_lock(c);
 	if (!werr && ent->in_tree)
@@ -791,25 +800,65 @@ static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
 	return ret;
 }
 
+static int ibv_remote_bits(unsigned int access)
+{
+	return ((access & SANVERBS_ACCESS_REMOTE_WRITE) ?
+			IBV_ACCESS_REMOTE_WRITE : 0) |
+	       ((access & SANVERBS_ACCESS_REMOTE_READ) ?
+			IBV_ACCESS_REMOTE_READ : 0);
+}
+
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out)
 {
 	struct sanverbs_mr res, *h = NULL;
-	int ret = get_entry(c, addr, len, access, &res, &h);
+	bool win = (access & SV_REMOTE_ACCESS) && sv_mw_pool_ready(c->mw);
+	unsigned int eacc = access;
+	int ret;
 
+	/* With windows, a remote registration is a local entry (its MR's
+	 * own rkey grants nothing) plus a window over exactly the range. */
+	if (win)
+		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
+		       SV_ACCESS_MW_BIND;
+	ret = get_entry(c, addr, len, eacc, &res, &h);
 	if (ret)
 		return ret;
 	if (!h && !(h = malloc(sizeof(*h)))) {
 		put_entry(c, res.entry, res.eaddr, NULL);
 		return -ENOMEM;
 	}
-	got(h, res.entry, res.eaddr, res.ibmr, res.access);
+	got(h, res.entry, res.eaddr, res.ibmr,
+	    res.access & ~SV_ACCESS_MW_BIND);
+	h->win = NULL;
+	if (win) {
+		ret = sv_mw_bind(c->mw, res.ibmr, (uintptr_t)addr, len,
+				 ibv_remote_bits(access), &h->win);
+		if (ret) {
+			h->win = NULL;
+			put_entry(c, res.entry, res.eaddr, h);
+			return ret;
+		}
+		h->rkey = h->win->mw->rkey;
+		h->access |= sv_access_normalize(access);
+	}
 	*out = h;
 	return 0;
 }
 
 int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr)
 {
+	int ret;
+
+	if (mr->win) {
+		/* The key dies before the reference goes: the entry may be
+		 * the last user of its MR, and a bound window blocks
+		 * ibv_dereg_mr (rxe_dereg_mr: -EINVAL while num_mw). */
+		ret = sv_mw_unbind(c->mw, mr->win, mr->ibmr);
+		if (ret)
+			return ret;
+		mr->win = NULL;
+	}
 	return put_entry(c, mr->entry, mr->eaddr, mr);
 }
 
@@ -872,6 +921,9 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 		}
 		c->worker_running = true;
 	}
+	/* Windows only pay off when the entry under them stays cached. */
+	if (c->mon && c->max_entries)
+		sv_mw_pool_create(ctx, &c->mw);
 	*out = c;
 	return 0;
 
@@ -899,6 +951,9 @@ void sv_cache_destroy(struct sv_cache *c)
 		sv_cache_unlock(c);
 		pthread_join(c->worker, NULL);
 	}
+	/* Windows still bound hold their MRs: gone before the MRs go. */
+	sv_mw_pool_destroy(c->mw);
+	c->mw = NULL;
 	sv_cache_lock(c);
 	for (x = c->all.all_next; x != &c->all; x = nx) {
 		nx = x->all_next;

@@ -34,6 +34,8 @@ SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
 	stats->flags = c->mon && (c->mon->flags & SV_MONITOR_F_USER_MODE_ONLY) ?
 			       SANVERBS_CACHE_F_UFFD_USER_MODE :
 			       0;
+	if (sv_mw_pool_on(c->mw))
+		stats->flags |= SANVERBS_CACHE_F_REMOTE_MW;
 	sv_cache_unlock(c);
 	return 0;
 }

@@ -94,6 +94,25 @@ static inline struct sv_hslot *sv_htab_find_cover(struct sv_htab *t,
 	return NULL;
 }
 
+/* A slot registered over exactly [s, e), with at least @access and exactly
+ * the bits of @access in @exact_mask; or NULL. For memory windows, whose
+ * bounds some devices check only against the MR's (cache_mw.h). */
+static inline struct sv_hslot *sv_htab_find_exact(struct sv_htab *t,
+						  uintptr_t s, uintptr_t e,
+						  unsigned int access,
+						  unsigned int exact_mask)
+{
+	size_t i = sv_htab_home(t, s), m = sv_htab_mask(t);
+	struct sv_hslot *x;
+
+	for (; (x = &t->slots[i])->ent; i = (i + 1) & m)
+		if (x->addr == s && x->end == e &&
+		    (x->access & access) == access &&
+		    (x->access & exact_mask) == (access & exact_mask))
+			return x;
+	return NULL;
+}
+
 /* The slot of @ent, whose range starts at @addr; NULL if not in the table. */
 static inline struct sv_hslot *
 sv_htab_find_ent(struct sv_htab *t, uintptr_t addr,

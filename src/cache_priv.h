@@ -9,7 +9,9 @@
  *    under the lock and are freed after it is dropped, by the caller or by
  *    the worker thread;
  *  - the monitor thread never frees, allocates or calls the application:
- *    its own free() could trim a watched heap top and wait for itself. */
+ *    its own free() could trim a watched heap top and wait for itself;
+ *  - the memory-window pool's lock (cache_mw.c) is never taken under
+ *    c->lock: a bind posts on a QP and waits for the device. */
 #ifndef SV_CACHE_PRIV_H
 #define SV_CACHE_PRIV_H
 
@@ -19,6 +21,7 @@
 
 #include "cache.h"
 #include "cache_htab.h"
+#include "cache_mw.h"
 #include "sanverbs.h"
 
 #define SV_REMOTE_ACCESS                                                     \
@@ -60,6 +63,11 @@ struct sv_cache {
 	pthread_t worker;
 	pthread_cond_t cond;
 	bool worker_running, stop;
+
+	/* Memory windows for remote registrations; NULL when off (no
+	 * caching, SANVERBS_CACHE_MW=0, no device support), off inside when
+	 * the bind QP could not be built. */
+	struct sv_mw_pool *mw;
 
 	sanverbs_cache_cb cb;
 	void *cb_arg;

@@ -19,6 +19,8 @@ int sv_access_to_ibv(unsigned int access)
 		flags |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
 	if (access & SANVERBS_ACCESS_REMOTE_READ)
 		flags |= IBV_ACCESS_REMOTE_READ;
+	if (access & SV_ACCESS_MW_BIND)
+		flags |= IBV_ACCESS_MW_BIND;
 	return flags;
 }
 
@@ -67,7 +69,9 @@ SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)
 
 SV_EXPORT uint32_t sanverbs_mr_rkey(const struct sanverbs_mr *mr)
 {
-	return mr ? mr->ibmr->rkey : 0;
+	if (!mr)
+		return 0;
+	return mr->win ? mr->rkey : mr->ibmr->rkey;
 }
 
 SV_EXPORT void *sanverbs_mr_addr(const struct sanverbs_mr *mr)

@@ -9,6 +9,11 @@
 #include "sanverbs.h"
 
 struct sv_cache_entry;
+struct sv_win;
+
+/* Internal access bit, above the public ones: the entry's MR may carry
+ * memory windows (IBV_ACCESS_MW_BIND). Never in a handle's access. */
+#define SV_ACCESS_MW_BIND (1u << 8)
 
 struct sanverbs_mr {
 	struct sanverbs_ctx *ctx;
@@ -18,6 +23,11 @@ struct sanverbs_mr {
 	struct ibv_mr *ibmr; /* the cache entry's MR, shared by its holders */
 	struct sv_cache_entry *entry;
 	uintptr_t eaddr; /* the entry's start: finds its hit-index slot */
+	/* Remote access through a memory window over the entry's local MR
+	 * (cache_mw.h): the peer's key is the window's, @rkey. NULL: the
+	 * MR's own rkey (local-only, or windows off). */
+	struct sv_win *win;
+	uint32_t rkey;
 };
 
 /* IBV_ACCESS_* flags for a validated sanverbs access mask. */
