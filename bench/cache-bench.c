@@ -310,7 +310,10 @@ static void remote_one(struct sanverbs_ctx *c, void *p, size_t len)
 }
 
 /* Remote re-registration of one range: raw, with windows (@c), without
- * (@nowin), one operation of each in turn so drift favours none. */
+ * (@nowin), one operation of each in turn so drift favours none. @nowin
+ * gets a buffer of its own: two contexts are two userfaultfds, and a range
+ * one of them watches cannot be registered by the other (EBUSY), which
+ * would time an uncached registration instead of the old remote path. */
 static void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 		       size_t len, int it)
 {
@@ -318,7 +321,7 @@ static void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 	double raw[ROUNDS], win[ROUNDS], old[ROUNDS], rw[ROUNDS], ro[ROUNDS];
 	struct spread s_raw, s_win, s_old, s_rw, s_ro;
 	struct sanverbs_cache_stats a, b;
-	void *p = map(len);
+	void *p = map(len), *q = map(len);
 	int r, i;
 
 	remote_one(c, p, len); /* the entry the hits find */
@@ -332,7 +335,7 @@ static void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 			t1 = now();
 			remote_one(c, p, len);
 			t2 = now();
-			remote_one(nowin, p, len);
+			remote_one(nowin, q, len);
 			t3 = now();
 			tr += t1 - t0;
 			tw += t2 - t1;
@@ -363,6 +366,7 @@ static void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 	       len >> 10, s_old.med * 1e6, s_old.lo * 1e6, s_old.hi * 1e6,
 	       s_ro.med, s_ro.lo, s_ro.hi);
 	munmap(p, len);
+	munmap(q, len);
 }
 
 /* Miss on memory the cache has never seen: the watch has real work (the
