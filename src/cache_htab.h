@@ -76,41 +76,43 @@ static inline size_t sv_htab_home(const struct sv_htab *t, uintptr_t addr)
 			 0x9e3779b97f4a7c15ull) >> (64 - t->bits));
 }
 
-/* A slot in the probe run of @s's page whose range covers [s, e), with at
- * least @access and exactly the bits of @access in @exact_mask; or NULL. */
-static inline struct sv_hslot *sv_htab_find_cover(struct sv_htab *t,
+/* A slot in the probe run of @s's page whose range covers [s, e) (or,
+ * with @exact, is exactly [s, e)), with at least @access and exactly the
+ * bits of @access in @exact_mask; or NULL. */
+static inline struct sv_hslot *sv_htab_find_range(struct sv_htab *t,
 						  uintptr_t s, uintptr_t e,
 						  unsigned int access,
-						  unsigned int exact_mask)
+						  unsigned int exact_mask,
+						  bool exact)
 {
 	size_t i = sv_htab_home(t, s), m = sv_htab_mask(t);
 	struct sv_hslot *x;
 
 	for (; (x = &t->slots[i])->ent; i = (i + 1) & m)
-		if (x->addr <= s && x->end >= e &&
+		if ((exact ? x->addr == s && x->end == e :
+			     x->addr <= s && x->end >= e) &&
 		    (x->access & access) == access &&
 		    (x->access & exact_mask) == (access & exact_mask))
 			return x;
 	return NULL;
 }
 
-/* A slot registered over exactly [s, e), with at least @access and exactly
- * the bits of @access in @exact_mask; or NULL. For memory windows, whose
- * bounds some devices check only against the MR's (cache_mw.h). */
+static inline struct sv_hslot *sv_htab_find_cover(struct sv_htab *t,
+						  uintptr_t s, uintptr_t e,
+						  unsigned int access,
+						  unsigned int exact_mask)
+{
+	return sv_htab_find_range(t, s, e, access, exact_mask, false);
+}
+
+/* The exact form is for memory windows, whose bounds some devices check
+ * only against the MR's (cache_mw.h). */
 static inline struct sv_hslot *sv_htab_find_exact(struct sv_htab *t,
 						  uintptr_t s, uintptr_t e,
 						  unsigned int access,
 						  unsigned int exact_mask)
 {
-	size_t i = sv_htab_home(t, s), m = sv_htab_mask(t);
-	struct sv_hslot *x;
-
-	for (; (x = &t->slots[i])->ent; i = (i + 1) & m)
-		if (x->addr == s && x->end == e &&
-		    (x->access & access) == access &&
-		    (x->access & exact_mask) == (access & exact_mask))
-			return x;
-	return NULL;
+	return sv_htab_find_range(t, s, e, access, exact_mask, true);
 }
 
 /* The slot of @ent, whose range starts at @addr; NULL if not in the table. */
