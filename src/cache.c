@@ -640,7 +640,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	struct sv_cache_entry *ent, *free_list = NULL;
 	struct sv_hslot *ntab = NULL;
 	bool caching = c->mon && c->max_entries, entered = false;
-	unsigned int hbits = 0;
+	unsigned int hbits = 0, nbits = 0; /* nbits: ntab's size */
 	int werr = -ENOENT, known = -EAGAIN, err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
@@ -672,12 +672,14 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	sv_cache_unlock(c);
 
 	if (!entered) {
-		if (hbits)
-			ntab = sv_htab_alloc(hbits + 1);
+		if (hbits) {
+			nbits = hbits + 1;
+			ntab = sv_htab_alloc(nbits);
+		}
 		if (!ent)
 			ent = malloc(sizeof(*ent));
 		if (!ent) {
-			free(ntab);
+			sv_htab_free(ntab, nbits);
 			free(*h);
 			*h = NULL;
 			return -ENOMEM;
@@ -715,7 +717,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		sv_cache_unlock(c);
 		if (ent)
 			entry_free(c, ent);
-		free(ntab);
+		sv_htab_free(ntab, nbits);
 		free(*h);
 		*h = NULL;
 		return err;
@@ -725,8 +727,10 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		ent->state = SV_ST_LIVE;
 		if (!(ent->access & SV_REMOTE_ACCESS))
 			lru_add_tail(c, ent);
-		if (ntab && c->ht.bits == hbits)
-			ntab = sv_htab_grow(&c->ht, ntab, hbits + 1);
+		if (ntab && c->ht.bits == hbits) {
+			ntab = sv_htab_grow(&c->ht, ntab, nbits);
+			nbits = hbits;
+		}
 		hash_in(c, ent);
 	} else {
 		/* Never cached, or the range changed while we registered:
@@ -735,7 +739,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		c->uncached++;
 	}
 	sv_cache_unlock(c);
-	free(ntab); /* the old array, or one a concurrent miss made moot */
+	/* the old array, or one a concurrent miss made moot */
+	sv_htab_free(ntab, nbits);
 	return 0;
 }
 

@@ -3,17 +3,56 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cache_htab.h"
 
+/* Large tables get their own 2 MiB-aligned mapping with transparent huge
+ * pages asked for: a hit at 100k entries touches one random slot of a
+ * 16 MiB table, and with 4 KiB pages that is a TLB miss as well as a cache
+ * miss on every hit. */
+#define SV_HTAB_HUGE ((size_t)2 << 20)
+
+static size_t table_bytes(unsigned int bits)
+{
+	return ((size_t)1 << bits) * sizeof(struct sv_hslot);
+}
+
 struct sv_hslot *sv_htab_alloc(unsigned int bits)
 {
-	size_t n = (size_t)1 << bits;
-	struct sv_hslot *s = aligned_alloc(64, n * sizeof(*s));
+	size_t n = table_bytes(bits);
+	struct sv_hslot *s;
+	uintptr_t a, al;
+	void *m;
 
-	if (s)
-		memset(s, 0, n * sizeof(*s));
-	return s;
+	if (n < SV_HTAB_HUGE) {
+		s = aligned_alloc(64, n);
+		if (s)
+			memset(s, 0, n);
+		return s;
+	}
+	/* over-map by 2 MiB and trim to an aligned run (zero-filled) */
+	m = mmap(NULL, n + SV_HTAB_HUGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = (uintptr_t)m;
+	al = (a + SV_HTAB_HUGE - 1) & ~(SV_HTAB_HUGE - 1);
+	if (al > a)
+		munmap(m, al - a);
+	munmap((void *)(al + n), a + SV_HTAB_HUGE - al);
+	(void)madvise((void *)al, n, MADV_HUGEPAGE); /* a hint: may fail */
+	return (struct sv_hslot *)al;
+}
+
+void sv_htab_free(struct sv_hslot *slots, unsigned int bits)
+{
+	if (!slots)
+		return;
+	if (table_bytes(bits) < SV_HTAB_HUGE)
+		free(slots);
+	else
+		munmap(slots, table_bytes(bits));
 }
 
 int sv_htab_init(struct sv_htab *t, unsigned int bits,
@@ -28,7 +67,7 @@ int sv_htab_init(struct sv_htab *t, unsigned int bits,
 
 void sv_htab_fini(struct sv_htab *t)
 {
-	free(t->slots);
+	sv_htab_free(t->slots, t->bits);
 	t->slots = NULL;
 }
 

@@ -46,13 +46,15 @@ int sv_htab_init(struct sv_htab *t, unsigned int bits,
 void sv_htab_fini(struct sv_htab *t);
 
 /* The slot array a table of 2^@bits slots needs (zeroed), allocated by the
- * caller outside any lock; NULL on failure. */
+ * caller outside any lock; NULL on failure. Freed with sv_htab_free() and
+ * the same @bits, outside any lock too (a large one is munmap()ed). */
 struct sv_hslot *sv_htab_alloc(unsigned int bits);
+void sv_htab_free(struct sv_hslot *slots, unsigned int bits);
 /* True when one more entry would fill the table past three quarters:
  * the caller should allocate 2^(t->bits + 1) slots and sv_htab_grow(). */
 bool sv_htab_wants_grow(const struct sv_htab *t);
 /* Moves every slot into @slots of 2^@bits (> t->bits) and returns the old
- * array, for the caller to free outside its lock. */
+ * array (of the old t->bits), for the caller to free outside its lock. */
 struct sv_hslot *sv_htab_grow(struct sv_htab *t, struct sv_hslot *slots,
 			      unsigned int bits);
 

@@ -2,7 +2,8 @@
  * with backward-shift deletion) agrees with a brute-force list on random
  * inserts, removals, growth, cover lookups and lookups by entry, with many
  * ranges starting in the same page and ranges crossing the table's wrap
- * point; a full table refuses an insert instead of losing an entry. */
+ * point; a full table refuses an insert instead of losing an entry; large
+ * tables get their own 2 MiB-aligned mapping and survive growth. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,10 +64,11 @@ static void check_all(struct sv_htab *t)
 static void grow_if_needed(struct sv_htab *t)
 {
 	if (sv_htab_wants_grow(t)) {
-		struct sv_hslot *ns = sv_htab_alloc(t->bits + 1);
+		unsigned int old = t->bits;
+		struct sv_hslot *ns = sv_htab_alloc(old + 1);
 
 		ck_assert_ptr_nonnull(ns);
-		free(sv_htab_grow(t, ns, t->bits + 1));
+		sv_htab_free(sv_htab_grow(t, ns, old + 1), old);
 	}
 }
 
@@ -172,6 +174,32 @@ START_TEST(full_table_refuses)
 }
 END_TEST
 
+START_TEST(large_tables_are_mapped_aligned)
+{
+	struct sv_htab t;
+	struct sv_hslot *old;
+	int i;
+
+	/* 2^15 slots of 64 bytes: 2 MiB, the first size with its own
+	 * 2 MiB-aligned mapping (for transparent huge pages) */
+	ck_assert_int_eq(sv_htab_init(&t, 15, PAGE_SHIFT), 0);
+	ck_assert_uint_eq((uintptr_t)t.slots & ((2u << 20) - 1), 0);
+	for (i = 0; i < N; i++) {
+		e_addr[i] = (uintptr_t)(i + 1) << PAGE_SHIFT;
+		ck_assert_ptr_nonnull(sv_htab_insert(&t, e_addr[i],
+						     e_addr[i] + 1, ent(i)));
+	}
+	old = sv_htab_grow(&t, sv_htab_alloc(16), 16);
+	ck_assert_uint_eq((uintptr_t)t.slots & ((2u << 20) - 1), 0);
+	sv_htab_free(old, 15);
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(
+			sv_htab_find_ent(&t, e_addr[i], ent(i)));
+	ck_assert_uint_eq(t.count, N);
+	sv_htab_fini(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("htab");
@@ -180,6 +208,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, random_against_bruteforce);
 	tcase_add_test(tc, full_table_refuses);
+	tcase_add_test(tc, large_tables_are_mapped_aligned);
 	suite_add_tcase(s, tc);
 	return sv_test_run(s);
 }
