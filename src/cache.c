@@ -123,6 +123,8 @@ static void hash_in(struct sv_cache *c, struct sv_cache_entry *e)
 		return;
 	sl->ibmr = e->ibmr;
 	sl->access = (uint16_t)e->access;
+	sl->wtoken = e->watch.token;
+	sl->wgen = __atomic_load_n(&e->watch.gen, __ATOMIC_ACQUIRE);
 	sl->refs = e->refs;
 	sl->flags = (e->used ? SV_HS_USED : 0) |
 		    (e->on_lru ? 0 : SV_HS_OFF_LRU);
@@ -543,9 +545,18 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 			ent = entry_of(n);
 			sl = slot_of(c, ent);
 		}
-		if (!c->mon->ops->still_valid ||
-		    c->mon->ops->still_valid(c->mon, &ent->watch))
+		if (!c->mon->ops->still_valid)
 			break;
+		/* the slot's copy first: the entry's line stays cold */
+		if (sl && c->mon->ops->gen_current &&
+		    c->mon->ops->gen_current(c->mon, sl->wtoken, sl->wgen))
+			break;
+		if (c->mon->ops->still_valid(c->mon, &ent->watch)) {
+			if (sl) /* revalidated (a THP split): new generation */
+				sl->wgen = __atomic_load_n(&ent->watch.gen,
+							   __ATOMIC_ACQUIRE);
+			break;
+		}
 		/* A generation-counter backend saw a change the sink has
 		 * not reported yet: count and report it here, as the sink
 		 * would (the drop unwatches, so the late event is not

@@ -7,6 +7,8 @@
 
 #include "cache_htab.h"
 
+_Static_assert(sizeof(struct sv_hslot) == 64, "a slot is one cache line");
+
 /* Large tables get their own 2 MiB-aligned mapping with transparent huge
  * pages asked for: a hit at 100k entries touches one random slot of a
  * 16 MiB table, and with 4 KiB pages that is a TLB miss as well as a cache

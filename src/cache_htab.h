@@ -32,6 +32,9 @@ struct sv_hslot {
 	uint32_t refs;
 	uint16_t access;
 	uint8_t flags;
+	/* the entry's watch token and generation, for monitors whose hit
+	 * check is a generation compare (monitor.h gen_current) */
+	uint64_t wtoken, wgen;
 } __attribute__((aligned(64)));
 
 struct sv_htab {

@@ -47,6 +47,12 @@ struct sv_monitor_ops {
 	/* O(1) check at hit time, or NULL when the backend invalidates
 	 * synchronously through the sink. */
 	bool (*still_valid)(struct sv_monitor *m, const struct sv_watch *w);
+	/* Optional fast form of still_valid() from a copy of the watch's
+	 * token and gen (kept in the cache's hit index, so a hit need not
+	 * touch the entry): true means valid; false means "ask
+	 * still_valid()", which may revalidate and move w->gen. */
+	bool (*gen_current)(struct sv_monitor *m, uint64_t token,
+			    uint64_t gen);
 	void (*destroy)(struct sv_monitor *m);
 };
 

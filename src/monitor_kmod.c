@@ -21,8 +21,12 @@
 #include "monitor.h"
 #include "util.h"
 
-/* Enough for the cache's default entry limit with room for churn. */
-#define KMON_SLOTS (1u << 16)
+/* Watches per context: an entry holds one, so this caps what the cache can
+ * keep watched with this monitor (more are registered uncached). 2^18 is
+ * 16x the default entry limit and covers the 100k-entry benchmark; it
+ * costs 2 MiB of vmalloc'd status in the module and 2 MiB of owner table
+ * here (touched only as slots are used). The module allows 2^20. */
+#define KMON_SLOTS (1u << 18)
 /* Kernel watches kept after their entry went, for the next miss on the
  * same range: a re-registered range then costs no WATCH and no UNWATCH
  * ioctl (each took the module's lock and an mmu_interval_notifier
@@ -184,6 +188,15 @@ static bool revalidate(struct kmon *km, struct sv_watch *w, uint64_t gen)
 	return true;
 }
 
+static bool kmon_gen_current(struct sv_monitor *m, uint64_t token,
+			     uint64_t gen)
+{
+	struct kmon *km = to_kmon(m);
+
+	return token < KMON_SLOTS &&
+	       __atomic_load_n(&km->status[token], __ATOMIC_ACQUIRE) == gen;
+}
+
 static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
 {
 	struct kmon *km = to_kmon(m);
@@ -297,6 +310,7 @@ static const struct sv_monitor_ops kmon_ops = {
 	.watch = kmon_watch,
 	.unwatch = kmon_unwatch,
 	.still_valid = kmon_still_valid,
+	.gen_current = kmon_gen_current,
 	.destroy = kmon_destroy,
 };
 
