@@ -123,6 +123,8 @@ static void hash_in(struct sv_cache *c, struct sv_cache_entry *e)
 		return;
 	sl->ibmr = e->ibmr;
 	sl->access = (uint16_t)e->access;
+	sl->lkey = e->ibmr->lkey;
+	sl->rkey = e->ibmr->rkey;
 	sl->wtoken = e->watch.token;
 	sl->wgen = __atomic_load_n(&e->watch.gen, __ATOMIC_ACQUIRE);
 	sl->refs = e->refs;
@@ -511,12 +513,15 @@ static bool mr_push(struct sv_cache *c, struct sanverbs_mr *mr)
 
 /* What a hit hands to the new handle. */
 static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
-		uintptr_t eaddr, struct ibv_mr *ibmr, unsigned int access)
+		uintptr_t eaddr, struct ibv_mr *ibmr, unsigned int access,
+		uint32_t lkey, uint32_t rkey)
 {
 	h->entry = e;
 	h->eaddr = eaddr;
 	h->ibmr = ibmr;
 	h->access = access;
+	h->lkey = lkey;
+	h->rkey = rkey;
 }
 
 /* Under c->lock: a live entry covering [s, e) with @access, referenced and
@@ -576,11 +581,13 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		sl->refs++;
 		if (!(sl->flags & SV_HS_USED))
 			sl->flags |= SV_HS_USED;
-		got(h, ent, sl->addr, sl->ibmr, sl->access);
+		got(h, ent, sl->addr, sl->ibmr, sl->access, sl->lkey,
+		    sl->rkey);
 	} else {
 		ent->refs++;
 		ent->used = 1;
-		got(h, ent, ent->addr, ent->ibmr, ent->access);
+		got(h, ent, ent->addr, ent->ibmr, ent->access,
+		    ent->ibmr->lkey, ent->ibmr->rkey);
 	}
 	c->hits++;
 	return true;
@@ -733,7 +740,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		*h = NULL;
 		return err;
 	}
-	got(res, ent, ent->addr, ent->ibmr, ent->access);
+	got(res, ent, ent->addr, ent->ibmr, ent->access, ent->ibmr->lkey,
+	    ent->ibmr->rkey);
 	if (ent->state == SV_ST_PENDING && ent->in_tree) {
 		ent->state = SV_ST_LIVE;
 		if (!(ent->access & SV_REMOTE_ACCESS))
@@ -845,7 +853,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		return -ENOMEM;
 	}
 	got(h, res.entry, res.eaddr, res.ibmr,
-	    res.access & ~SV_ACCESS_MW_BIND);
+	    res.access & ~SV_ACCESS_MW_BIND, res.lkey, res.rkey);
 	h->win = NULL;
 	if (win) {
 		ret = sv_mw_bind(c->mw, res.ibmr, (uintptr_t)addr, len,

@@ -32,6 +32,7 @@ struct sv_hslot {
 	uint32_t refs;
 	uint16_t access;
 	uint8_t flags;
+	uint32_t lkey, rkey; /* the MR's, so a hit need not read the ibv_mr */
 	/* the entry's watch token and generation, for monitors whose hit
 	 * check is a generation compare (monitor.h gen_current) */
 	uint64_t wtoken, wgen;

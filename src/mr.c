@@ -64,14 +64,12 @@ SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
 
 SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)
 {
-	return mr ? mr->ibmr->lkey : 0;
+	return mr ? mr->lkey : 0;
 }
 
 SV_EXPORT uint32_t sanverbs_mr_rkey(const struct sanverbs_mr *mr)
 {
-	if (!mr)
-		return 0;
-	return mr->win ? mr->rkey : mr->ibmr->rkey;
+	return mr ? mr->rkey : 0;
 }
 
 SV_EXPORT void *sanverbs_mr_addr(const struct sanverbs_mr *mr)

@@ -27,7 +27,10 @@ struct sanverbs_mr {
 	 * (cache_mw.h): the peer's key is the window's, @rkey. NULL: the
 	 * MR's own rkey (local-only, or windows off). */
 	struct sv_win *win;
-	uint32_t rkey;
+	/* Copied at registration (from the hit-index slot on a hit) so that
+	 * the key accessors do not read the ibv_mr, a cold line per hit in a
+	 * large cache. rkey: the window's when @win is set. */
+	uint32_t lkey, rkey;
 };
 
 /* IBV_ACCESS_* flags for a validated sanverbs access mask. */
