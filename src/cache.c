@@ -536,11 +536,10 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	struct sv_hslot *sl;
 
 	for (;;) {
-		sl = (access & SV_ACCESS_MW_BIND) ?
-			     sv_htab_find_exact(&c->ht, s, e, access,
-						SV_REMOTE_ACCESS) :
-			     sv_htab_find_cover(&c->ht, s, e, access,
-						SV_REMOTE_ACCESS);
+		/* a window's entry is hit only by its exact range */
+		sl = sv_htab_find_range(&c->ht, s, e, access,
+					SV_REMOTE_ACCESS,
+					access & SV_ACCESS_MW_BIND);
 		if (sl) {
 			ent = sl->ent;
 		} else {
@@ -625,9 +624,13 @@ static void entry_init(struct sv_cache_entry *ent, struct sv_cache *c,
 /* c->lock held: @ent goes into the tree as pending if @caching and the
  * limits make room; returns whether it did. Pending entries sit in the
  * tree before the range is watched, so an event between watch() and
- * ibv_reg_mr() finds and kills them. */
+ * ibv_reg_mr() finds and kills them. *@known: the monitor says, in this
+ * same critical section, that the range is still watched, so watch() can
+ * be skipped (an event from here on finds the pending entry, as after a
+ * watch()). */
 static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
-			 bool caching, struct sv_cache_entry **free_list)
+			 bool caching, struct sv_cache_entry **free_list,
+			 bool *known)
 {
 	size_t bytes = ent->node.end - ent->node.start;
 
@@ -637,17 +640,8 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 	sv_entry_insert(c, ent);
 	c->entries++;
 	c->bytes += bytes;
+	*known = c->mon->ops->known && c->mon->ops->known(c->mon, &ent->watch);
 	return true;
-}
-
-/* c->lock held, @ent pending in the tree: 0 if the monitor says its range
- * is still watched (no watch() needed: an event from here on finds the
- * pending entry, as after a watch()), else -EAGAIN. */
-static int known_locked(struct sv_cache *c, struct sv_cache_entry *ent)
-{
-	return c->mon->ops->known && c->mon->ops->known(c->mon, &ent->watch) ?
-		       0 :
-		       -EAGAIN;
 }
 
 static int get_entry(struct sv_cache *c, void *addr, size_t len,
@@ -657,9 +651,9 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct sv_cache_entry *ent, *free_list = NULL;
 	struct sv_hslot *ntab = NULL;
-	bool caching = c->mon && c->max_entries, entered = false;
+	bool caching = c->mon && c->max_entries, entered = false, known = false;
 	unsigned int hbits = 0, nbits = 0; /* nbits: ntab's size */
-	int werr = -ENOENT, known = -EAGAIN, err;
+	int werr = -ENOENT, err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
 		return -EFAULT;
@@ -682,9 +676,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	/* The common miss: a spare entry, no growth: one lock section. */
 	if (ent && !hbits) {
 		entry_init(ent, c, s, len, access, hs, he);
-		caching = enter_locked(c, ent, caching, &free_list);
-		if (caching)
-			known = known_locked(c, ent);
+		caching = enter_locked(c, ent, caching, &free_list, &known);
 		entered = true;
 	}
 	sv_cache_unlock(c);
@@ -704,9 +696,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		}
 		entry_init(ent, c, s, len, access, hs, he);
 		sv_cache_lock(c);
-		caching = enter_locked(c, ent, caching, &free_list);
-		if (caching)
-			known = known_locked(c, ent);
+		caching = enter_locked(c, ent, caching, &free_list, &known);
 		sv_cache_unlock(c);
 	}
 	sv_entries_free(c, free_list);
@@ -714,7 +704,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	/* Watch first, pin second: pages pinned after the watch started are
 	 * the ones any later change will be reported for. */
 	if (caching)
-		werr = known ? c->mon->ops->watch(c->mon, &ent->watch) : 0;
+		werr = known ? 0 : c->mon->ops->watch(c->mon, &ent->watch);
 	ent->ibmr = reg_retry(c, ent->addr, ent->len,
 			      sv_access_to_ibv(ent->access));
 
@@ -824,14 +814,6 @@ static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
 	return ret;
 }
 
-static int ibv_remote_bits(unsigned int access)
-{
-	return ((access & SANVERBS_ACCESS_REMOTE_WRITE) ?
-			IBV_ACCESS_REMOTE_WRITE : 0) |
-	       ((access & SANVERBS_ACCESS_REMOTE_READ) ?
-			IBV_ACCESS_REMOTE_READ : 0);
-}
-
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out)
 {
@@ -857,7 +839,10 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	h->win = NULL;
 	if (win) {
 		ret = sv_mw_bind(c->mw, res.ibmr, (uintptr_t)addr, len,
-				 ibv_remote_bits(access), &h->win);
+				 sv_access_to_ibv(access) &
+					 (IBV_ACCESS_REMOTE_WRITE |
+					  IBV_ACCESS_REMOTE_READ),
+				 &h->win);
 		if (ret) {
 			h->win = NULL;
 			put_entry(c, res.entry, res.eaddr, h);

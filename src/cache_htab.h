@@ -111,16 +111,6 @@ static inline struct sv_hslot *sv_htab_find_cover(struct sv_htab *t,
 	return sv_htab_find_range(t, s, e, access, exact_mask, false);
 }
 
-/* The exact form is for memory windows, whose bounds some devices check
- * only against the MR's (cache_mw.h). */
-static inline struct sv_hslot *sv_htab_find_exact(struct sv_htab *t,
-						  uintptr_t s, uintptr_t e,
-						  unsigned int access,
-						  unsigned int exact_mask)
-{
-	return sv_htab_find_range(t, s, e, access, exact_mask, true);
-}
-
 /* The slot of @ent, whose range starts at @addr; NULL if not in the table. */
 static inline struct sv_hslot *
 sv_htab_find_ent(struct sv_htab *t, uintptr_t addr,

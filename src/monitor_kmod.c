@@ -80,8 +80,8 @@ static bool parked_live(const struct kmon *km, const struct parked *p)
 	return p->w.token < KMON_SLOTS && km->owner[p->w.token] == &p->w;
 }
 
-/* With km->lock held: the slot has not moved since @gen was read, so the
- * notifier has seen no change of the range since. */
+/* The slot has not moved since @gen was read, so the notifier has seen no
+ * change of the range since (one atomic load: no lock needed). */
 static bool unchanged(const struct kmon *km, uint32_t slot, uint64_t gen)
 {
 	return __atomic_load_n(&km->status[slot], __ATOMIC_ACQUIRE) == gen;
@@ -193,8 +193,7 @@ static bool kmon_gen_current(struct sv_monitor *m, uint64_t token,
 {
 	struct kmon *km = to_kmon(m);
 
-	return token < KMON_SLOTS &&
-	       __atomic_load_n(&km->status[token], __ATOMIC_ACQUIRE) == gen;
+	return token < KMON_SLOTS && unchanged(km, (uint32_t)token, gen);
 }
 
 static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)

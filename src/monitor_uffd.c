@@ -165,28 +165,36 @@ static void remember(struct uffd_monitor *u, const struct uffdio_range *r,
 	free(k);
 }
 
+/* known_lock() held: true if all of @r is registered already (w->token
+ * then says how). */
+static bool known_covers(struct uffd_monitor *u, const struct uffdio_range *r,
+			 struct sv_watch *w)
+{
+	struct sv_itree_node *n = sv_itree_find_cover(
+		&u->known, r->start, r->start + r->len, NULL, NULL);
+
+	if (n)
+		w->token = container_of(n, struct known, node)->token;
+	return n != NULL;
+}
+
 /* Cache lock held: the whole page range of @w is registered already. */
 static bool uffd_known(struct sv_monitor *m, struct sv_watch *w)
 {
 	struct uffd_monitor *u = to_uffd(m);
 	struct uffdio_range r;
-	struct sv_itree_node *n;
 
 	page_range(u, w->start, w->len, &r);
-	n = sv_itree_find_cover(&u->known, r.start, r.start + r.len, NULL,
-				NULL);
-	if (n)
-		w->token = container_of(n, struct known, node)->token;
-	return n != NULL;
+	return known_covers(u, &r, w);
 }
 
 static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 {
 	struct uffd_monitor *u = to_uffd(m);
 	struct uffdio_register reg;
-	struct sv_itree_node *n;
 	struct known *dead;
 	uint64_t gen;
+	bool have;
 
 	memset(&reg, 0, sizeof(reg));
 	page_range(u, w->start, w->len, &reg.range);
@@ -194,13 +202,10 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 	dead = u->dead;
 	u->dead = NULL;
 	gen = u->gen;
-	n = sv_itree_find_cover(&u->known, reg.range.start,
-				reg.range.start + reg.range.len, NULL, NULL);
-	if (n)
-		w->token = container_of(n, struct known, node)->token;
+	have = known_covers(u, &reg.range, w);
 	known_unlock(u);
 	free_known(dead);
-	if (n)
+	if (have)
 		return 0;
 
 	/* A file mapping (memfd, tmpfs, hugetlbfs, SysV shm) loses its pages
