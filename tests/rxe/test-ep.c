@@ -367,6 +367,16 @@ START_TEST(rdma_write_read_1b_to_16mib)
 END_TEST
 
 /* One connection per violation: an RC access error kills the QP. */
+/* An RDMA write from, or read into, @buf at offset 0 of @d. */
+static int post_rw(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+		   unsigned char *buf, size_t len,
+		   const struct sanverbs_desc *d, uint64_t wr_id, int do_write)
+{
+	return do_write ?
+		       sanverbs_ep_post_write(ep, mr, buf, len, d, 0, wr_id) :
+		       sanverbs_ep_post_read(ep, mr, buf, len, d, 0, wr_id);
+}
+
 static void violation(unsigned int grant, int do_write)
 {
 	unsigned char *buf = malloc(4096);
@@ -383,26 +393,14 @@ static void violation(unsigned int grant, int do_write)
 			 0);
 	sv_fill_pattern(buf, 4096, 77);
 	/* the honest descriptor already says no: refused before the wire */
-	if (do_write)
-		ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 4096,
-							&cl.d, 0, 1),
-				 -EACCES);
-	else
-		ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, mr, buf, 4096,
-						       &cl.d, 0, 1),
-				 -EACCES);
+	ck_assert_int_eq(post_rw(cl.ep, mr, buf, 4096, &cl.d, 1, do_write),
+			 -EACCES);
 	/* a peer lying about access reaches the device, which refuses */
 	forged = cl.d;
 	forged.access |= do_write ? SANVERBS_ACCESS_REMOTE_WRITE :
 				    SANVERBS_ACCESS_REMOTE_READ;
-	if (do_write)
-		ck_assert_int_eq(sanverbs_ep_post_write(cl.ep, mr, buf, 4096,
-							&forged, 0, 2),
-				 0);
-	else
-		ck_assert_int_eq(sanverbs_ep_post_read(cl.ep, mr, buf, 4096,
-						       &forged, 0, 2),
-				 0);
+	ck_assert_int_eq(post_rw(cl.ep, mr, buf, 4096, &forged, 2, do_write),
+			 0);
 	wc = sv_wait1(cl.ep, 60000);
 	ck_assert_int_eq(wc.status, -EACCES);
 	ck_assert_uint_eq(wc.vendor, IBV_WC_REM_ACCESS_ERR);
