@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The cache object of a context: create and destroy, the counters and the
- * application's invalidation callback. */
+/* The cache object: create (over a registration backend and a monitor) and
+ * destroy, the counters and the application's invalidation callback. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -8,7 +8,8 @@
 #include "ctx.h"
 #include "priv.h"
 
-int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
+int sv_cache_create_core(const struct sv_cache_params *p,
+			 struct sv_cache **out)
 {
 	struct sv_cache *c;
 	int ret;
@@ -16,10 +17,9 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->ctx = ctx;
-	c->pd = ctx->pd;
-	c->max_entries = ctx->attr.cache_max_entries;
-	c->max_bytes = ctx->attr.cache_max_bytes;
+	c->rb = p->rb;
+	c->max_entries = p->max_entries;
+	c->max_bytes = p->max_bytes;
 	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
 	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
 	/* grows with the entries (sv_cache_get) */
@@ -29,21 +29,20 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	sv_itree_init(&c->tree);
 	sv_list_init(&c->lru);
 	sv_list_init(&c->all);
 	c->kind = SANVERBS_MONITOR_NONE;
 
-	ret = sv_cache_events_start(c);
+	ret = sv_cache_events_start(c, p);
 	if (ret)
 		goto err;
-	/* Windows only pay off when the entry under them stays cached. */
-	if (c->mon && c->max_entries)
-		sv_mw_pool_create(ctx, &c->mw);
 	*out = c;
 	return 0;
 
 err:
+	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	sv_htab_fini(&c->ht);
@@ -60,9 +59,9 @@ void sv_cache_destroy(struct sv_cache *c)
 		return;
 	/* No more events, then no more callbacks, then free the rest. */
 	sv_cache_events_stop(c);
-	/* Windows still bound hold their MRs: gone before the MRs go. */
-	sv_mw_pool_destroy(c->mw);
-	c->mw = NULL;
+	/* Keys still bound hold their MRs: revoked before the MRs go. */
+	if (c->rb->ops->unbind_all)
+		c->rb->ops->unbind_all(c->rb);
 	sv_cache_lock(c);
 	while ((l = sv_list_first(&c->all))) {
 		x = container_of(l, struct sv_cache_entry, all_link);
@@ -75,9 +74,11 @@ void sv_cache_destroy(struct sv_cache *c)
 	sv_entry_spares_free(c);
 	while (c->mr_spare)
 		free(sv_cache_mr_pop(c));
+	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	sv_htab_fini(&c->ht);
+	c->rb->ops->destroy(c->rb);
 	free(c);
 }
 
@@ -101,7 +102,7 @@ SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
 	stats->flags = c->mon && (c->mon->flags & SV_MONITOR_F_USER_MODE_ONLY) ?
 			       SANVERBS_CACHE_F_UFFD_USER_MODE :
 			       0;
-	if (sv_mw_pool_on(c->mw))
+	if (c->rb->ops->remote_on && c->rb->ops->remote_on(c->rb))
 		stats->flags |= SANVERBS_CACHE_F_REMOTE_MW;
 	sv_cache_unlock(c);
 	return 0;

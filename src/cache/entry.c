@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/err.h"
 #include "mr.h"
 #include "priv.h"
 
@@ -159,12 +158,12 @@ static void entries_recycle(struct sv_cache *c, struct sv_cache_entry *list)
 	}
 }
 
-static int entry_dereg(struct sv_cache_entry *e)
+static int entry_dereg(struct sv_cache *c, struct sv_cache_entry *e)
 {
 	int ret = 0;
 
 	if (e->ibmr) {
-		ret = sv_neg_errno(ibv_dereg_mr(e->ibmr));
+		ret = c->rb->ops->dereg(c->rb, e->ibmr);
 		e->ibmr = NULL;
 	}
 	return ret;
@@ -172,7 +171,7 @@ static int entry_dereg(struct sv_cache_entry *e)
 
 int sv_entry_free(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	int ret = entry_dereg(e);
+	int ret = entry_dereg(c, e);
 
 	e->next = NULL;
 	entries_recycle(c, e);
@@ -184,7 +183,7 @@ void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list)
 	struct sv_cache_entry *x;
 
 	for (x = list; x; x = x->next)
-		entry_dereg(x);
+		entry_dereg(c, x);
 	entries_recycle(c, list);
 }
 

@@ -139,6 +139,7 @@ static void *worker(void *arg)
 			break;
 		list = c->deferred;
 		c->deferred = NULL;
+		c->worker_busy = true;
 		cb = c->cb;
 		cb_arg = c->cb_arg;
 		sv_cache_unlock(c);
@@ -169,17 +170,27 @@ static void *worker(void *arg)
 		sv_cache_unlock(c);
 		sv_entries_free(c, to_free);
 		sv_cache_lock(c);
+		c->worker_busy = false;
+		pthread_cond_broadcast(&c->idle);
 	}
 	sv_cache_unlock(c);
 	return NULL;
 }
 
-int sv_cache_events_start(struct sv_cache *c)
+void sv_cache_quiesce(struct sv_cache *c)
+{
+	sv_cache_lock(c);
+	while (c->worker_running && (c->deferred || c->worker_busy))
+		pthread_cond_wait(&c->idle, &c->lock);
+	sv_cache_unlock(c);
+}
+
+int sv_cache_events_start(struct sv_cache *c,
+			  const struct sv_cache_params *p)
 {
 	int ret;
 
-	ret = sv_monitor_open(c->ctx->attr.monitor, sink, c, &c->mon,
-			      &c->kind);
+	ret = p->mon_open(p->mon_arg, sink, c, &c->mon, &c->kind);
 	if (ret || !c->mon)
 		return ret;
 	c->mon->lock = mon_lock;

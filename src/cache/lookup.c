@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/err.h"
 #include "mr.h"
 #include "priv.h"
 
@@ -80,21 +79,22 @@ static bool make_room(struct sv_cache *c, size_t add_bytes,
 	return true;
 }
 
-/* ibv_reg_mr, evicting unused entries and retrying while pinning fails for
- * RLIMIT_MEMLOCK (ENOMEM); sets errno on failure. */
-static struct ibv_mr *reg_retry(struct sv_cache *c, uintptr_t addr,
-				size_t len, int flags)
+/* Registers through the backend, evicting unused entries and retrying while
+ * pinning fails for RLIMIT_MEMLOCK (ENOMEM); 0 or a negative errno. */
+static int reg_retry(struct sv_cache *c, uintptr_t addr, size_t len,
+		     int flags, struct ibv_mr **out)
 {
 	struct sv_cache_entry *free_list, *v;
-	struct ibv_mr *mr;
 	size_t freed;
+	int ret;
 
 	for (;;) {
-		mr = ibv_reg_mr(c->pd, (void *)addr, len, flags);
-		if (mr)
-			return mr;
-		if (errno != ENOMEM && errno != EAGAIN)
-			return NULL;
+		ret = c->rb->ops->reg(c->rb, addr, len, flags, out);
+		if (!ret)
+			return 0;
+		*out = NULL;
+		if (ret != -ENOMEM && ret != -EAGAIN)
+			return ret;
 		free_list = NULL;
 		freed = 0;
 		sv_cache_lock(c);
@@ -107,10 +107,8 @@ static struct ibv_mr *reg_retry(struct sv_cache *c, uintptr_t addr,
 			}
 		}
 		sv_cache_unlock(c);
-		if (!freed) {
-			errno = ENOMEM;
-			return NULL;
-		}
+		if (!freed)
+			return -ENOMEM;
 		sv_entries_free(c, free_list);
 	}
 }
@@ -298,8 +296,8 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	 * the ones any later change will be reported for. */
 	if (caching)
 		werr = known ? 0 : c->mon->ops->watch(c->mon, &ent->watch);
-	ent->ibmr = reg_retry(c, ent->addr, ent->len,
-			      sv_access_to_ibv(ent->access));
+	err = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(ent->access),
+			&ent->ibmr);
 
 	sv_cache_lock(c);
 	if (!werr && ent->in_tree)
@@ -310,8 +308,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		c->mon->ops->unwatch(c->mon, &ent->watch);
 	else if (werr && ent->in_tree)
 		(void)sv_entry_drop(c, ent, false);
-	if (!ent->ibmr) {
-		err = errno ? -errno : -ENOMEM;
+	if (err) {
 		ent->refs = 0;
 		if (!sv_entry_drop(c, ent, true))
 			ent = NULL; /* queued: the worker frees it */
@@ -400,7 +397,7 @@ static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
 	if (do_free)
 		return sv_entry_free(c, e);
 	if (dereg)
-		ret = sv_neg_errno(ibv_dereg_mr(dereg));
+		ret = c->rb->ops->dereg(c->rb, dereg);
 	return ret;
 }
 
@@ -408,7 +405,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out)
 {
 	struct sanverbs_mr res, *h = NULL;
-	bool win = (access & SV_REMOTE_ACCESS) && sv_mw_pool_ready(c->mw);
+	bool win = (access & SV_REMOTE_ACCESS) && c->rb->ops->remote_ready &&
+		   c->rb->ops->remote_ready(c->rb);
 	unsigned int eacc = access;
 	int ret;
 
@@ -428,17 +426,16 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	    res.access & ~SV_ACCESS_MW_BIND, res.lkey, res.rkey);
 	h->win = NULL;
 	if (win) {
-		ret = sv_mw_bind(c->mw, res.ibmr, (uintptr_t)addr, len,
-				 sv_access_to_ibv(access) &
-					 (IBV_ACCESS_REMOTE_WRITE |
-					  IBV_ACCESS_REMOTE_READ),
-				 &h->win);
+		ret = c->rb->ops->bind(c->rb, res.ibmr, (uintptr_t)addr, len,
+				       sv_access_to_ibv(access) &
+					       (IBV_ACCESS_REMOTE_WRITE |
+						IBV_ACCESS_REMOTE_READ),
+				       &h->win, &h->rkey);
 		if (ret) {
 			h->win = NULL;
 			put_entry(c, res.entry, res.eaddr, h);
 			return ret;
 		}
-		h->rkey = h->win->mw->rkey;
 		h->access |= sv_access_normalize(access);
 	}
 	*out = h;
@@ -453,7 +450,7 @@ int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr)
 		/* The key dies before the reference goes: the entry may be
 		 * the last user of its MR, and a bound window blocks
 		 * ibv_dereg_mr (rxe_dereg_mr: -EINVAL while num_mw). */
-		ret = sv_mw_unbind(c->mw, mr->win, mr->ibmr);
+		ret = c->rb->ops->unbind(c->rb, mr->win, mr->ibmr);
 		if (ret)
 			return ret;
 		mr->win = NULL;

@@ -4,6 +4,8 @@
  *   lookup.c      hit, miss, eviction, ENOMEM retry, get and put
  *   invalidate.c  monitor sink, worker, invalidate/flush, secure/unsecure
  *   cache.c       create/destroy, counters, callback
+ *   setup.c       a context's cache: verbs backend, monitor choice
+ *   backend.h     registration backends (reg_verbs.c; a fake in tests)
  *   htab.c        the hit index; mw.c memory windows
  * Locking rules, in one place:
  *  - c->lock guards the tree, the LRU, the lists, the counters and every
@@ -26,6 +28,7 @@
 
 #include <infiniband/verbs.h>
 
+#include "backend.h"
 #include "cache.h"
 #include "htab.h"
 #include "lib/itree.h"
@@ -34,6 +37,8 @@
 #include "mw.h"
 #include "sanverbs.h"
 #include "util.h"
+
+struct sv_cache_params;
 
 #define SV_REMOTE_ACCESS                                                     \
 	(SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
@@ -68,8 +73,8 @@ struct sv_cache_entry {
 };
 
 struct sv_cache {
-	struct sanverbs_ctx *ctx;
-	struct ibv_pd *pd;
+	/* Registers, deregisters, grants remote access: verbs, or a fake */
+	struct sv_reg_backend *rb;
 	pthread_mutex_t lock;
 	struct sv_itree tree;
 	/* Hit index of the live entries by the page their range starts in
@@ -102,12 +107,8 @@ struct sv_cache {
 
 	pthread_t worker;
 	pthread_cond_t cond;
-	bool worker_running, stop;
-
-	/* Memory windows for remote registrations; NULL when off (no
-	 * caching, SANVERBS_CACHE_MW=0, no device support), off inside when
-	 * the bind QP could not be built. */
-	struct sv_mw_pool *mw;
+	pthread_cond_t idle; /* the worker ran out of work (quiesce) */
+	bool worker_running, worker_busy, stop;
 
 	sanverbs_cache_cb cb;
 	void *cb_arg;
@@ -177,11 +178,32 @@ size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
  * drops it and queues it for the worker's callback, as the sink would. */
 void sv_cache_invalidate_entry(struct sv_cache *c,
 			       struct sv_cache_entry *ent);
-/* invalidate.c: opens the monitor @c's context asks for and starts the
- * worker (no monitor: no worker, no caching); 0 or a negative errno. */
-int sv_cache_events_start(struct sv_cache *c);
+/* invalidate.c: opens the monitor through @p and starts the worker (no
+ * monitor: no worker, no caching); 0 or a negative errno. */
+int sv_cache_events_start(struct sv_cache *c,
+			  const struct sv_cache_params *p);
 /* invalidate.c: no more events, then no more callbacks. */
 void sv_cache_events_stop(struct sv_cache *c);
+
+/* What a cache is built from (cache.c). */
+struct sv_cache_params {
+	size_t max_entries, max_bytes; /* 0 entries: no caching; 0 bytes: no
+					* byte limit */
+	/* Owned by the cache once sv_cache_create_core() succeeds. */
+	struct sv_reg_backend *rb;
+	/* Opens the monitor (0 and *out NULL: none), as sv_monitor_open(). */
+	int (*mon_open)(void *arg, sv_invalidate_fn sink, void *sink_arg,
+			struct sv_monitor **out, enum sanverbs_monitor *kind);
+	void *mon_arg;
+};
+
+/* cache.c: a cache over @p's backend and monitor; 0 or a negative errno
+ * (the caller still owns p->rb then). */
+int sv_cache_create_core(const struct sv_cache_params *p,
+			 struct sv_cache **out);
+/* invalidate.c: returns once the worker has run every callback and freed
+ * every entry queued before the call (tests; never from a callback). */
+void sv_cache_quiesce(struct sv_cache *c);
 
 /* lookup.c: a spare handle, or NULL (c->lock held). */
 struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* A context's cache: the verbs backend over its PD and the monitor its
+ * attributes ask for. The cache core never sees the context. */
+#include "ctx.h"
+#include "priv.h"
+
+static int open_monitor(void *arg, sv_invalidate_fn sink, void *sink_arg,
+			struct sv_monitor **out, enum sanverbs_monitor *kind)
+{
+	const struct sanverbs_ctx *ctx = arg;
+
+	return sv_monitor_open(ctx->attr.monitor, sink, sink_arg, out, kind);
+}
+
+int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
+{
+	struct sv_cache_params p = {
+		.max_entries = ctx->attr.cache_max_entries,
+		.max_bytes = ctx->attr.cache_max_bytes,
+		.mon_open = open_monitor,
+		.mon_arg = ctx,
+	};
+	struct sv_cache *c;
+	int ret;
+
+	ret = sv_reg_verbs_create(ctx, &p.rb);
+	if (ret)
+		return ret;
+	ret = sv_cache_create_core(&p, &c);
+	if (ret) {
+		p.rb->ops->destroy(p.rb);
+		return ret;
+	}
+	/* Windows only pay off when the entry under them stays cached. */
+	if (c->mon && c->max_entries)
+		sv_reg_verbs_enable_windows(c->rb);
+	*out = c;
+	return 0;
+}
