@@ -110,8 +110,35 @@ int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 		      struct sanverbs_ctx **out);
 
 /**
+ * Attach a context to a protection domain the caller already has (and,
+ * through it, to the PD's device), for applications that create their own
+ * ibv_context, PD, CQs and QPs and want the registration cache for their
+ * buffers. Registrations made through the returned context are MRs of @p pd:
+ * their keys work on every QP of @p pd.
+ *
+ * Ownership: @p pd and its device stay the caller's. sanverbs never
+ * deallocates @p pd nor closes its device; sanverbs_ctx_close() releases
+ * only what the context made (its cache, monitor and internal QP). The
+ * caller keeps @p pd and its device open until sanverbs_ctx_close()
+ * returns. Several contexts may be attached to the same PD or device; each
+ * has its own cache.
+ *
+ * @param pd   the caller's protection domain
+ * @param attr options, or NULL for sanverbs_ctx_attr_init() defaults (with
+ *             `$SANVERBS_DEVICE` ignored); attr->device, if set, must name
+ *             the PD's device; attr->port 0 picks its first active port
+ * @param out  receives the new context
+ * @return 0; -EINVAL on bad arguments or a device name that is not the
+ *         PD's; -ENODEV if the device has no (such) active port; other
+ *         negative errno as sanverbs_ctx_open()
+ */
+int sanverbs_ctx_attach(struct ibv_pd *pd, const struct sanverbs_ctx_attr *attr,
+			struct sanverbs_ctx **out);
+
+/**
  * Close a context: release every registration still cached or held, stop the
- * monitor, free the protection domain and close the device. Registrations
+ * monitor, free the protection domain and close the device (only if the
+ * context opened them: not after sanverbs_ctx_attach()). Registrations
  * still held by the caller become invalid.
  *
  * @param ctx the context (NULL is a no-op returning -EINVAL)
@@ -119,9 +146,11 @@ int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
  */
 int sanverbs_ctx_close(struct sanverbs_ctx *ctx);
 
-/** The verbs device context (owned by @p ctx), or NULL if @p ctx is NULL. */
+/** The verbs device context (owned by @p ctx unless attached with
+ *  sanverbs_ctx_attach()), or NULL if @p ctx is NULL. */
 struct ibv_context *sanverbs_ctx_verbs(const struct sanverbs_ctx *ctx);
-/** The protection domain (owned by @p ctx), or NULL if @p ctx is NULL. */
+/** The protection domain (owned by @p ctx unless attached with
+ *  sanverbs_ctx_attach()), or NULL if @p ctx is NULL. */
 struct ibv_pd *sanverbs_ctx_pd(const struct sanverbs_ctx *ctx);
 /** The device name, e.g. "rxe0", or NULL if @p ctx is NULL. */
 const char *sanverbs_ctx_device_name(const struct sanverbs_ctx *ctx);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Opening an RDMA device: device and port choice, protection domain. */
+/* Opening an RDMA device (device and port choice, protection domain), or
+ * attaching to a protection domain the application already has. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,7 @@ SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 		ret = errno ? -errno : -ENOMEM;
 		goto err_close;
 	}
+	ctx->owns_pd = true;
 	ret = sv_cache_create(ctx, &ctx->cache);
 	if (ret)
 		goto err_pd;
@@ -124,14 +126,68 @@ err_free:
 	return ret;
 }
 
+SV_EXPORT int sanverbs_ctx_attach(struct ibv_pd *pd,
+				  const struct sanverbs_ctx_attr *attr,
+				  struct sanverbs_ctx **out)
+{
+	struct sanverbs_ctx *ctx;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!pd || !pd->context)
+		return -EINVAL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	if (attr) {
+		ctx->attr = *attr;
+	} else {
+		ret = sanverbs_ctx_attr_init(&ctx->attr);
+		if (ret)
+			goto err_free;
+		/* the PD names the device: $SANVERBS_DEVICE does not */
+		ctx->attr.device = NULL;
+	}
+	ret = -EINVAL;
+	if (!attr_valid(&ctx->attr))
+		goto err_free;
+	/* A device named in @attr must be the PD's. */
+	if (ctx->attr.device &&
+	    strcmp(ctx->attr.device, ibv_get_device_name(pd->context->device)))
+		goto err_free;
+	ctx->attr.device = NULL;
+	ctx->verbs = pd->context;
+	ctx->pd = pd;
+	ctx->port = active_port(ctx->verbs, ctx->attr.port);
+	if (!ctx->port) {
+		ret = -ENODEV;
+		goto err_free;
+	}
+	ctx->attr.port = ctx->port;
+	ret = sv_cache_create(ctx, &ctx->cache);
+	if (ret)
+		goto err_free;
+	sv_stats_export_add(ctx);
+	*out = ctx;
+	return 0;
+
+err_free:
+	free(ctx);
+	return ret;
+}
+
 SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 {
 	if (!ctx)
 		return -EINVAL;
 	sv_stats_export_remove(ctx);
 	sv_cache_destroy(ctx->cache);
-	ibv_dealloc_pd(ctx->pd);
-	ibv_close_device(ctx->verbs);
+	if (ctx->owns_pd) {
+		ibv_dealloc_pd(ctx->pd);
+		ibv_close_device(ctx->verbs);
+	}
 	free(ctx);
 	return 0;
 }

@@ -4,6 +4,8 @@
 #ifndef SV_CTX_H
 #define SV_CTX_H
 
+#include <stdbool.h>
+
 #include <infiniband/verbs.h>
 
 #include "sanverbs.h"
@@ -13,6 +15,10 @@ struct sv_cache;
 struct sanverbs_ctx {
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
+	/* sanverbs_ctx_open(): the context opened the device and allocated
+	 * the PD and releases both; sanverbs_ctx_attach(): they are the
+	 * caller's and outlive the context. */
+	bool owns_pd;
 	uint8_t port;
 	struct sanverbs_ctx_attr attr;
 	/* Owned by cache.c; NULL until the cache is created. */

@@ -523,14 +523,13 @@ static void op_reg(void)
 				sv_cache_unlock(M.c);
 			}
 		} else if (is_stale(x)) {
-			/* raced: kmod-like, live but must never be hit */
-			REQ_IEQ(M.mode, FAKE_MON_GEN);
+			/* raced: kmod-like, live but must never be hit;
+			 * userfaultfd-like, never cached */
+			REQUIRE(M.mode == FAKE_MON_GEN,
+				"entry changed while registering was cached");
 			x->cached = false;
 			x->stale = true;
 		}
-		if (M.mode == FAKE_MON_SYNC && is_stale(x))
-			REQUIRE(!cached, "entry changed while registering "
-				      "was cached");
 	}
 	/* no eviction without need */
 	if (M.f.nfail == fail0 && entries0 + 1 <= M.max_entries &&
