@@ -28,8 +28,6 @@ static size_t pages(size_t len)
 	return (len + 4095) & ~(size_t)4095;
 }
 
-struct fake_mr *fake_reg_find(struct fake_reg *f, uint32_t lkey);
-
 static int fr_reg(struct sv_reg_backend *b, uintptr_t addr, size_t len,
 		  int flags, struct ibv_mr **out)
 {
