@@ -102,7 +102,13 @@ static int sv_buf_get_pages(struct sv_obj *o, gfp_t gfp, bool contig)
 	unsigned long i;
 
 	if (contig) {
-		void *va = alloc_pages_exact(o->npages << PAGE_SHIFT, gfp);
+		/*
+		 * Blocks above PAGE_ALLOC_COSTLY_ORDER never invoke the OOM
+		 * killer (page allocator or memcg); retrying hard would only
+		 * stall a request that can fail cleanly.
+		 */
+		void *va = alloc_pages_exact(o->npages << PAGE_SHIFT,
+					     gfp & ~__GFP_RETRY_MAYFAIL);
 
 		if (!va)
 			return -ENOMEM;
