@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * The one ABI between the sanverbs module (/dev/sanverbs) and libsanverbs.
- * Both sides include this file; the library refuses a module whose
- * SANVERBS_ABI_VERSION differs from the one it was built with.
+ * Both sides include this file. The ABI has a major and a minor version
+ * (gdrcopy's scheme): a library uses a module of its own major version and
+ * checks the module's minor version against SANVERBS_MINOR_* before it
+ * relies on a feature added later; a new major version is an incompatible
+ * change.
  *
  * Memory objects (low-memory buffers, pinned user ranges) are created by an
  * ioctl that returns an mmap offset. The first successful mmap() of that
@@ -16,15 +19,39 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define SANVERBS_ABI_VERSION	1
+#define SANVERBS_ABI_MAJOR	1
+#define SANVERBS_ABI_MINOR	1
+/* What SANVERBS_IOC_VERSION reports: the major version. */
+#define SANVERBS_ABI_VERSION	SANVERBS_ABI_MAJOR
 #define SANVERBS_DEVICE_NAME	"sanverbs"
+
+/*
+ * The first minor version with each feature. Minor 0 answers
+ * SANVERBS_IOC_VERSION only.
+ */
+/* SANVERBS_IOC_VERSION_INFO; ALLOC and PIN charge RLIMIT_MEMLOCK
+ * (mm->pinned_vm), the memory cgroup and a per-user budget;
+ * sanverbs_stats.charged_bytes.
+ */
+#define SANVERBS_MINOR_ACCOUNTING	1
+/* Watches are invalidated when the range loses a right it had (mprotect). */
+#define SANVERBS_MINOR_PROT_EVENTS	1
 
 /* Offset at which the monitor's read-only status array is mapped. */
 #define SANVERBS_MMAP_STATUS	0ULL
 
 struct sanverbs_version {
-	__u32 abi;		/* out: SANVERBS_ABI_VERSION */
+	__u32 abi;		/* out: SANVERBS_ABI_MAJOR */
 	__u32 page_size;	/* out */
+	__u64 max_contig;	/* out: largest contiguous allocation, bytes */
+};
+
+/* SANVERBS_IOC_VERSION_INFO, from minor 1 on. */
+struct sanverbs_version_info {
+	__u32 major;		/* out: SANVERBS_ABI_MAJOR */
+	__u32 minor;		/* out: SANVERBS_ABI_MINOR */
+	__u32 page_size;	/* out */
+	__u32 reserved;		/* out: 0 */
 	__u64 max_contig;	/* out: largest contiguous allocation, bytes */
 };
 
@@ -67,7 +94,7 @@ struct sanverbs_stats {
 	__u64 watches;		/* notifier watches alive */
 	__u64 files;		/* open files of /dev/sanverbs */
 	__u64 invalidations;	/* watch invalidations reported so far */
-	__u64 reserved;
+	__u64 charged_bytes;	/* bytes charged to the budgets (minor >= 1) */
 };
 
 struct sanverbs_mon_init {
@@ -142,5 +169,6 @@ struct sanverbs_revalidate {
 #define SANVERBS_IOC_WATCH	_IOWR(SANVERBS_IOC_MAGIC, 6, struct sanverbs_watch)
 #define SANVERBS_IOC_UNWATCH	_IOW(SANVERBS_IOC_MAGIC, 7, struct sanverbs_watch)
 #define SANVERBS_IOC_REVALIDATE	_IOW(SANVERBS_IOC_MAGIC, 8, struct sanverbs_revalidate)
+#define SANVERBS_IOC_VERSION_INFO _IOR(SANVERBS_IOC_MAGIC, 9, struct sanverbs_version_info)
 
 #endif /* _UAPI_SANVERBS_IOCTL_H */

@@ -35,11 +35,16 @@ module_param(max_total_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_total_bytes,
 		 "Most bytes all files together may allocate or pin (default 1 GiB)");
 
+unsigned long max_user_bytes = 256UL << 20;
+module_param(max_user_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_user_bytes,
+		 "Most bytes the files of one user together may hold (default 256 MiB)");
+
 static int sv_open(struct inode *inode, struct file *filp)
 {
 	struct sv_file *f;
 
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
 	if (!f)
 		return -ENOMEM;
 	mutex_init(&f->lock);
@@ -77,6 +82,18 @@ static long sv_ioctl_version(void __user *arg)
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
+static long sv_ioctl_version_info(void __user *arg)
+{
+	struct sanverbs_version_info v = {
+		.major = SANVERBS_ABI_MAJOR,
+		.minor = SANVERBS_ABI_MINOR,
+		.page_size = PAGE_SIZE,
+		.max_contig = (u64)MAX_ORDER_NR_PAGES << PAGE_SHIFT,
+	};
+
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
 static long sv_ioctl_stats(void __user *arg)
 {
 	struct sanverbs_stats s = {
@@ -87,6 +104,7 @@ static long sv_ioctl_stats(void __user *arg)
 		.watches = atomic64_read(&sv_counters.watches),
 		.files = atomic64_read(&sv_counters.files),
 		.invalidations = atomic64_read(&sv_counters.invalidations),
+		.charged_bytes = atomic64_read(&sv_counters.total_bytes),
 	};
 
 	return copy_to_user(arg, &s, sizeof(s)) ? -EFAULT : 0;
@@ -116,6 +134,8 @@ static long sv_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return sv_ioctl_unwatch(f, uarg);
 	case SANVERBS_IOC_REVALIDATE:
 		return sv_ioctl_revalidate(f, uarg);
+	case SANVERBS_IOC_VERSION_INFO:
+		return sv_ioctl_version_info(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -158,8 +178,11 @@ static const struct file_operations sv_fops = {
 	.llseek = no_llseek,
 };
 
-/* Open to everyone: allocations are charged to the caller's memcg and bound
- * per file and module-wide, and physical addresses go to CAP_SYS_ADMIN only.
+/*
+ * Open to everyone the node lets in: what a caller makes the module hold is
+ * charged to it (sanverbs_acct.c) and physical addresses go to
+ * CAP_SYS_ADMIN only. Distributions narrow access with the udev rule
+ * shipped next to this module (docs/kmod.md).
  */
 static struct miscdevice sv_misc = {
 	.minor = MISC_DYNAMIC_MINOR,

@@ -20,45 +20,45 @@
 
 #define SV_MASK_32	0xffffffffULL
 
-static int sv_charge(struct sv_file *f, u64 bytes)
-{
-	if (atomic64_add_return(bytes, &f->charged) > max_file_bytes)
-		goto undo_file;
-	if (atomic64_add_return(bytes, &sv_counters.total_bytes) >
-	    max_total_bytes)
-		goto undo_total;
-	return 0;
-
-undo_total:
-	atomic64_sub(bytes, &sv_counters.total_bytes);
-undo_file:
-	atomic64_sub(bytes, &f->charged);
-	return -ENOMEM;
-}
-
-static void sv_uncharge(struct sv_file *f, u64 bytes)
-{
-	atomic64_sub(bytes, &sv_counters.total_bytes);
-	atomic64_sub(bytes, &f->charged);
-}
-
+/*
+ * A new object, charged to the caller (bytes and, since its pages will be
+ * unswappable, RLIMIT_MEMLOCK), with room for its page pointers.
+ */
 static struct sv_obj *sv_obj_new(struct sv_file *f, enum sv_obj_kind kind,
-				 unsigned long npages)
+				 unsigned long npages, int *err)
 {
-	struct sv_obj *o = kzalloc(sizeof(*o), GFP_KERNEL);
+	struct sv_obj *o = kzalloc(sizeof(*o), GFP_KERNEL_ACCOUNT);
 
+	*err = -ENOMEM;
 	if (!o)
 		return NULL;
-	o->pages = kvcalloc(npages, sizeof(*o->pages), GFP_KERNEL);
-	if (!o->pages) {
-		kfree(o);
-		return NULL;
-	}
+	*err = sv_charge(f, &o->charge, (u64)npages << PAGE_SHIFT, true);
+	if (*err)
+		goto err_free;
+	*err = -ENOMEM;
+	o->pages = kvcalloc(npages, sizeof(*o->pages),
+			    GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
+	if (!o->pages)
+		goto err_uncharge;
 	kref_init(&o->ref);
 	o->kind = kind;
 	o->owner = f;
 	o->npages = npages;
 	return o;
+
+err_uncharge:
+	sv_uncharge(f, &o->charge);
+err_free:
+	kfree(o);
+	return NULL;
+}
+
+/* Frees an object whose pages were never taken (or given back already). */
+static void sv_obj_discard(struct sv_obj *o)
+{
+	sv_uncharge(o->owner, &o->charge);
+	kvfree(o->pages);
+	kfree(o);
 }
 
 static void sv_buf_free_pages(struct sv_obj *o)
@@ -88,9 +88,7 @@ static void sv_obj_release(struct kref *ref)
 		atomic64_dec(&sv_counters.pin_objects);
 		atomic64_sub(o->npages, &sv_counters.pin_pages);
 	}
-	sv_uncharge(o->owner, (u64)o->npages << PAGE_SHIFT);
-	kvfree(o->pages);
-	kfree(o);
+	sv_obj_discard(o);
 }
 
 static void sv_obj_put(struct sv_obj *o)
@@ -104,7 +102,13 @@ static int sv_buf_get_pages(struct sv_obj *o, gfp_t gfp, bool contig)
 	unsigned long i;
 
 	if (contig) {
-		void *va = alloc_pages_exact(o->npages << PAGE_SHIFT, gfp);
+		/*
+		 * Blocks above PAGE_ALLOC_COSTLY_ORDER never invoke the OOM
+		 * killer (page allocator or memcg); retrying hard would only
+		 * stall a request that can fail cleanly.
+		 */
+		void *va = alloc_pages_exact(o->npages << PAGE_SHIFT,
+					     gfp & ~__GFP_RETRY_MAYFAIL);
 
 		if (!va)
 			return -ENOMEM;
@@ -150,7 +154,12 @@ static bool sv_buf_below(struct sv_obj *o, u64 mask, u64 *max_phys)
 static int sv_buf_fill(struct sv_obj *o, u64 mask, bool contig,
 		       u32 *out_flags, u64 *max_phys)
 {
-	gfp_t base = GFP_USER | __GFP_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	/*
+	 * Charged to the caller's memcg; over its limit (or the machine's)
+	 * the caller gets -ENOMEM, not the OOM killer.
+	 */
+	gfp_t base = GFP_USER | __GFP_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+		     __GFP_RETRY_MAYFAIL;
 	int ret;
 
 	if (!nolowmem) {
@@ -158,7 +167,7 @@ static int sv_buf_fill(struct sv_obj *o, u64 mask, bool contig,
 
 		/* Fail fast when another zone is acceptable anyway. */
 		if (mask > SV_MASK_32)
-			gfp |= __GFP_NORETRY;
+			gfp = (gfp & ~__GFP_RETRY_MAYFAIL) | __GFP_NORETRY;
 		ret = sv_buf_get_pages(o, gfp, contig);
 		if (ret == -EINTR)
 			return ret;
@@ -181,18 +190,54 @@ static int sv_buf_fill(struct sv_obj *o, u64 mask, bool contig,
 	return 0;
 }
 
-/* Publishes @o under a new offset id; the file's reference moves there. */
-static int sv_obj_publish(struct sv_file *f, struct sv_obj *o, u64 *offset)
+/*
+ * Reserves an offset id for an object that is not visible yet: xa_load()
+ * (mmap, FREE) sees nothing there until sv_obj_publish(), so the id can be
+ * copied to user space first and, if that fails, dropped with nobody else
+ * ever having touched the object.
+ */
+static int sv_obj_reserve(struct sv_file *f, u64 *offset)
 {
 	u32 id;
 	int ret;
 
 	/* Ids stay below 2^31 so offset << PAGE_SHIFT fits any off_t. */
-	ret = xa_alloc(&f->objs, &id, o, XA_LIMIT(1, INT_MAX >> PAGE_SHIFT),
-		       GFP_KERNEL);
+	ret = xa_alloc(&f->objs, &id, NULL, XA_LIMIT(1, INT_MAX >> PAGE_SHIFT),
+		       GFP_KERNEL_ACCOUNT);
 	if (ret)
 		return ret == -EBUSY ? -ENOMEM : ret;
 	*offset = (u64)id << PAGE_SHIFT;
+	return 0;
+}
+
+/*
+ * Hands the caller's reference to the file, at the reserved id. Only this
+ * function and sv_obj_unreserve() touch a reserved id: FREE and mmap skip
+ * ids that load as NULL, so nobody can erase the reservation under us.
+ */
+static void sv_obj_publish(struct sv_file *f, struct sv_obj *o, u64 offset)
+{
+	/* The slot exists, so storing into it allocates nothing. */
+	WARN_ON(xa_is_err(xa_store(&f->objs, offset >> PAGE_SHIFT, o,
+				   GFP_KERNEL_ACCOUNT)));
+}
+
+static void sv_obj_unreserve(struct sv_file *f, u64 offset)
+{
+	xa_release(&f->objs, offset >> PAGE_SHIFT);
+}
+
+/* Copies the answer out, then publishes; on a fault nothing was visible. */
+static long sv_obj_hand_out(struct sv_file *f, struct sv_obj *o,
+			    void __user *arg, const void *ans, size_t len,
+			    u64 offset)
+{
+	if (copy_to_user(arg, ans, len)) {
+		sv_obj_unreserve(f, offset);
+		sv_obj_put(o);
+		return -EFAULT;
+	}
+	sv_obj_publish(f, o, offset);
 	return 0;
 }
 
@@ -224,20 +269,13 @@ long sv_ioctl_alloc(struct sv_file *f, void __user *arg)
 	if (!sv_len_ok(a.len))
 		return -ENOMEM;
 
-	ret = sv_charge(f, a.len);
-	if (ret)
+	o = sv_obj_new(f, SV_OBJ_BUF, a.len >> PAGE_SHIFT, &ret);
+	if (!o)
 		return ret;
-	o = sv_obj_new(f, SV_OBJ_BUF, a.len >> PAGE_SHIFT);
-	if (!o) {
-		sv_uncharge(f, a.len);
-		return -ENOMEM;
-	}
 	a.out_flags = 0;
 	ret = sv_buf_fill(o, a.dma_mask, contig, &a.out_flags, &max_phys);
 	if (ret) {
-		kvfree(o->pages);
-		kfree(o);
-		sv_uncharge(f, a.len);
+		sv_obj_discard(o);
 		return ret;
 	}
 	atomic64_inc(&sv_counters.buf_objects);
@@ -251,18 +289,12 @@ long sv_ioctl_alloc(struct sv_file *f, void __user *arg)
 		a.phys = page_to_phys(o->pages[0]);
 		a.max_phys = max_phys;
 	}
-	ret = sv_obj_publish(f, o, &a.offset);
+	ret = sv_obj_reserve(f, &a.offset);
 	if (ret) {
 		sv_obj_put(o);
 		return ret;
 	}
-	if (copy_to_user(arg, &a, sizeof(a))) {
-		o = xa_erase(&f->objs, a.offset >> PAGE_SHIFT);
-		if (o)
-			sv_obj_put(o);
-		return -EFAULT;
-	}
-	return 0;
+	return sv_obj_hand_out(f, o, arg, &a, sizeof(a), a.offset);
 }
 
 long sv_ioctl_pin(struct sv_file *f, void __user *arg)
@@ -285,14 +317,9 @@ long sv_ioctl_pin(struct sv_file *f, void __user *arg)
 		return -EFAULT;
 	if (!sv_len_ok(p.len))
 		return -ENOMEM;
-	ret = sv_charge(f, p.len);
-	if (ret)
+	o = sv_obj_new(f, SV_OBJ_PIN, p.len >> PAGE_SHIFT, &ret);
+	if (!o)
 		return ret;
-	o = sv_obj_new(f, SV_OBJ_PIN, p.len >> PAGE_SHIFT);
-	if (!o) {
-		sv_uncharge(f, p.len);
-		return -ENOMEM;
-	}
 	o->nowrite = p.flags & SANVERBS_PIN_NOWRITE;
 	if (!o->nowrite)
 		gup |= FOLL_WRITE;
@@ -307,26 +334,18 @@ long sv_ioctl_pin(struct sv_file *f, void __user *arg)
 	}
 	atomic64_inc(&sv_counters.pin_objects);
 	atomic64_add(o->npages, &sv_counters.pin_pages);
-	ret = sv_obj_publish(f, o, &p.offset);
+	ret = sv_obj_reserve(f, &p.offset);
 	if (ret) {
 		sv_obj_put(o);
 		return ret;
 	}
-	if (copy_to_user(arg, &p, sizeof(p))) {
-		o = xa_erase(&f->objs, p.offset >> PAGE_SHIFT);
-		if (o)
-			sv_obj_put(o);
-		return -EFAULT;
-	}
-	return 0;
+	return sv_obj_hand_out(f, o, arg, &p, sizeof(p), p.offset);
 
 err_unpin:
 	/* GUP reports unmapped or wrongly protected memory as -EFAULT. */
 	if (done)
 		unpin_user_pages(o->pages, done);
-	kvfree(o->pages);
-	kfree(o);
-	sv_uncharge(f, p.len);
+	sv_obj_discard(o);
 	return ret == -ENOMEM ? ret : -EFAULT;
 }
 
@@ -340,9 +359,15 @@ long sv_ioctl_free(struct sv_file *f, void __user *arg)
 	if (!offset || offset & ~PAGE_MASK ||
 	    (offset >> PAGE_SHIFT) > (INT_MAX >> PAGE_SHIFT))
 		return -EINVAL;
-	/* Under the lock so that a concurrent mmap() of it finishes first. */
+	/*
+	 * Under the lock so that a concurrent mmap() of it finishes first;
+	 * an id that loads as NULL is free or reserved by a running ALLOC or
+	 * PIN, and erasing it would drop that reservation.
+	 */
 	mutex_lock(&f->lock);
-	o = xa_erase(&f->objs, offset >> PAGE_SHIFT);
+	o = xa_load(&f->objs, offset >> PAGE_SHIFT);
+	if (o)
+		xa_erase(&f->objs, offset >> PAGE_SHIFT);
 	mutex_unlock(&f->lock);
 	if (!o)
 		return -EINVAL;

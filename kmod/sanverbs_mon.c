@@ -5,6 +5,7 @@
  * array the library maps read-only (so a cache hit is checked with one load,
  * no syscall: kdreg2's design) and queues an event for read()/poll().
  */
+#include <linux/log2.h>
 #include <linux/mmu_notifier.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
@@ -18,10 +19,15 @@
 
 #define SV_MON_RING	4096u
 #define SV_MON_BATCH	16u
+#define SV_MON_RING_BYTES (SV_MON_RING * sizeof(struct sanverbs_mon_event))
+/* Charged to the caller's memcg; over its limit, -ENOMEM, not the OOM killer. */
+#define SV_MON_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 struct sv_mon {
+	struct sv_file *owner;
+	struct sv_charge charge;	/* status, ring and every watch */
 	struct mm_struct *mm;		/* mmgrab()ed at MON_INIT */
-	u64 *status;			/* vmalloc_user(), mapped read-only */
+	u64 *status;			/* __vmalloc(), mapped read-only */
 	u32 nslots;
 	size_t status_len;
 	struct mutex lock;		/* watch/unwatch; never in callbacks */
@@ -40,28 +46,51 @@ struct sv_mwatch {
 	u32 slot;
 	u64 start;
 	u64 len;
+	/* VM_READ/VM_WRITE every VMA of the range had at WATCH time. */
+	unsigned long prot;
 	/* Set by a possible huge pmd split (qlock): see sv_huge_pfn(). */
 	u64 split_gen;
 	unsigned long split_pfn;
 	unsigned long split_block;
 };
 
+/* What one watch counts against the budgets, on top of the monitor. */
+#define SV_WATCH_COST	roundup_pow_of_two(sizeof(struct sv_mwatch))
+
+#define SV_PROT_MASK	(VM_READ | VM_WRITE)
+
 /*
- * Events that may change which page backs the range. Protection changes
- * (mprotect, the write-protect of fork) and soft-dirty tracking keep the
- * same pages, which stay pinned by the registration, so they are not
- * reported: reporting them would make every fork() empty the cache.
+ * Whether an event can have taken something from the range: its pages
+ * (every event but the protection and soft-dirty ones) or the rights the
+ * range had when it was watched. A registration must not outlive either,
+ * so an mprotect() that drops write (or all) access is an invalidation.
+ * Protection events that leave the VMA's rights as they were are not:
+ * fork() write-protects private pages (PROTECTION_PAGE) but pinned pages
+ * stay mapped writable in the parent, writeback's page_mkclean() and
+ * soft-dirty clearing restore write access on the next fault, NUMA hinting
+ * makes PTEs inaccessible only until the next touch, and an mprotect() that
+ * adds rights takes nothing; reporting those would empty the cache at every
+ * fork. Before 6.3 the range names the VMA, whose flags mprotect_fixup()
+ * has already changed when it calls the notifier; without it the direction
+ * is unknown and the event is reported.
  */
-static bool sv_event_relevant(enum mmu_notifier_event ev)
+static bool sv_event_relevant(const struct sv_mwatch *w,
+			      const struct mmu_notifier_range *range)
 {
-	switch (ev) {
+	switch (range->event) {
 	case MMU_NOTIFY_PROTECTION_VMA:
 	case MMU_NOTIFY_PROTECTION_PAGE:
 	case MMU_NOTIFY_SOFT_DIRTY:
-		return false;
+		break;
 	default:
 		return true;
 	}
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+	if (range->vma)
+		return READ_ONCE(w->prot) &
+		       ~(READ_ONCE(range->vma->vm_flags) & SV_PROT_MASK);
+#endif
+	return true;
 }
 
 /*
@@ -140,15 +169,16 @@ static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct sv_mwatch *w = container_of(mni, struct sv_mwatch, mni);
 	struct sv_mon *mon = w->mon;
+	bool relevant = sv_event_relevant(w, range);
 	unsigned long pfn = 0;
 	u64 start, end, gen;
 
-	if (sv_event_relevant(range->event))
+	if (relevant)
 		pfn = sv_huge_pfn(range);
 	/* Only a spinlock here: this may run where sleeping is forbidden. */
 	spin_lock(&mon->qlock);
 	mmu_interval_set_seq(mni, cur_seq);
-	if (sv_event_relevant(range->event)) {
+	if (relevant) {
 		start = max_t(u64, range->start, w->start);
 		end = min_t(u64, range->end, w->start + w->len);
 		gen = sv_mon_bump(mon, w->slot);
@@ -172,7 +202,7 @@ long sv_ioctl_mon_init(struct sv_file *f, void __user *arg)
 {
 	struct sanverbs_mon_init mi;
 	struct sv_mon *mon;
-	int ret = -EBUSY;
+	int ret;
 
 	if (copy_from_user(&mi, arg, sizeof(mi)))
 		return -EFAULT;
@@ -181,17 +211,22 @@ long sv_ioctl_mon_init(struct sv_file *f, void __user *arg)
 	if (!current->mm)
 		return -EINVAL;
 
-	mon = kzalloc(sizeof(*mon), GFP_KERNEL);
+	mon = kzalloc(sizeof(*mon), GFP_KERNEL_ACCOUNT);
 	if (!mon)
 		return -ENOMEM;
+	mon->owner = f;
 	mon->nslots = mi.slots;
 	mon->status_len = PAGE_ALIGN((size_t)mi.slots * sizeof(u64));
-	mon->status = vmalloc_user(mon->status_len);
-	mon->ring = kvcalloc(SV_MON_RING, sizeof(*mon->ring), GFP_KERNEL);
-	if (!mon->status || !mon->ring) {
-		ret = -ENOMEM;
+	ret = sv_charge(f, &mon->charge, mon->status_len + SV_MON_RING_BYTES,
+			false);
+	if (ret)
+		goto err_free;
+	ret = -ENOMEM;
+	/* Not vmalloc_user(): that cannot charge the caller's memcg. */
+	mon->status = __vmalloc(mon->status_len, SV_MON_GFP | __GFP_ZERO);
+	mon->ring = kvcalloc(SV_MON_RING, sizeof(*mon->ring), SV_MON_GFP);
+	if (!mon->status || !mon->ring)
 		goto err;
-	}
 	mutex_init(&mon->lock);
 	xa_init_flags(&mon->watches, XA_FLAGS_ALLOC);
 	spin_lock_init(&mon->qlock);
@@ -200,6 +235,7 @@ long sv_ioctl_mon_init(struct sv_file *f, void __user *arg)
 	mutex_lock(&f->lock);
 	if (f->mon) {
 		mutex_unlock(&f->lock);
+		ret = -EBUSY;
 		goto err;
 	}
 	mon->mm = current->mm;
@@ -216,22 +252,30 @@ long sv_ioctl_mon_init(struct sv_file *f, void __user *arg)
 err:
 	kvfree(mon->ring);
 	vfree(mon->status);
+	sv_uncharge(f, &mon->charge);
+err_free:
 	kfree(mon);
 	return ret;
 }
 
 static struct sv_mon *sv_mon_get(struct sv_file *f)
 {
+	/* Pairs with the smp_store_release() in MON_INIT. */
 	return smp_load_acquire(&f->mon);
 }
 
-/* MmSecureVirtualMemory of a hole is an error, not a silent no-op. */
-static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len)
+/*
+ * MmSecureVirtualMemory of a hole is an error, not a silent no-op. Also
+ * returns the rights every VMA of the range has, for sv_event_relevant().
+ */
+static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len,
+			   unsigned long *prot)
 {
 	struct vm_area_struct *vma;
 	u64 addr = start;
 	int ret = 0;
 
+	*prot = SV_PROT_MASK;
 	mmap_read_lock(mm);
 	while (addr < start + len) {
 		vma = find_vma(mm, addr);
@@ -239,6 +283,7 @@ static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len)
 			ret = -EFAULT;
 			break;
 		}
+		*prot &= vma->vm_flags;
 		addr = vma->vm_end;
 	}
 	mmap_read_unlock(mm);
@@ -250,6 +295,7 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 	struct sv_mon *mon = sv_mon_get(f);
 	struct sanverbs_watch wa;
 	struct sv_mwatch *w;
+	unsigned long prot;
 	u32 slot;
 	int ret;
 
@@ -265,19 +311,24 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 	if (current->mm != mon->mm)
 		return -EINVAL;
 
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
 	w->mon = mon;
 	w->start = wa.addr;
 	w->len = wa.len;
+	/* Until the VMAs are known, any lost right is reported. */
+	w->prot = SV_PROT_MASK;
 
 	mutex_lock(&mon->lock);
+	ret = sv_charge_add(mon->owner, &mon->charge, SV_WATCH_COST);
+	if (ret)
+		goto err_unlock;
 	ret = xa_alloc(&mon->watches, &slot, w, XA_LIMIT(0, mon->nslots - 1),
-		       GFP_KERNEL);
+		       GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		ret = ret == -EBUSY ? -ENOSPC : ret;
-		goto err_unlock;
+		goto err_uncharge;
 	}
 	w->slot = slot;
 	/*
@@ -290,7 +341,7 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 					   &sv_mon_ops);
 	if (ret) {
 		xa_erase(&mon->watches, slot);
-		goto err_unlock;
+		goto err_uncharge;
 	}
 	/*
 	 * Inserted while another invalidation of this mm is running (another
@@ -305,12 +356,17 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 	 * Checked after the insertion so that an unmap racing with the check
 	 * is reported rather than slipping between the two.
 	 */
-	ret = sv_range_mapped(mon->mm, wa.addr, wa.len);
+	ret = sv_range_mapped(mon->mm, wa.addr, wa.len, &prot);
 	if (ret) {
 		mmu_interval_notifier_remove(&w->mni);
 		xa_erase(&mon->watches, slot);
-		goto err_unlock;
+		goto err_uncharge;
 	}
+	/*
+	 * A right dropped since the look-up was reported against the full
+	 * mask above; one dropped from now on is reported against this.
+	 */
+	WRITE_ONCE(w->prot, prot);
 	atomic64_inc(&sv_counters.watches);
 	mutex_unlock(&mon->lock);
 
@@ -319,6 +375,8 @@ long sv_ioctl_watch(struct sv_file *f, void __user *arg)
 		return -EFAULT;	/* still watched; UNWATCH or close ends it */
 	return 0;
 
+err_uncharge:
+	sv_charge_sub(mon->owner, &mon->charge, SV_WATCH_COST);
 err_unlock:
 	mutex_unlock(&mon->lock);
 	kfree(w);
@@ -334,6 +392,7 @@ static void sv_mon_remove(struct sv_mon *mon, struct sv_mwatch *w)
 	sv_mon_bump(mon, w->slot);
 	spin_unlock(&mon->qlock);
 	atomic64_dec(&sv_counters.watches);
+	sv_charge_sub(mon->owner, &mon->charge, SV_WATCH_COST);
 	kfree(w);
 }
 
@@ -431,6 +490,8 @@ out:
 int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma)
 {
 	struct sv_mon *mon = sv_mon_get(f);
+	unsigned long i;
+	int ret;
 
 	if (!mon)
 		return -EINVAL;
@@ -439,12 +500,21 @@ int sv_mon_mmap(struct sv_file *f, struct vm_area_struct *vma)
 		return -EACCES;
 	sv_vm_flags_clear(vma, VM_MAYWRITE);
 	/*
-	 * Inherited on fork on purpose: a child that touches the parent's
-	 * cache must read stale counters (its watches fail), not fault.
+	 * Inherited on fork on purpose (VM_MIXEDMAP ptes are copied): a
+	 * child that touches the parent's cache must read stale counters
+	 * (its watches fail), not fault.
 	 */
 	if (vma->vm_end - vma->vm_start > mon->status_len)
 		return -EINVAL;
-	return remap_vmalloc_range(vma, mon->status, 0);
+	sv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	for (i = 0; i < vma_pages(vma); i++) {
+		ret = vm_insert_page(vma, vma->vm_start + (i << PAGE_SHIFT),
+				     vmalloc_to_page((char *)mon->status +
+						     (i << PAGE_SHIFT)));
+		if (ret)
+			return ret;	/* mmap_region() zaps what was inserted */
+	}
+	return 0;
 }
 
 ssize_t sv_mon_read(struct sv_file *f, char __user *buf, size_t count,
@@ -519,5 +589,6 @@ void sv_mon_destroy(struct sv_mon *mon)
 	mmdrop(mon->mm);
 	kvfree(mon->ring);
 	vfree(mon->status);
+	sv_uncharge(mon->owner, &mon->charge);
 	kfree(mon);
 }

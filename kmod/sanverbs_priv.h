@@ -24,6 +24,19 @@
 #endif
 
 struct sv_mon;
+struct sv_user;
+
+/*
+ * What one object or monitor holds against its caller: bytes against the
+ * file's, the user's and the module's budgets, and pages against
+ * RLIMIT_MEMLOCK in the caller's mm->pinned_vm (as ib_umem_get() does).
+ */
+struct sv_charge {
+	struct sv_user *user;
+	struct mm_struct *mm;		/* mmgrab()ed while pinned != 0 */
+	u64 bytes;
+	unsigned long pinned;
+};
 
 /* One open file of /dev/sanverbs. Mappings hold a reference on the file, so
  * this outlives every object it charged.
@@ -45,6 +58,7 @@ struct sv_obj {
 	enum sv_obj_kind kind;
 	bool nowrite;
 	struct sv_file *owner;
+	struct sv_charge charge;
 	unsigned long npages;
 	struct page **pages;
 	void *contig;			/* alloc_pages_exact() base or NULL */
@@ -65,6 +79,13 @@ extern struct sv_counters sv_counters;
 extern bool nolowmem;
 extern unsigned long max_file_bytes;
 extern unsigned long max_total_bytes;
+extern unsigned long max_user_bytes;
+
+/* sanverbs_acct.c */
+int sv_charge(struct sv_file *f, struct sv_charge *c, u64 bytes, bool pin);
+int sv_charge_add(struct sv_file *f, struct sv_charge *c, u64 bytes);
+void sv_charge_sub(struct sv_file *f, struct sv_charge *c, u64 bytes);
+void sv_uncharge(struct sv_file *f, struct sv_charge *c);
 
 /* sanverbs_mem.c */
 long sv_ioctl_alloc(struct sv_file *f, void __user *arg);

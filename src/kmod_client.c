@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The library's side of /dev/sanverbs: open with an ABI handshake, memory
- * objects (low-memory buffers, pinned aliases) and module counters. */
+/* The library's side of /dev/sanverbs: open with an ABI handshake, the
+ * process's shared file, memory objects (low-memory buffers, pinned
+ * aliases) and module counters. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -15,9 +17,14 @@
 
 struct sv_kmod {
 	int fd;
+	unsigned int minor;
 	size_t page_size;
 	uint64_t max_contig;
 };
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sv_kmod *shared;
+static unsigned long shared_refs;
 
 static const char *kmod_path(void)
 {
@@ -26,10 +33,29 @@ static const char *kmod_path(void)
 	return p && *p ? p : "/dev/" SANVERBS_DEVICE_NAME;
 }
 
+/* Minor 1 added VERSION_INFO; a minor-0 module answers VERSION only. */
+static int kmod_version(int fd, struct sanverbs_version_info *vi)
+{
+	struct sanverbs_version v = { 0 };
+
+	if (!ioctl(fd, SANVERBS_IOC_VERSION_INFO, vi))
+		return 0;
+	if (errno != ENOTTY)
+		return -errno;
+	if (ioctl(fd, SANVERBS_IOC_VERSION, &v))
+		/* Some other device sits at that path. */
+		return errno == ENOTTY ? -ENODEV : -errno;
+	vi->major = v.abi;
+	vi->minor = 0;
+	vi->page_size = v.page_size;
+	vi->max_contig = v.max_contig;
+	return 0;
+}
+
 int sv_kmod_open(struct sv_kmod **out)
 {
 	static int warned;
-	struct sanverbs_version v = { 0 };
+	struct sanverbs_version_info v = { 0 };
 	struct sv_kmod *k;
 	int fd, ret;
 
@@ -41,16 +67,15 @@ int sv_kmod_open(struct sv_kmod **out)
 		return errno == ENOENT || errno == ENXIO || errno == ENODEV ?
 			       -ENODEV :
 			       -errno;
-	if (ioctl(fd, SANVERBS_IOC_VERSION, &v)) {
-		/* Some other device sits at that path. */
-		ret = errno == ENOTTY ? -ENODEV : -errno;
+	ret = kmod_version(fd, &v);
+	if (ret)
 		goto err;
-	}
-	if (v.abi != SANVERBS_ABI_VERSION) {
+	if (v.major != SANVERBS_ABI_MAJOR) {
 		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
 			fprintf(stderr,
-				"sanverbs: %s speaks ABI %u, this library %u; not using it\n",
-				kmod_path(), v.abi, SANVERBS_ABI_VERSION);
+				"sanverbs: %s speaks ABI %u.%u, this library %u.x; not using it\n",
+				kmod_path(), v.major, v.minor,
+				SANVERBS_ABI_MAJOR);
 		ret = -EPROTO;
 		goto err;
 	}
@@ -60,6 +85,7 @@ int sv_kmod_open(struct sv_kmod **out)
 		goto err;
 	}
 	k->fd = fd;
+	k->minor = v.minor;
 	k->page_size = v.page_size;
 	k->max_contig = v.max_contig;
 	*out = k;
@@ -68,6 +94,46 @@ int sv_kmod_open(struct sv_kmod **out)
 err:
 	close(fd);
 	return ret;
+}
+
+int sv_kmod_get(struct sv_kmod **out)
+{
+	int ret = 0;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	pthread_mutex_lock(&shared_lock);
+	if (!shared)
+		ret = sv_kmod_open(&shared);
+	if (!ret) {
+		shared_refs++;
+		*out = shared;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return ret;
+}
+
+void sv_kmod_put(struct sv_kmod *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&shared_lock);
+	if (k == shared && !--shared_refs) {
+		sv_kmod_close(shared);
+		shared = NULL;
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
+
+unsigned int sv_kmod_minor(const struct sv_kmod *k)
+{
+	return k ? k->minor : 0;
+}
+
+bool sv_kmod_has(const struct sv_kmod *k, unsigned int minor)
+{
+	return k && k->minor >= minor;
 }
 
 void sv_kmod_close(struct sv_kmod *k)

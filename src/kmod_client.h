@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* The library's side of /dev/sanverbs (kmod/sanverbs_ioctl.h is the one
- * ioctl header both sides share). Opening checks the module's ABI version.
- * Every function returns 0 or a negative errno; -ENODEV means the module is
- * not loaded, which callers turn into a documented fallback or a clear
+ * ioctl header both sides share), and its one owner: every other file goes
+ * through here. Opening checks the module's major ABI version; features
+ * added in a later minor version are asked for with sv_kmod_has(). Every
+ * function returns 0 or a negative errno; -ENODEV means the module is not
+ * loaded, which callers turn into a documented fallback or a clear
  * -EOPNOTSUPP. */
 #ifndef SV_KMOD_CLIENT_H
 #define SV_KMOD_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,10 +17,24 @@
 
 struct sv_kmod;
 
-/* Opens /dev/sanverbs (or $SANVERBS_KMOD_DEV) and checks the ABI version:
- * -ENODEV if absent, -EPROTO on a version mismatch (logged once). */
+/* The process's shared file for memory objects (low-memory buffers,
+ * system addresses), reference-counted: the first get opens it, the last put
+ * closes it, so an idle process holds nothing that keeps the module from
+ * unloading. Same errors as sv_kmod_open(). */
+int sv_kmod_get(struct sv_kmod **out);
+void sv_kmod_put(struct sv_kmod *k);
+
+/* A file of its own, for a user that the module ties to one file (the
+ * invalidation monitor: one per file): opens /dev/sanverbs (or
+ * $SANVERBS_KMOD_DEV) and checks the ABI: -ENODEV if absent, -EPROTO if
+ * the module's major version is not this library's (logged once). */
 int sv_kmod_open(struct sv_kmod **out);
 void sv_kmod_close(struct sv_kmod *k);
+
+/* The module's minor ABI version, and whether it has the feature that
+ * came with minor version @minor (a SANVERBS_MINOR_* value). */
+unsigned int sv_kmod_minor(const struct sv_kmod *k);
+bool sv_kmod_has(const struct sv_kmod *k, unsigned int minor);
 
 /* Flags for sv_kmod_sysaddr_map(). */
 #define SV_KMOD_MAP_NOWRITE 0x1u

@@ -4,7 +4,6 @@
  * mlock()ed pages when the caller's DMA mask allows any address. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,43 +13,13 @@
 #include "util.h"
 
 struct sanverbs_lowmem {
+	struct sv_kmod *kmod;	/* a reference on the shared file, or NULL */
 	void *addr;
 	size_t len;
 	enum sanverbs_lowmem_source source;
 	int phys_known;
 	uint64_t phys;
 };
-
-/* One file for all live buffers, closed with the last so that an idle
- * process holds no reference that would keep the module from unloading. */
-static pthread_mutex_t kmod_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sv_kmod *kmod;
-static unsigned long kmod_users;
-
-static int kmod_get(struct sv_kmod **out)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&kmod_lock);
-	if (!kmod)
-		ret = sv_kmod_open(&kmod);
-	if (!ret) {
-		kmod_users++;
-		*out = kmod;
-	}
-	pthread_mutex_unlock(&kmod_lock);
-	return ret;
-}
-
-static void kmod_put(void)
-{
-	pthread_mutex_lock(&kmod_lock);
-	if (!--kmod_users) {
-		sv_kmod_close(kmod);
-		kmod = NULL;
-	}
-	pthread_mutex_unlock(&kmod_lock);
-}
 
 static int mask_ok(uint64_t m)
 {
@@ -64,7 +33,7 @@ static int alloc_kmod(struct sanverbs_lowmem *b, uint64_t mask,
 	struct sv_kmod *k;
 	int ret;
 
-	ret = kmod_get(&k);
+	ret = sv_kmod_get(&k);
 	if (ret)
 		return ret;
 	ret = sv_kmod_alloc(k, b->len, mask,
@@ -73,9 +42,10 @@ static int alloc_kmod(struct sanverbs_lowmem *b, uint64_t mask,
 				    0,
 			    &b->addr, &info);
 	if (ret) {
-		kmod_put();
+		sv_kmod_put(k);
 		return ret;
 	}
+	b->kmod = k;
 	b->source = info.out_flags & SANVERBS_ALLOC_OUT_DMA32 ?
 			    SANVERBS_LOWMEM_KMOD_DMA32 :
 			    SANVERBS_LOWMEM_KMOD_ANY;
@@ -143,8 +113,7 @@ SV_EXPORT int sanverbs_lowmem_free(struct sanverbs_lowmem *buf)
 		return -EINVAL;
 	/* For module buffers the mapping owns the pages: this frees them. */
 	munmap(buf->addr, buf->len);
-	if (buf->source != SANVERBS_LOWMEM_PINNED)
-		kmod_put();
+	sv_kmod_put(buf->kmod);
 	free(buf);
 	return 0;
 }

@@ -29,6 +29,7 @@ struct sanverbs_mdl {
 	void *sys_base;		   /* pool alias: what to munmap */
 	size_t sys_len;
 	uint64_t sys_handle;	   /* kmod mapping handle */
+	struct sv_kmod *sys_kmod;  /* kmod alias: reference on the file */
 	struct sanverbs_pool *sys_pool;
 };
 

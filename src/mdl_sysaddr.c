@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* MmGetSystemAddressForMdlSafe: a second, library-owned mapping of an MDL's
  * locked pages. Pool memory is mapped again from its memfd; anything else
- * needs /dev/sanverbs. kmod_client.c is built by another module and may be
- * absent, so its entry points are weak here: a missing client or module is
- * a clean -EOPNOTSUPP rather than a link failure. */
+ * needs /dev/sanverbs (a missing module is a clean -EOPNOTSUPP); each such
+ * alias holds a reference on the process's shared file. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <sys/mman.h>
 
 #include "kmod_client.h"
@@ -14,28 +12,7 @@
 #include "pool.h"
 #include "util.h"
 
-#pragma weak sv_kmod_open
-#pragma weak sv_kmod_sysaddr_map
-#pragma weak sv_kmod_sysaddr_unmap
-
 #define PRIO_FLAGS (SANVERBS_MAPPING_NO_WRITE | SANVERBS_MAPPING_NO_EXECUTE)
-
-static pthread_mutex_t kmod_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sv_kmod *kmod;
-static int kmod_state; /* 0 untried, 1 open, -1 unavailable */
-
-static struct sv_kmod *kmod_get(void)
-{
-	pthread_mutex_lock(&kmod_lock);
-	if (!kmod_state) {
-		kmod_state = -1;
-		if (sv_kmod_open && sv_kmod_sysaddr_map &&
-		    sv_kmod_sysaddr_unmap && sv_kmod_open(&kmod) == 0)
-			kmod_state = 1;
-	}
-	pthread_mutex_unlock(&kmod_lock);
-	return kmod_state > 0 ? kmod : NULL;
-}
 
 void sv_mdl_sysaddr_release(struct sanverbs_mdl *mdl)
 {
@@ -45,7 +22,10 @@ void sv_mdl_sysaddr_release(struct sanverbs_mdl *mdl)
 		sv_pool_put(mdl->sys_pool);
 		break;
 	case SV_SYSADDR_KMOD:
-		sv_kmod_sysaddr_unmap(kmod, mdl->sysaddr, mdl->sys_handle);
+		sv_kmod_sysaddr_unmap(mdl->sys_kmod, mdl->sysaddr,
+				      mdl->sys_handle);
+		sv_kmod_put(mdl->sys_kmod);
+		mdl->sys_kmod = NULL;
 		break;
 	case SV_SYSADDR_NONE:
 		return;
@@ -93,15 +73,19 @@ SV_EXPORT int sanverbs_mdl_system_address(struct sanverbs_mdl *mdl,
 		mdl->sys_kind = SV_SYSADDR_POOL;
 		mdl->sys_pool = pool;
 	} else {
-		k = kmod_get();
-		if (!k)
-			return -EOPNOTSUPP;
+		ret = sv_kmod_get(&k);
+		if (ret)
+			return ret == -ENODEV || ret == -EPROTO ? -EOPNOTSUPP
+								 : ret;
 		ret = sv_kmod_sysaddr_map(k, mdl->va, mdl->byte_count,
 					  nowrite ? SV_KMOD_MAP_NOWRITE : 0, &a,
 					  &mdl->sys_handle);
-		if (ret)
-			return ret == -ENODEV ? -EOPNOTSUPP : ret;
+		if (ret) {
+			sv_kmod_put(k);
+			return ret;
+		}
 		mdl->sys_kind = SV_SYSADDR_KMOD;
+		mdl->sys_kmod = k;
 	}
 	mdl->sysaddr = a;
 	mdl->flags |= SANVERBS_MDL_SYSTEM_VA;

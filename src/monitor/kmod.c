@@ -336,6 +336,12 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 	ret = sv_kmod_open(&km->k);
 	if (ret)
 		goto err_free;
+	/* A module that misses protection downgrades would let hits
+	 * outlive the right to write: not exact, so not used. */
+	if (!sv_kmod_has(km->k, SANVERBS_MINOR_PROT_EVENTS)) {
+		ret = -EPROTO;
+		goto err_close;
+	}
 	km->fd = sv_kmod_fd(km->k);
 	if (ioctl(km->fd, SANVERBS_IOC_MON_INIT, &mi)) {
 		ret = -errno;

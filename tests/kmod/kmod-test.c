@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,16 +52,17 @@ void kt_assert_all_freed(void)
 	for (i = 0; i < 100; i++) {
 		kt_stats(&s);
 		if (!s.buf_objects && !s.buf_pages && !s.pin_objects &&
-		    !s.pin_pages && !s.watches)
+		    !s.pin_pages && !s.watches && !s.charged_bytes)
 			return;
 		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
 	}
-	ck_abort_msg("module still holds %llu buffers (%llu pages), %llu pins (%llu pages), %llu watches",
+	ck_abort_msg("module still holds %llu buffers (%llu pages), %llu pins (%llu pages), %llu watches, %llu bytes charged",
 		     (unsigned long long)s.buf_objects,
 		     (unsigned long long)s.buf_pages,
 		     (unsigned long long)s.pin_objects,
 		     (unsigned long long)s.pin_pages,
-		     (unsigned long long)s.watches);
+		     (unsigned long long)s.watches,
+		     (unsigned long long)s.charged_bytes);
 }
 
 uint64_t kt_phys(const void *va)
@@ -120,4 +124,40 @@ const char *kt_ko_path(void)
 	snprintf(path, sizeof(path), "%s/.cache/kmod/%s/sanverbs.ko",
 		 SV_SOURCE_ROOT, u.release);
 	return access(path, R_OK) ? NULL : path;
+}
+
+void kt_become(unsigned int uid)
+{
+	if (setgroups(0, NULL) || setgid(uid) || setuid(uid))
+		_exit(99);
+	/* setuid() made us non-dumpable, which hides parts of /proc/self. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+void kt_wait_ok(pid_t pid, const char *what)
+{
+	int status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "%s: %s %d", what,
+		      WIFEXITED(status) ? "failed at step" : "killed by signal",
+		      WIFEXITED(status) ? WEXITSTATUS(status) :
+					  WTERMSIG(status));
+}
+
+unsigned long kt_vm_kb(const char *field)
+{
+	char line[256];
+	unsigned long kb = ~0UL;
+	size_t n = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return kb;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			kb = strtoul(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
 }

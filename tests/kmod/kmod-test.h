@@ -5,6 +5,7 @@
 #define SV_KMOD_TEST_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kmod/sanverbs_ioctl.h"
 
@@ -26,5 +27,18 @@ unsigned long kt_param(const char *name);
 void kt_set_param(const char *name, const char *value);
 /* The .ko for rmmod/insmod tests, or NULL (the test then says why). */
 const char *kt_ko_path(void);
+
+/* An unprivileged user for the kmod suite (nobody), and a second one. */
+#define KT_UID 65534u
+#define KT_UID2 65533u
+/* In a forked child running as root: become @uid (no supplementary groups,
+ * gid = uid, every capability gone) and stay readable in /proc; _exit(99)
+ * on failure. */
+void kt_become(unsigned int uid);
+/* Waits for @pid and asserts that it exited with status 0; a non-zero
+ * status is the number of the step that failed, named in the message. */
+void kt_wait_ok(pid_t pid, const char *what);
+/* bytes of "VmPin:" / "VmLck:" in /proc/self/status */
+unsigned long kt_vm_kb(const char *field);
 
 #endif

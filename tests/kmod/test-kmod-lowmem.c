@@ -72,10 +72,13 @@ static void rdma_write_all(void *buf, size_t len, uint32_t seed)
 
 static void assert_zero(const uint8_t *p, size_t len)
 {
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++)
-		ck_assert_msg(p[i] == 0, "byte %zu is %#x, not zeroed", i, p[i]);
+	/* One assertion, not one per byte: check records each passed
+	 * assertion in its log, which took minutes per MiB under TCG. */
+	while (i < len && !p[i])
+		i++;
+	ck_assert_msg(i == len, "byte %zu is %#x, not zeroed", i, p[i]);
 }
 
 /* Every page below 4 GiB; with @contig also physically consecutive. */

@@ -1,7 +1,9 @@
 /* Description: the mmu_interval_notifier monitor (src/monitor/kmod.c against
  * the contract of monitor.h). munmap, madvise(DONTNEED) and mremap of a
  * watched range make still_valid() false by the time the call returns and
- * reach the sink once; mprotect and fork do not; an unwatched range reports
+ * reach the sink once, and so does an mprotect() that takes a right away
+ * (read-only, or no access to one page); an mprotect() that adds rights
+ * and fork do not; an unwatched range reports
  * nothing; an unwatched kernel watch is parked and taken back by the next
  * watch of the same range unless the range changed meanwhile; a range with a hole cannot be watched (-EFAULT); watches are
  * released on destroy. A fork() that splits a pinned THP (the same
@@ -134,13 +136,46 @@ START_TEST(mremap_invalidates)
 }
 END_TEST
 
-START_TEST(mprotect_and_fork_keep_pages)
+START_TEST(mprotect_read_only_invalidates)
 {
+	/* A write registration must not outlive the right to write. */
+	ck_assert_int_eq(mprotect(buf, len, PROT_READ), 0);
+	ck_assert(!mon->ops->still_valid(mon, &w));
+	assert_reported();
+}
+END_TEST
+
+START_TEST(mprotect_none_of_one_page_invalidates)
+{
+	ck_assert_int_eq(mprotect(buf + 3 * page, page, PROT_NONE), 0);
+	ck_assert(!mon->ops->still_valid(mon, &w));
+	assert_reported();
+}
+END_TEST
+
+START_TEST(added_rights_and_fork_keep_pages)
+{
+	struct sv_watch ro_w = { 0 };
+	char *ro;
 	int status;
 	pid_t pid;
 
-	ck_assert_int_eq(mprotect(buf, len, PROT_READ), 0);
-	ck_assert_int_eq(mprotect(buf, len, PROT_READ | PROT_WRITE), 0);
+	/* Rights added to a read-only range take nothing from it. */
+	ro = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(ro, MAP_FAILED);
+	memset(ro, 2, 4 * page);
+	ck_assert_int_eq(mprotect(ro, 4 * page, PROT_READ), 0);
+	ro_w.start = (uintptr_t)ro;
+	ro_w.len = 4 * page;
+	ck_assert_int_eq(mon->ops->watch(mon, &ro_w), 0);
+	ck_assert_int_eq(mprotect(ro, 4 * page, PROT_READ | PROT_WRITE), 0);
+	ck_assert(mon->ops->still_valid(mon, &ro_w));
+	/* Nor does adding exec, or dropping and restoring outside w. */
+	ck_assert_int_eq(mprotect(buf, len, PROT_READ | PROT_WRITE | PROT_EXEC),
+			 0);
+	ck_assert_int_eq(mprotect(buf + 12 * page, page, PROT_READ), 0);
+	/* fork write-protects private pages; the parent keeps its rights */
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
@@ -148,10 +183,13 @@ START_TEST(mprotect_and_fork_keep_pages)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert(mon->ops->still_valid(mon, &w));
+	ck_assert(mon->ops->still_valid(mon, &ro_w));
 	ck_assert_uint_eq(wait_calls(0), 0);
 	/* a change outside the watched range is not reported either */
 	ck_assert_int_eq(munmap(buf + 12 * page, page), 0);
 	ck_assert(mon->ops->still_valid(mon, &w));
+	mon->ops->unwatch(mon, &ro_w);
+	munmap(ro, 4 * page);
 }
 END_TEST
 
@@ -443,7 +481,9 @@ int main(void)
 	tcase_add_test(tc, munmap_invalidates);
 	tcase_add_test(tc, madvise_dontneed_invalidates);
 	tcase_add_test(tc, mremap_invalidates);
-	tcase_add_test(tc, mprotect_and_fork_keep_pages);
+	tcase_add_test(tc, mprotect_read_only_invalidates);
+	tcase_add_test(tc, mprotect_none_of_one_page_invalidates);
+	tcase_add_test(tc, added_rights_and_fork_keep_pages);
 	tcase_add_test(tc, unwatched_range_is_silent);
 	tcase_add_test(tc, parked_watch_reused_until_change);
 	tcase_add_test(tc, many_watches_are_independent);
