@@ -39,7 +39,10 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 
 	if (out)
 		*out = NULL;
-	if (!ctx || !out || !sv_range_ok(addr, len) ||
+	ret = sv_ctx_check(ctx);
+	if (ret)
+		return ret;
+	if (!out || !sv_range_ok(addr, len) ||
 	    (access & ~SANVERBS_ACCESS_ALL))
 		return -EINVAL;
 	if (!ctx->cache)
@@ -47,6 +50,7 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 	ret = sv_cache_get(ctx->cache, addr, len, access, &mr);
 	if (ret)
 		return ret;
+	sv_ctx_get(ctx);
 	mr->ctx = ctx;
 	mr->addr = addr;
 	mr->len = len;
@@ -56,10 +60,20 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 
 SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
 {
+	struct sanverbs_ctx *ctx;
+	int ret;
+
 	if (!mr)
 		return -EINVAL;
+	ctx = mr->ctx;
+	ret = sv_ctx_check(ctx);
+	if (ret)
+		return ret;
 	/* the cache keeps or frees the handle */
-	return sv_cache_put(mr->ctx->cache, mr);
+	ret = sv_cache_put(ctx->cache, mr);
+	if (!ret)
+		sv_ctx_put(ctx);
+	return ret;
 }
 
 SV_EXPORT uint32_t sanverbs_mr_lkey(const struct sanverbs_mr *mr)
