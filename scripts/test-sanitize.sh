@@ -19,7 +19,11 @@ asan=${SANVERBS_ASAN_BUILD:-build-asan}
 fuzz=${SANVERBS_FUZZ_BUILD:-build-fuzz}
 seconds=${SANVERBS_FUZZ_SECONDS:-60}
 kmod_args=()
-[ "${1:-}" = --kmod ] && kmod_args=(--kmod "$2")
+if [ "${1:-}" = --kmod ]; then
+	kmod_args=(--kmod "$2")
+	# test-kmod-ioctl reloads the module from it
+	export SANVERBS_KMOD_KO=$2
+fi
 status=0
 t0=$(date +%s)
 
