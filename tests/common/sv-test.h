@@ -13,6 +13,20 @@
 #include "sanverbs.h"
 #include "loopqp.h"
 
+/* 1 in an AddressSanitizer build (gcc or clang): tests whose subject is
+ * something ASan replaces (glibc's allocator, the SIGSEGV disposition,
+ * mlock, free holes in the address space) handle it where it bites. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SV_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SV_TEST_ASAN 1
+#endif
+#endif
+#ifndef SV_TEST_ASAN
+#define SV_TEST_ASAN 0
+#endif
+
 /* Exit code meson counts as a skip. */
 #define SV_TEST_SKIP 77
 
