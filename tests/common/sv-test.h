@@ -27,6 +27,14 @@
 #define SV_TEST_ASAN 0
 #endif
 
+/* Where a test should map @len bytes it will munmap and map again at the
+ * same address: NULL (anywhere) normally. Under ASan its runtime maps
+ * memory of its own (stack depot, allocator metadata) from other threads
+ * into whatever hole is at the top of the mmap area, so the hole could be
+ * taken before the test maps it again; the hint is then in a range of the
+ * test's own (use it with MAP_FIXED_NOREPLACE). */
+void *sv_test_map_hint(size_t len);
+
 /* Exit code meson counts as a skip. */
 #define SV_TEST_SKIP 77
 

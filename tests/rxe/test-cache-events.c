@@ -24,25 +24,12 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-/* Under ASan its runtime maps memory of its own (stack depot, allocator
- * metadata) from other threads, into whatever hole is at the top of the
- * mmap area: a test's munmap-then-remap at the same address would find
- * its hole taken. Its mappings then come from a range of its own. */
-static void *own_area(size_t len)
-{
-	static uintptr_t next = 0x3f0000000000ul;
-	void *at = (void *)next;
-
-	next += (len + (4ul << 20)) & ~((2ul << 20) - 1);
-	return at;
-}
-
 static void *map_at(void *at, size_t len, int flags)
 {
 	void *p;
 
-	if (!at && SV_TEST_ASAN)
-		at = own_area(len);
+	if (!at)
+		at = sv_test_map_hint(len); /* NULL but under ASan */
 	p = mmap(at, len, PROT_READ | PROT_WRITE,
 		       flags | MAP_ANONYMOUS |
 			       (at ? MAP_FIXED_NOREPLACE : 0),

@@ -22,8 +22,11 @@
 
 static uint8_t *map(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *hint = sv_test_map_hint(len); /* NULL but under ASan */
+	void *p = mmap(hint, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS |
+			       (hint ? MAP_FIXED_NOREPLACE : 0),
+		       -1, 0);
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	return p;
