@@ -10,6 +10,16 @@
  *  - functions returning `int` return 0 on success or a negative errno value
  *    (-EINVAL for bad arguments, -ENOMEM for resource exhaustion, ...), and
  *    never crash on NULL, zero-length or wrapping address ranges;
+ *  - a handle that was already freed, deregistered or closed (contexts,
+ *    registrations, secured ranges, MDLs, pools, low-memory buffers) is
+ *    refused with -EINVAL: their memory is never returned to the allocator,
+ *    only reused for a later handle of the same type (after at least 16
+ *    others were freed), so a stale handle is at worst a live handle again,
+ *    as a closed file descriptor number is;
+ *  - a context and every handle made through it, and MDLs and pools,
+ *    belong to the process that made them: in a child of fork() each call
+ *    on them returns -ECHILD (accessors return 0 or NULL) and changes
+ *    nothing the parent sees;
  *  - the header is self-contained and compiles as ISO C11 with -pedantic and
  *    as C++.
  */
@@ -136,13 +146,15 @@ int sanverbs_ctx_attach(struct ibv_pd *pd, const struct sanverbs_ctx_attr *attr,
 			struct sanverbs_ctx **out);
 
 /**
- * Close a context: release every registration still cached or held, stop the
+ * Close a context: release every registration still cached, stop the
  * monitor, free the protection domain and close the device (only if the
- * context opened them: not after sanverbs_ctx_attach()). Registrations
- * still held by the caller become invalid.
+ * context opened them: not after sanverbs_ctx_attach()). Refused, with
+ * nothing changed, while the caller still holds a registration, a secured
+ * range, a locked MDL pinned through @p ctx or a pool created with it.
  *
- * @param ctx the context (NULL is a no-op returning -EINVAL)
- * @return 0 or -EINVAL
+ * @param ctx the context
+ * @return 0; -EINVAL (NULL or already closed); -EBUSY (handles held);
+ *         -ECHILD (called in a child of the process that opened @p ctx)
  */
 int sanverbs_ctx_close(struct sanverbs_ctx *ctx);
 
@@ -181,9 +193,11 @@ int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
  * window is unbound and the unbind waited for); the pages may stay pinned
  * in the cache for a later sanverbs_mr_reg() of the same range.
  *
- * @param mr the registration (NULL gives -EINVAL)
- * @return 0; -EINVAL; another negative errno if a remote registration's
- *         window could not be revoked (the handle is then kept)
+ * @param mr the registration
+ * @return 0; -EINVAL (NULL, or already deregistered); -ECHILD (registered
+ *         by the parent of this process); another negative errno if a
+ *         remote registration's window could not be revoked (the handle is
+ *         then kept)
  */
 int sanverbs_mr_dereg(struct sanverbs_mr *mr);
 
@@ -199,8 +213,9 @@ size_t sanverbs_mr_length(const struct sanverbs_mr *mr);
 unsigned int sanverbs_mr_access(const struct sanverbs_mr *mr);
 
 /**
- * Return a static English description of a sanverbs error code (a negative
- * errno); never NULL.
+ * Return a static English description of a sanverbs error code (0 or a
+ * negative errno, -1 .. -4095); never NULL. Any other int, INT_MIN
+ * included, is described as not being a sanverbs error code.
  */
 const char *sanverbs_strerror(int err);
 
@@ -479,7 +494,11 @@ int sanverbs_safe_write(void *dst, const void *src, size_t len);
  * @param size   > 0
  * @param access enum sanverbs_access bits for the registration
  * @param out    receives the pool
- * @return 0, -EINVAL, -ENOMEM (no memory or RLIMIT_MEMLOCK), other -errno
+ * @return 0, -EINVAL, -ENOMEM (no memory or RLIMIT_MEMLOCK), other -errno.
+ *         Both limits are checked before any page is populated: without
+ *         CAP_IPC_LOCK, @p size beyond RLIMIT_MEMLOCK minus what is already
+ *         locked (VmLck, or VmPin with a @p ctx) is -ENOMEM; for anyone,
+ *         @p size beyond MemAvailable is -ENOMEM.
  */
 int sanverbs_pool_create(struct sanverbs_ctx *ctx, size_t size,
 			 unsigned int access, struct sanverbs_pool **out);

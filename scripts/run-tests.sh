@@ -6,7 +6,9 @@
 #   4. build the kernel module against Debian's 6.1 headers
 #   5. rxe and kmod suites on a real SoftRoCE device: inside a QEMU guest
 #      running Debian's 6.1 kernel (or natively if this kernel has rxe)
-#   6. one summary over all of it, ending in "N passed, N failed, N skipped"
+#   6. the same suites under ASan+UBSan, and the fuzz targets for a bounded
+#      time (scripts/test-sanitize.sh)
+#   7. one summary over all of it, ending in "N passed, N failed, N skipped"
 # Exit status is non-zero if anything failed, or if a device suite skipped.
 set -euo pipefail
 
@@ -58,8 +60,13 @@ tests/vm/run.sh --timeout "${SANVERBS_GUEST_TIMEOUT:-1800}" \
 	--print-errorlogs --logbase guest || status=1
 logs+=("$build/meson-logs/guest.json")
 
+step "ASan+UBSan (unit on the host, rxe and kmod in the guest); fuzzing"
+scripts/test-sanitize.sh "${kmod_args[@]}" || status=1
+logs+=(build-asan/meson-logs/{host-asan,guest-asan,fuzz}.json)
+
 expect=(--expect-suite unit --expect-suite unit+vg --expect-suite rxe)
-[ ${#kmod_args[@]} -gt 0 ] && expect+=(--expect-suite kmod)
+expect+=(--expect-suite unit+asan --expect-suite rxe+asan --expect-suite fuzz)
+[ ${#kmod_args[@]} -gt 0 ] && expect+=(--expect-suite kmod --expect-suite kmod+asan)
 scripts/test-summary.py --no-device-skips "${expect[@]}" "${logs[@]}" ||
 	status=1
 exit $status

@@ -9,6 +9,7 @@ PKGS=(
 	libibverbs-dev librdmacm-dev ibverbs-providers rdma-core
 	ibverbs-utils rdmacm-utils perftest
 	check valgrind
+	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils python3
 	libfabric-dev libfabric-bin libucx-dev ucx-utils gnuplot-nox
 )

@@ -42,13 +42,16 @@ def main():
             suite = head.split(":", 1)[-1] if name else "?"
             if "valgrind" in path:
                 suite += "+vg"
+            elif "-asan." in path:
+                suite += "+asan"
             t["name"] = name or head
             res = t["result"]
             if res in PASS:
                 kind = "passed"
             elif res in SKIP:
                 kind = "skipped"
-                if args.no_device_skips and suite in ("rxe", "kmod"):
+                if (args.no_device_skips and
+                        suite.split("+")[0] in ("rxe", "kmod")):
                     kind = "failed"
                     problems.append(f"{suite}/{t['name']}: skipped in the "
                                     "full run (no device?)")

@@ -10,6 +10,9 @@
 #include "stats_export.h"
 #include "util.h"
 
+static struct sv_handle_type ctx_type =
+	SV_HANDLE_TYPE(struct sanverbs_ctx, SV_CTX_MAGIC);
+
 /* First active port of @verbs at or after @want (0 = any); 0 if none. */
 static uint8_t active_port(struct ibv_context *verbs, uint8_t want)
 {
@@ -82,7 +85,7 @@ SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = sv_handle_new(&ctx_type);
 	if (!ctx)
 		return -ENOMEM;
 	if (attr) {
@@ -122,7 +125,7 @@ err_pd:
 err_close:
 	ibv_close_device(ctx->verbs);
 err_free:
-	free(ctx);
+	sv_handle_retire(&ctx_type, ctx);
 	return ret;
 }
 
@@ -138,7 +141,7 @@ SV_EXPORT int sanverbs_ctx_attach(struct ibv_pd *pd,
 	*out = NULL;
 	if (!pd || !pd->context)
 		return -EINVAL;
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = sv_handle_new(&ctx_type);
 	if (!ctx)
 		return -ENOMEM;
 	if (attr) {
@@ -174,13 +177,23 @@ SV_EXPORT int sanverbs_ctx_attach(struct ibv_pd *pd,
 	return 0;
 
 err_free:
-	free(ctx);
+	sv_handle_retire(&ctx_type, ctx);
 	return ret;
 }
 
 SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 {
-	if (!ctx)
+	uint32_t live = SV_CTX_MAGIC;
+	int ret = sv_ctx_check(ctx);
+
+	if (ret)
+		return ret;
+	if (__atomic_load_n(&ctx->users, __ATOMIC_RELAXED))
+		return -EBUSY;
+	/* Dead first: a racing second close, or a call through a handle of
+	 * this context from now on, is refused. */
+	if (!__atomic_compare_exchange_n(&ctx->hdr.magic, &live, 0, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return -EINVAL;
 	sv_stats_export_remove(ctx);
 	sv_cache_destroy(ctx->cache);
@@ -188,26 +201,26 @@ SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 		ibv_dealloc_pd(ctx->pd);
 		ibv_close_device(ctx->verbs);
 	}
-	free(ctx);
+	sv_handle_retire(&ctx_type, ctx);
 	return 0;
 }
 
 SV_EXPORT struct ibv_context *sanverbs_ctx_verbs(const struct sanverbs_ctx *ctx)
 {
-	return ctx ? ctx->verbs : NULL;
+	return sv_ctx_check(ctx) ? NULL : ctx->verbs;
 }
 
 SV_EXPORT struct ibv_pd *sanverbs_ctx_pd(const struct sanverbs_ctx *ctx)
 {
-	return ctx ? ctx->pd : NULL;
+	return sv_ctx_check(ctx) ? NULL : ctx->pd;
 }
 
 SV_EXPORT const char *sanverbs_ctx_device_name(const struct sanverbs_ctx *ctx)
 {
-	return ctx ? ibv_get_device_name(ctx->verbs->device) : NULL;
+	return sv_ctx_check(ctx) ? NULL : ibv_get_device_name(ctx->verbs->device);
 }
 
 SV_EXPORT uint8_t sanverbs_ctx_port(const struct sanverbs_ctx *ctx)
 {
-	return ctx ? ctx->port : 0;
+	return sv_ctx_check(ctx) ? 0 : ctx->port;
 }

@@ -8,11 +8,15 @@
 
 #include <infiniband/verbs.h>
 
+#include "handle.h"
 #include "sanverbs.h"
 
 struct sv_cache;
 
+#define SV_CTX_MAGIC 0x53564358u /* "SVCX" */
+
 struct sanverbs_ctx {
+	struct sv_hdr hdr; /* handle.h: first */
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	/* sanverbs_ctx_open(): the context opened the device and allocated
@@ -23,6 +27,29 @@ struct sanverbs_ctx {
 	struct sanverbs_ctx_attr attr;
 	/* Owned by cache.c; NULL until the cache is created. */
 	struct sv_cache *cache;
+	/* Handles made through this context that hold its verbs objects
+	 * (registrations, secured ranges, pinned MDLs, pools): close waits
+	 * for none with -EBUSY instead of leaving them dangling. */
+	unsigned long users;
 };
+
+static inline void sv_ctx_get(struct sanverbs_ctx *ctx)
+{
+	__atomic_add_fetch(&ctx->users, 1, __ATOMIC_RELAXED);
+}
+
+static inline void sv_ctx_put(struct sanverbs_ctx *ctx)
+{
+	__atomic_sub_fetch(&ctx->users, 1, __ATOMIC_RELAXED);
+}
+
+/* 0 when @ctx is open and was opened by this process; -EINVAL for NULL
+ * or a closed context; -ECHILD in a child of fork(): the device, its
+ * protection domain and the cache belong to the parent, and the kernel
+ * refuses a child's verbs commands on them anyway. */
+static inline int sv_ctx_check(const struct sanverbs_ctx *ctx)
+{
+	return sv_handle_check(ctx, SV_CTX_MAGIC);
+}
 
 #endif

@@ -24,12 +24,12 @@ static size_t nbuckets, nnodes;
 
 static int sys_lock(const void *addr, size_t len)
 {
-	return mlock(addr, len) ? -errno : 0;
+	return sv_mlock(addr, len) ? -errno : 0;
 }
 
 static int sys_unlock(const void *addr, size_t len)
 {
-	return munlock(addr, len) ? -errno : 0;
+	return sv_munlock(addr, len) ? -errno : 0;
 }
 
 static const struct sv_lock_ops sys_ops = { sys_lock, sys_unlock };

@@ -8,11 +8,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "handle.h"
 #include "kmod_client.h"
 #include "sanverbs.h"
 #include "util.h"
 
+#define SV_LOWMEM_MAGIC 0x53564c4du /* "SVLM" */
+
 struct sanverbs_lowmem {
+	struct sv_hdr hdr; /* handle.h: first */
 	struct sv_kmod *kmod;	/* a reference on the shared file, or NULL */
 	void *addr;
 	size_t len;
@@ -20,6 +24,16 @@ struct sanverbs_lowmem {
 	int phys_known;
 	uint64_t phys;
 };
+
+static struct sv_handle_type lowmem_type =
+	SV_HANDLE_TYPE(struct sanverbs_lowmem, SV_LOWMEM_MAGIC);
+
+/* Not bound to a context: a child of fork() may free its copy of the
+ * mapping, so only liveness is checked. */
+static int lowmem_live(const struct sanverbs_lowmem *b)
+{
+	return sv_handle_live(b, SV_LOWMEM_MAGIC);
+}
 
 static int mask_ok(uint64_t m)
 {
@@ -63,7 +77,7 @@ static int alloc_pinned(struct sanverbs_lowmem *b)
 		return -ENOMEM;
 	/* mlock faults every page in, so the buffer is resident (and zero)
 	 * before it is handed out, as the module's buffers are. */
-	if (mlock(p, b->len)) {
+	if (sv_mlock(p, b->len)) {
 		munmap(p, b->len);
 		return -ENOMEM;
 	}
@@ -85,7 +99,7 @@ SV_EXPORT int sanverbs_lowmem_alloc(size_t len, uint64_t dma_mask,
 	if (!out || !len || len > SIZE_MAX - page + 1 || !mask_ok(dma_mask) ||
 	    (flags & ~(unsigned int)SANVERBS_LOWMEM_CONTIGUOUS))
 		return -EINVAL;
-	b = calloc(1, sizeof(*b));
+	b = sv_handle_new(&lowmem_type);
 	if (!b)
 		return -ENOMEM;
 	b->len = (len + page - 1) & ~(page - 1);
@@ -100,7 +114,7 @@ SV_EXPORT int sanverbs_lowmem_alloc(size_t len, uint64_t dma_mask,
 			ret = alloc_pinned(b);
 	}
 	if (ret) {
-		free(b);
+		sv_handle_retire(&lowmem_type, b);
 		return ret;
 	}
 	*out = b;
@@ -109,34 +123,34 @@ SV_EXPORT int sanverbs_lowmem_alloc(size_t len, uint64_t dma_mask,
 
 SV_EXPORT int sanverbs_lowmem_free(struct sanverbs_lowmem *buf)
 {
-	if (!buf)
+	if (!lowmem_live(buf))
 		return -EINVAL;
 	/* For module buffers the mapping owns the pages: this frees them. */
 	munmap(buf->addr, buf->len);
 	sv_kmod_put(buf->kmod);
-	free(buf);
+	sv_handle_retire(&lowmem_type, buf);
 	return 0;
 }
 
 SV_EXPORT void *sanverbs_lowmem_addr(const struct sanverbs_lowmem *buf)
 {
-	return buf ? buf->addr : NULL;
+	return lowmem_live(buf) ? buf->addr : NULL;
 }
 
 SV_EXPORT size_t sanverbs_lowmem_length(const struct sanverbs_lowmem *buf)
 {
-	return buf ? buf->len : 0;
+	return lowmem_live(buf) ? buf->len : 0;
 }
 
 SV_EXPORT int sanverbs_lowmem_source(const struct sanverbs_lowmem *buf)
 {
-	return buf ? (int)buf->source : -EINVAL;
+	return lowmem_live(buf) ? (int)buf->source : -EINVAL;
 }
 
 SV_EXPORT int sanverbs_lowmem_phys(const struct sanverbs_lowmem *buf,
 				   uint64_t *phys)
 {
-	if (!buf || !phys)
+	if (!lowmem_live(buf) || !phys)
 		return -EINVAL;
 	if (!buf->phys_known)
 		return -EPERM;

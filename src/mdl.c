@@ -24,6 +24,15 @@
 #include "pool.h"
 #include "util.h"
 
+static struct sv_handle_type mdl_type =
+	SV_HANDLE_TYPE(struct sanverbs_mdl, SV_MDL_MAGIC);
+
+/* 0, -EINVAL (NULL or freed), -ECHILD (made before a fork). */
+static int mdl_check(const struct sanverbs_mdl *mdl)
+{
+	return sv_handle_check(mdl, SV_MDL_MAGIC);
+}
+
 #define PFN_PRESENT (1ull << 63)
 #define PFN_MASK ((1ull << 55) - 1)
 
@@ -32,12 +41,18 @@ SV_EXPORT int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr,
 {
 	struct sanverbs_mdl *m;
 	uintptr_t a = (uintptr_t)addr;
+	int ret;
 
 	if (out)
 		*out = NULL;
 	if (!out || !sv_range_ok(addr, len))
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
+	if (ctx) {
+		ret = sv_ctx_check(ctx);
+		if (ret)
+			return ret;
+	}
+	m = sv_handle_new(&mdl_type);
 	if (!m)
 		return -ENOMEM;
 	m->ctx = ctx;
@@ -58,7 +73,10 @@ SV_EXPORT int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
 
 	if (out)
 		*out = NULL;
-	if (!src || !out || !sv_range_ok(addr, len) ||
+	ret = mdl_check(src);
+	if (ret)
+		return ret;
+	if (!out || !sv_range_ok(addr, len) ||
 	    !(src->flags & SANVERBS_MDL_LOCKED) ||
 	    (src->flags & SANVERBS_MDL_PARTIAL) || (char *)addr < src->va ||
 	    (size_t)((char *)addr - src->va) > src->byte_count ||
@@ -69,7 +87,7 @@ SV_EXPORT int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
 		return ret;
 	m->pfn = malloc(m->page_count * sizeof(*m->pfn));
 	if (!m->pfn) {
-		free(m);
+		sv_handle_retire(&mdl_type, m);
 		return -ENOMEM;
 	}
 	first = (uintptr_t)addr / sv_page_size() - (uintptr_t)src->va / sv_page_size();
@@ -87,8 +105,10 @@ SV_EXPORT int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
 
 SV_EXPORT int sanverbs_mdl_free(struct sanverbs_mdl *mdl)
 {
-	if (!mdl)
-		return -EINVAL;
+	int ret = mdl_check(mdl);
+
+	if (ret)
+		return ret;
 	if (mdl->npartials ||
 	    ((mdl->flags & SANVERBS_MDL_LOCKED) &&
 	     !(mdl->flags & SANVERBS_MDL_PARTIAL)))
@@ -97,7 +117,8 @@ SV_EXPORT int sanverbs_mdl_free(struct sanverbs_mdl *mdl)
 	if (mdl->parent)
 		mdl->parent->npartials--;
 	free(mdl->pfn);
-	free(mdl);
+	mdl->pfn = NULL;
+	sv_handle_retire(&mdl_type, mdl);
 	return 0;
 }
 
@@ -188,7 +209,12 @@ SV_EXPORT int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
 	size_t span;
 	struct sanverbs_pool *pool;
 
-	if (!mdl || (mdl->flags & SANVERBS_MDL_PARTIAL) ||
+	ret = mdl_check(mdl);
+	if (ret)
+		return ret;
+	if (mdl->ctx && (ret = sv_ctx_check(mdl->ctx)))
+		return ret;
+	if ((mdl->flags & SANVERBS_MDL_PARTIAL) ||
 	    (op != SANVERBS_IO_READ_ACCESS && op != SANVERBS_IO_WRITE_ACCESS &&
 	     op != SANVERBS_IO_MODIFY_ACCESS))
 		return -EINVAL;
@@ -219,6 +245,7 @@ SV_EXPORT int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
 			goto fail_unlock;
 		}
 		mdl->flags |= SANVERBS_MDL_PINNED;
+		sv_ctx_get(mdl->ctx);
 	}
 	pool = sv_pool_get_range(mdl->va, mdl->byte_count);
 	if (pool) {
@@ -239,14 +266,20 @@ fail_free:
 
 SV_EXPORT int sanverbs_mdl_unlock(struct sanverbs_mdl *mdl)
 {
-	if (!mdl || (mdl->flags & SANVERBS_MDL_PARTIAL) ||
+	int ret = mdl_check(mdl);
+
+	if (ret)
+		return ret;
+	if ((mdl->flags & SANVERBS_MDL_PARTIAL) ||
 	    !(mdl->flags & SANVERBS_MDL_LOCKED))
 		return -EINVAL;
 	if (mdl->npartials)
 		return -EBUSY;
 	sv_mdl_sysaddr_release(mdl);
-	if (mdl->pin)
+	if (mdl->pin) {
 		ibv_dereg_mr(mdl->pin);
+		sv_ctx_put(mdl->ctx);
+	}
 	mdl->pin = NULL;
 	sv_unlock_pages(mdl->va - mdl->byte_offset, mdl->page_count * sv_page_size());
 	free(mdl->pfn);
@@ -257,35 +290,36 @@ SV_EXPORT int sanverbs_mdl_unlock(struct sanverbs_mdl *mdl)
 
 SV_EXPORT void *sanverbs_mdl_va(const struct sanverbs_mdl *mdl)
 {
-	return mdl ? mdl->va : NULL;
+	return mdl_check(mdl) ? NULL : mdl->va;
 }
 
 SV_EXPORT size_t sanverbs_mdl_byte_offset(const struct sanverbs_mdl *mdl)
 {
-	return mdl ? mdl->byte_offset : 0;
+	return mdl_check(mdl) ? 0 : mdl->byte_offset;
 }
 
 SV_EXPORT size_t sanverbs_mdl_byte_count(const struct sanverbs_mdl *mdl)
 {
-	return mdl ? mdl->byte_count : 0;
+	return mdl_check(mdl) ? 0 : mdl->byte_count;
 }
 
 SV_EXPORT size_t sanverbs_mdl_page_count(const struct sanverbs_mdl *mdl)
 {
-	return mdl ? mdl->page_count : 0;
+	return mdl_check(mdl) ? 0 : mdl->page_count;
 }
 
 SV_EXPORT const uint64_t *sanverbs_mdl_pfns(const struct sanverbs_mdl *mdl)
 {
-	return mdl && (mdl->flags & SANVERBS_MDL_LOCKED) ? mdl->pfn : NULL;
+	return !mdl_check(mdl) && (mdl->flags & SANVERBS_MDL_LOCKED) ?
+		       mdl->pfn : NULL;
 }
 
 SV_EXPORT unsigned int sanverbs_mdl_flags(const struct sanverbs_mdl *mdl)
 {
-	return mdl ? mdl->flags : 0;
+	return mdl_check(mdl) ? 0 : mdl->flags;
 }
 
 SV_EXPORT uint32_t sanverbs_mdl_lkey(const struct sanverbs_mdl *mdl)
 {
-	return mdl && mdl->pin ? mdl->pin->lkey : 0;
+	return !mdl_check(mdl) && mdl->pin ? mdl->pin->lkey : 0;
 }

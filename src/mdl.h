@@ -7,14 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handle.h"
 #include "sanverbs.h"
 
 struct ibv_mr;
+
+#define SV_MDL_MAGIC 0x53564d44u /* "SVMD" */
 
 /* How a system address was made, so unlock/free can undo it. */
 enum sv_sysaddr_kind { SV_SYSADDR_NONE, SV_SYSADDR_POOL, SV_SYSADDR_KMOD };
 
 struct sanverbs_mdl {
+	struct sv_hdr hdr; /* handle.h: first */
 	struct sanverbs_ctx *ctx;
 	char *va;
 	size_t byte_offset, byte_count, page_count;

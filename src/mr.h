@@ -8,6 +8,7 @@
 
 #include <infiniband/verbs.h>
 
+#include "handle.h"
 #include "sanverbs.h"
 
 struct sv_cache_entry;
@@ -17,7 +18,14 @@ struct sv_win;
  * memory windows (IBV_ACCESS_MW_BIND). Never in a handle's access. */
 #define SV_ACCESS_MW_BIND (1u << 8)
 
+#define SV_MR_MAGIC 0x53564d52u /* "SVMR" */
+
+/* Registration handles: type-stable (handle.h). Live while the caller
+ * holds one; dead (magic 0) on a cache's spare list. */
+extern struct sv_handle_type sv_mr_type;
+
 struct sanverbs_mr {
+	struct sv_hdr hdr; /* handle.h: first */
 	struct sanverbs_ctx *ctx;
 	void *addr;
 	size_t len;

@@ -12,15 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "ctx.h"
 #include "mr.h"
 #include "pool.h"
 #include "util.h"
 
+#define SV_POOL_MAGIC 0x5356504cu /* "SVPL" */
+
 struct sanverbs_pool {
+	struct sv_hdr hdr;	/* handle.h: first */
 	struct sanverbs_pool *next; /* registry */
+	struct sanverbs_ctx *ctx; /* NULL when created without one */
 	int memfd;
 	char *base;
 	size_t size, npages, ps;
@@ -36,6 +44,74 @@ struct sanverbs_pool {
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sanverbs_pool *registry;
+static struct sv_handle_type pool_type =
+	SV_HANDLE_TYPE(struct sanverbs_pool, SV_POOL_MAGIC);
+
+/* 0, -EINVAL (NULL or destroyed), -ECHILD (created before a fork: the
+ * pages are shared with the parent, the bookkeeping is not). */
+static int pool_check(const struct sanverbs_pool *pool)
+{
+	return sv_handle_check(pool, SV_POOL_MAGIC);
+}
+
+/* Value in kB of the "@key:" line of a /proc file, 0 if absent. */
+static unsigned long long proc_kb(const char *path, const char *key)
+{
+	unsigned long long v = 0;
+	size_t klen = strlen(key);
+	char line[128];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtoull(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static int have_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_IPC_LOCK / 32].effective &
+		  (1u << (CAP_IPC_LOCK % 32)));
+}
+
+/* -ENOMEM when @size bytes could not be pinned now, checked before any
+ * page is populated: populating a pool that can never be pinned made the
+ * OOM killer choose a victim. The limit is RLIMIT_MEMLOCK against what is
+ * already locked (mlock) or pinned (ibv_reg_mr), the kernel's two separate
+ * accounts, unless CAP_IPC_LOCK lifts it; and, for everyone, the memory
+ * available, since pinned pages cannot be reclaimed. */
+static int pin_budget_ok(size_t size, int registered)
+{
+	unsigned long long avail;
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    !have_cap_ipc_lock()) {
+		unsigned long long held =
+			proc_kb("/proc/self/status",
+				registered ? "VmPin" : "VmLck") * 1024;
+
+		if (held > rl.rlim_cur || size > rl.rlim_cur - held)
+			return 0;
+	}
+	avail = proc_kb("/proc/meminfo", "MemAvailable") * 1024;
+	if (!avail)
+		avail = (unsigned long long)sysconf(_SC_AVPHYS_PAGES) *
+			(unsigned long long)sysconf(_SC_PAGESIZE);
+	return size <= avail;
+}
 
 SV_EXPORT int sanverbs_pool_create(struct sanverbs_ctx *ctx, size_t size,
 				   unsigned int access,
@@ -46,19 +122,25 @@ SV_EXPORT int sanverbs_pool_create(struct sanverbs_ctx *ctx, size_t size,
 
 	if (out)
 		*out = NULL;
+	size_t ps = sv_page_size();
+
 	if (!out || !size || (access & ~SANVERBS_ACCESS_ALL) ||
-	    (!ctx && access))
+	    (!ctx && access) || size > SIZE_MAX - ps)
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
+	if (ctx) {
+		err = sv_ctx_check(ctx);
+		if (err)
+			return err;
+	}
+	size = (size + ps - 1) / ps * ps;
+	if (!pin_budget_ok(size, !!ctx))
+		return -ENOMEM;
+	p = sv_handle_new(&pool_type);
 	if (!p)
 		return -ENOMEM;
-	p->ps = (size_t)sysconf(_SC_PAGESIZE);
-	if (size > SIZE_MAX - p->ps) {
-		free(p);
-		return -EINVAL;
-	}
-	p->npages = (size + p->ps - 1) / p->ps;
-	p->size = p->npages * p->ps;
+	p->ps = ps;
+	p->npages = size / ps;
+	p->size = size;
 	p->access = ctx ? sv_access_normalize(access) : 0;
 	p->memfd = -1;
 	p->base = MAP_FAILED;
@@ -89,8 +171,10 @@ SV_EXPORT int sanverbs_pool_create(struct sanverbs_ctx *ctx, size_t size,
 			err = errno ? -errno : -ENOMEM;
 			goto fail;
 		}
+		p->ctx = ctx;
+		sv_ctx_get(ctx);
 	} else {
-		if (mlock(p->base, p->size)) {
+		if (sv_mlock(p->base, p->size)) {
 			err = errno == EPERM ? -ENOMEM : -errno;
 			goto fail;
 		}
@@ -110,17 +194,17 @@ fail:
 	pthread_mutex_destroy(&p->lock);
 	free(p->run);
 	free(p->used);
-	free(p);
+	sv_handle_retire(&pool_type, p);
 	return err;
 }
 
 SV_EXPORT int sanverbs_pool_destroy(struct sanverbs_pool *pool)
 {
 	struct sanverbs_pool **pp;
-	int busy;
+	int busy = pool_check(pool);
 
-	if (!pool)
-		return -EINVAL;
+	if (busy)
+		return busy;
 	pthread_mutex_lock(&reg_lock);
 	for (pp = &registry; *pp && *pp != pool; pp = &(*pp)->next)
 		;
@@ -138,14 +222,16 @@ SV_EXPORT int sanverbs_pool_destroy(struct sanverbs_pool *pool)
 	*pp = pool->next;
 	pthread_mutex_unlock(&reg_lock);
 
-	if (pool->mr)
+	if (pool->mr) {
 		ibv_dereg_mr(pool->mr);
+		sv_ctx_put(pool->ctx);
+	}
 	munmap(pool->base, pool->size);
 	close(pool->memfd);
 	pthread_mutex_destroy(&pool->lock);
 	free(pool->run);
 	free(pool->used);
-	free(pool);
+	sv_handle_retire(&pool_type, pool);
 	return 0;
 }
 
@@ -154,9 +240,13 @@ SV_EXPORT int sanverbs_pool_alloc(struct sanverbs_pool *pool, size_t len,
 {
 	size_t need, i, j;
 
+	int ret = pool_check(pool);
+
 	if (out)
 		*out = NULL;
-	if (!pool || !out || !len || len > pool->size)
+	if (ret)
+		return ret;
+	if (!out || !len || len > pool->size)
 		return -EINVAL;
 	need = (len + pool->ps - 1) / pool->ps;
 	pthread_mutex_lock(&pool->lock);
@@ -181,8 +271,11 @@ SV_EXPORT int sanverbs_pool_free(struct sanverbs_pool *pool, void *buf)
 {
 	uintptr_t off;
 	size_t i;
+	int ret = pool_check(pool);
 
-	if (!pool || !buf || (char *)buf < pool->base ||
+	if (ret)
+		return ret;
+	if (!buf || (char *)buf < pool->base ||
 	    (char *)buf >= pool->base + pool->size)
 		return -EINVAL;
 	off = (uintptr_t)((char *)buf - pool->base);
@@ -203,12 +296,12 @@ SV_EXPORT int sanverbs_pool_free(struct sanverbs_pool *pool, void *buf)
 
 SV_EXPORT uint32_t sanverbs_pool_lkey(const struct sanverbs_pool *pool)
 {
-	return pool && pool->mr ? pool->mr->lkey : 0;
+	return !pool_check(pool) && pool->mr ? pool->mr->lkey : 0;
 }
 
 SV_EXPORT uint32_t sanverbs_pool_rkey(const struct sanverbs_pool *pool)
 {
-	return pool && pool->mr ? pool->mr->rkey : 0;
+	return !pool_check(pool) && pool->mr ? pool->mr->rkey : 0;
 }
 
 struct sanverbs_pool *sv_pool_get_range(const void *addr, size_t len)
@@ -268,7 +361,7 @@ void *sv_pool_alias(struct sanverbs_pool *pool, const void *addr, size_t len,
 	}
 	if (m == MAP_FAILED)
 		return NULL;
-	if (mlock(m, end - first)) {
+	if (sv_mlock(m, end - first)) {
 		int e = errno;
 
 		munmap(m, end - first);

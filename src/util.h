@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define SV_EXPORT __attribute__((visibility("default")))
@@ -35,6 +36,19 @@ static inline size_t sv_page_size(void)
 		__atomic_store_n(&ps, v, __ATOMIC_RELAXED);
 	}
 	return v;
+}
+
+/* mlock(2)/munlock(2) straight to the kernel. AddressSanitizer replaces
+ * the libc calls with no-ops (its shadow memory must never be locked), and
+ * the library promises locked pages: under ASan too, it must get them. */
+static inline int sv_mlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+static inline int sv_munlock(const void *addr, size_t len)
+{
+	return (int)syscall(SYS_munlock, addr, len);
 }
 
 #endif

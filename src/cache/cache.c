@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "mr.h"
 #include "priv.h"
 
 int sv_cache_create_core(const struct sv_cache_params *p,
@@ -72,8 +73,9 @@ void sv_cache_destroy(struct sv_cache *c)
 	sv_cache_unlock(c);
 	sv_entries_free(c, list);
 	sv_entry_spares_free(c);
+	/* Handle memory is type-stable (handle.h): back to its type. */
 	while (c->mr_spare)
-		free(sv_cache_mr_pop(c));
+		sv_handle_retire(&sv_mr_type, sv_cache_mr_pop(c));
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
@@ -86,8 +88,11 @@ SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
 				   struct sanverbs_cache_stats *stats)
 {
 	struct sv_cache *c;
+	int ret = sv_ctx_check(ctx);
 
-	if (!ctx || !stats || !ctx->cache)
+	if (ret)
+		return ret;
+	if (!stats || !ctx->cache)
 		return -EINVAL;
 	c = ctx->cache;
 	sv_cache_lock(c);
@@ -111,7 +116,11 @@ SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
 SV_EXPORT int sanverbs_cache_set_callback(struct sanverbs_ctx *ctx,
 					  sanverbs_cache_cb cb, void *arg)
 {
-	if (!ctx || !ctx->cache)
+	int ret = sv_ctx_check(ctx);
+
+	if (ret)
+		return ret;
+	if (!ctx->cache)
 		return -EINVAL;
 	sv_cache_lock(ctx->cache);
 	ctx->cache->cb = cb;

@@ -6,6 +6,7 @@
 #ifndef SV_CACHE_H
 #define SV_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct sanverbs_ctx;
@@ -25,8 +26,10 @@ void sv_cache_destroy(struct sv_cache *c);
  * allocate. 0 or a negative errno. */
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out);
-/* Drops @mr's reference and takes the handle back (kept or freed); 0 or
- * the negative errno of ibv_dereg_mr. */
-int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr);
+/* Drops @mr's reference and takes the handle back (kept or retired); 0 or
+ * the negative errno of ibv_dereg_mr. *@kept is true when the handle was
+ * not taken (a remote key that could not be revoked): it is still the
+ * caller's. */
+int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr, bool *kept);
 
 #endif

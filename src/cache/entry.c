@@ -154,7 +154,10 @@ static void entries_recycle(struct sv_cache *c, struct sv_cache_entry *list)
 	sv_cache_unlock(c);
 	for (x = rest; x; x = nx) {
 		nx = x->next;
-		free(x);
+		if (x->kind == SV_ENT_SECURE)
+			sv_secure_entry_release(x);
+		else
+			free(x);
 	}
 }
 

@@ -11,10 +11,24 @@
 #include "lib/thread.h"
 #include "priv.h"
 
-/* The opaque public handle is the watch entry itself. */
+#define SV_SECURE_MAGIC 0x53565343u /* "SVSC" */
+
+/* The opaque public handle is the watch entry itself, in type-stable
+ * memory (handle.h) so that a second unsecure is refused cleanly. */
 struct sanverbs_secure {
+	struct sv_hdr hdr; /* handle.h: first */
+	struct sanverbs_ctx *ctx; /* holds a use of it until unsecured */
 	struct sv_cache_entry ent;
 };
+
+static struct sv_handle_type secure_type =
+	SV_HANDLE_TYPE(struct sanverbs_secure, SV_SECURE_MAGIC);
+
+void sv_secure_entry_release(struct sv_cache_entry *e)
+{
+	sv_handle_retire(&secure_type,
+			 container_of(e, struct sanverbs_secure, ent));
+}
 
 /* Set while the monitor thread holds c->lock around read() + sink. */
 static __thread bool in_monitor_batch;
@@ -238,7 +252,11 @@ SV_EXPORT int sanverbs_cache_invalidate(struct sanverbs_ctx *ctx, void *addr,
 {
 	uintptr_t s = (uintptr_t)addr;
 
-	if (!ctx || !ctx->cache || !sv_range_ok(addr, len))
+	int ret = sv_ctx_check(ctx);
+
+	if (ret)
+		return ret;
+	if (!ctx->cache || !sv_range_ok(addr, len))
 		return -EINVAL;
 	return drop_and_free(ctx->cache, s, s + len,
 			     &ctx->cache->invalidations) ?
@@ -248,7 +266,11 @@ SV_EXPORT int sanverbs_cache_invalidate(struct sanverbs_ctx *ctx, void *addr,
 
 SV_EXPORT int sanverbs_cache_flush(struct sanverbs_ctx *ctx)
 {
-	if (!ctx || !ctx->cache)
+	int ret = sv_ctx_check(ctx);
+
+	if (ret)
+		return ret;
+	if (!ctx->cache)
 		return -EINVAL;
 	drop_and_free(ctx->cache, 0, UINTPTR_MAX, &ctx->cache->evictions);
 	return 0;
@@ -266,7 +288,10 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 
 	if (out)
 		*out = NULL;
-	if (!ctx || !ctx->cache || !out || !sv_range_ok(addr, len))
+	ret = sv_ctx_check(ctx);
+	if (ret)
+		return ret;
+	if (!ctx->cache || !out || !sv_range_ok(addr, len))
 		return -EINVAL;
 	c = ctx->cache;
 	if (!c->mon)
@@ -274,7 +299,7 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	pm = c->page_mask;
 	if (s + len > UINTPTR_MAX - pm)
 		return -EFAULT;
-	h = calloc(1, sizeof(*h));
+	h = sv_handle_new(&secure_type);
 	if (!h)
 		return -ENOMEM;
 	e = &h->ent;
@@ -309,28 +334,38 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	}
 	sv_cache_unlock(c);
 	if (!ok) {
-		free(e);
+		if (e)
+			sv_secure_entry_release(e);
 		return ret ? ret : -EFAULT;
 	}
+	sv_ctx_get(ctx);
+	h->ctx = ctx;
 	*out = h;
 	return 0;
 }
 
 SV_EXPORT int sanverbs_unsecure_memory(struct sanverbs_secure *handle)
 {
+	uint32_t live = SV_SECURE_MAGIC;
 	struct sv_cache_entry *e;
 	struct sv_cache *c;
 	bool do_free;
+	int ret = sv_handle_check(handle, SV_SECURE_MAGIC);
 
-	if (!handle)
+	if (ret)
+		return ret;
+	/* Dead first: of two unsecures of one handle exactly one drops it. */
+	if (!__atomic_compare_exchange_n(&handle->hdr.magic, &live, 0, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return -EINVAL;
 	e = &handle->ent;
 	c = e->cache;
+	sv_ctx_put(handle->ctx);
 	sv_cache_lock(c);
 	e->refs = 0;
 	do_free = sv_entry_drop(c, e, true);
 	sv_cache_unlock(c);
 	if (do_free)
-		free(handle);
+		sv_secure_entry_release(e);
 	return 0;
 }

@@ -10,6 +10,10 @@
 #include "mr.h"
 #include "priv.h"
 
+/* The cache makes and keeps every registration handle (mr.h). */
+struct sv_handle_type sv_mr_type = SV_HANDLE_TYPE(struct sanverbs_mr,
+						  SV_MR_MAGIC);
+
 struct hit_query {
 	uintptr_t s, e;
 	unsigned int access;
@@ -128,15 +132,24 @@ struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c)
 	return mr;
 }
 
-/* Keeps @mr for reuse if there is room; false: the caller frees it. */
+/* Keeps @mr (dead) for reuse if there is room; false: the caller retires
+ * it. */
 static bool mr_push(struct sv_cache *c, struct sanverbs_mr *mr)
 {
+	__atomic_store_n(&mr->hdr.magic, 0, __ATOMIC_RELEASE);
 	if (c->nmr_spare >= SV_SPARE_MR_MAX)
 		return false;
 	mr->addr = c->mr_spare;
 	c->mr_spare = mr;
 	c->nmr_spare++;
 	return true;
+}
+
+/* A handle the spare list has no room for (NULL: none). */
+static void mr_retire(struct sanverbs_mr *mr)
+{
+	if (mr)
+		sv_handle_retire(&sv_mr_type, mr);
 }
 
 /* What a hit hands to the new handle. */
@@ -281,7 +294,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 			ent = malloc(sizeof(*ent));
 		if (!ent) {
 			sv_htab_free(ntab, nbits);
-			free(*h);
+			mr_retire(*h);
 			*h = NULL;
 			return -ENOMEM;
 		}
@@ -316,7 +329,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		if (ent)
 			sv_entry_free(c, ent);
 		sv_htab_free(ntab, nbits);
-		free(*h);
+		mr_retire(*h);
 		*h = NULL;
 		return err;
 	}
@@ -393,7 +406,7 @@ static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
 		do_free = last_put(c, e, &dereg);
 	}
 	sv_cache_unlock(c);
-	free(mr);
+	mr_retire(mr);
 	if (do_free)
 		return sv_entry_free(c, e);
 	if (dereg)
@@ -418,7 +431,7 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	ret = get_entry(c, addr, len, eacc, &res, &h);
 	if (ret)
 		return ret;
-	if (!h && !(h = malloc(sizeof(*h)))) {
+	if (!h && !(h = sv_handle_new(&sv_mr_type))) {
 		put_entry(c, res.entry, res.eaddr, NULL);
 		return -ENOMEM;
 	}
@@ -438,21 +451,27 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		}
 		h->access |= sv_access_normalize(access);
 	}
+	/* Live in this process, whether fresh or from the spare list. */
+	h->hdr.fork_gen = sv_fork_gen_now();
+	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
 	*out = h;
 	return 0;
 }
 
-int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr)
+int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr, bool *kept)
 {
 	int ret;
 
+	*kept = false;
 	if (mr->win) {
 		/* The key dies before the reference goes: the entry may be
 		 * the last user of its MR, and a bound window blocks
 		 * ibv_dereg_mr (rxe_dereg_mr: -EINVAL while num_mw). */
 		ret = c->rb->ops->unbind(c->rb, mr->win, mr->ibmr);
-		if (ret)
+		if (ret) {
+			*kept = true;
 			return ret;
+		}
 		mr->win = NULL;
 	}
 	return put_entry(c, mr->entry, mr->eaddr, mr);

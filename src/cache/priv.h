@@ -165,6 +165,8 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
  * chain linked by ->next; 0 or the negative errno of ibv_dereg_mr. */
 int sv_entry_free(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list);
+/* invalidate.c: returns the secure handle around @e to its type. */
+void sv_secure_entry_release(struct sv_cache_entry *e);
 /* Frees the spare entries (destroy). */
 void sv_entry_spares_free(struct sv_cache *c);
 

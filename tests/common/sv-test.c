@@ -6,6 +6,17 @@
 
 #include "sv-test.h"
 
+void *sv_test_map_hint(size_t len)
+{
+	static uintptr_t next = 0x3f0000000000ul;
+	void *at = (void *)next;
+
+	if (!SV_TEST_ASAN)
+		return NULL;
+	next += (len + (4ul << 20)) & ~((2ul << 20) - 1);
+	return at;
+}
+
 int sv_test_run(Suite *suite)
 {
 	SRunner *sr = srunner_create(suite);

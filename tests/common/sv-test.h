@@ -13,6 +13,28 @@
 #include "sanverbs.h"
 #include "loopqp.h"
 
+/* 1 in an AddressSanitizer build (gcc or clang): tests whose subject is
+ * something ASan replaces (glibc's allocator, the SIGSEGV disposition,
+ * mlock, free holes in the address space) handle it where it bites. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SV_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SV_TEST_ASAN 1
+#endif
+#endif
+#ifndef SV_TEST_ASAN
+#define SV_TEST_ASAN 0
+#endif
+
+/* Where a test should map @len bytes it will munmap and map again at the
+ * same address: NULL (anywhere) normally. Under ASan its runtime maps
+ * memory of its own (stack depot, allocator metadata) from other threads
+ * into whatever hole is at the top of the mmap area, so the hole could be
+ * taken before the test maps it again; the hint is then in a range of the
+ * test's own (use it with MAP_FIXED_NOREPLACE). */
+void *sv_test_map_hint(size_t len);
+
 /* Exit code meson counts as a skip. */
 #define SV_TEST_SKIP 77
 

@@ -10,6 +10,7 @@
  * uffd in the rxe suite, kmod in the kmod suite); SysV shm is cached only
  * under kmod, userfaultfd cannot watch it. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -25,7 +26,11 @@
 
 static void *map_at(void *at, size_t len, int flags)
 {
-	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
+	void *p;
+
+	if (!at)
+		at = sv_test_map_hint(len); /* NULL but under ASan */
+	p = mmap(at, len, PROT_READ | PROT_WRITE,
 		       flags | MAP_ANONYMOUS |
 			       (at ? MAP_FIXED_NOREPLACE : 0),
 		       -1, 0);
@@ -278,6 +283,21 @@ START_TEST(ev_truncate_memfd)
 }
 END_TEST
 
+/* glibc's allocator itself, also under ASan: the malloc tests are about
+ * what glibc's free and malloc_trim do to the mappings, and ASan's malloc
+ * replaces them with one that never unmaps or trims (freed blocks wait in
+ * its quarantine) and makes mallopt a no-op. */
+static void *libc_sym(const char *name)
+{
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	void *f = libc ? dlsym(libc, name) : NULL;
+
+	ck_assert_msg(f, "glibc's %s: %s", name, dlerror());
+	return f;
+}
+
+#define GLIBC(fn) (SV_TEST_ASAN ? (__typeof__(&fn))libc_sym(#fn) : &fn)
+
 START_TEST(ev_malloc_free_large)
 {
 	const size_t big = 4u << 20;
@@ -285,18 +305,18 @@ START_TEST(ev_malloc_free_large)
 	uint64_t inv;
 
 	/* fixed threshold: glibc would otherwise raise it after a free */
-	mallopt(M_MMAP_THRESHOLD, 128 << 10);
-	p = malloc(big);
+	GLIBC(mallopt)(M_MMAP_THRESHOLD, 128 << 10);
+	p = GLIBC(malloc)(big);
 	ck_assert_ptr_nonnull(p);
 	prime(p, big);
 	inv = stats().invalidations;
-	free(p);
+	GLIBC(free)(p);
 	changed(inv);
-	q = malloc(big);
+	q = GLIBC(malloc)(big);
 	ck_assert_ptr_nonnull(q);
 	ck_assert_int_eq(land(q, big, 13), 0);
 	assert_invalidated_since(inv);
-	free(q);
+	GLIBC(free)(q);
 }
 END_TEST
 
@@ -330,22 +350,22 @@ START_TEST(ev_heap_trim)
 	struct sanverbs_cache_stats a;
 	uint8_t *p;
 
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	p = malloc(blk);
+	GLIBC(mallopt)(M_MMAP_THRESHOLD, 64 << 20);
+	GLIBC(mallopt)(M_TRIM_THRESHOLD, 1 << 30);
+	p = GLIBC(malloc)(blk);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(land(p, blk, 11), 0);
 	ck_assert_int_eq(land(p, blk, 12), 1);
 	a = stats();
-	free(p);
+	GLIBC(free)(p);
 	/* gives the free pages back (brk shrink or MADV_DONTNEED) */
-	malloc_trim(0);
+	GLIBC(malloc_trim)(0);
 	changed(a.invalidations);
-	p = malloc(blk);
+	p = GLIBC(malloc)(blk);
 	ck_assert_ptr_nonnull(p);
 	land(p, blk, 13);
 	assert_invalidated_since(a.invalidations);
-	free(p);
+	GLIBC(free)(p);
 }
 END_TEST
 

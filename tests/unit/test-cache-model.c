@@ -550,6 +550,7 @@ static void op_reg(void)
 static void op_dereg(void)
 {
 	struct mh hd;
+	bool kept;
 	size_t nbound = M.f.nbound;
 	int i;
 
@@ -558,7 +559,8 @@ static void op_dereg(void)
 	i = (int)rn((unsigned int)M.nh);
 	hd = M.h[i];
 	M.h[i] = M.h[--M.nh];
-	REQ_IEQ(sv_cache_put(M.c, hd.h), 0);
+	REQ_IEQ(sv_cache_put(M.c, hd.h, &kept), 0);
+	REQ_IEQ(kept, false);
 	take_callbacks();
 	hd.e->refs--;
 	if (hd.win)
@@ -746,6 +748,9 @@ static void run_config(enum fake_mon_mode mode, bool windows,
 	p.mon_arg = &M.fm;
 	REQ_IEQ(sv_cache_create_core(&p, &M.c), 0);
 	M.ctx.cache = M.c;
+	/* a live context of this process, as the public calls check */
+	M.ctx.hdr.magic = SV_CTX_MAGIC;
+	M.ctx.hdr.fork_gen = sv_fork_gen_now();
 	REQ_IEQ(sanverbs_cache_set_callback(&M.ctx, cb, NULL), 0);
 
 	for (n = 0; n < ops; n++) {
