@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lib/err.h"
 #include "mr.h"
 #include "priv.h"
+#include "vma_kind.h"
 
 struct hit_query {
 	uintptr_t s, e;
@@ -237,14 +239,32 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 	return true;
 }
 
+/* The kernel pins a registration that cannot write with FOLL_FORCE
+ * (6.1 ib_umem_get()), which reaches pages the process may not read; one
+ * that can write it pins only where the process may write. So the read
+ * right of the ones that cannot write is checked here, on the miss (a
+ * hit's entry was checked then, and a downgrade since invalidated it). */
+static int check_readable(uintptr_t s, size_t len)
+{
+	unsigned int info;
+	int ret = sv_range_info(s, len, &info);
+
+	if (!ret && !(info & SV_RANGE_READ))
+		ret = -EFAULT;
+	return ret;
+}
+
+/* A registration of [addr, addr + len) in *res (and a spare handle in *h
+ * if there is one): a hit, or a new MR, cached unless @nocache. */
 static int get_entry(struct sv_cache *c, void *addr, size_t len,
-		     unsigned int access, struct sanverbs_mr *res,
+		     unsigned int access, bool nocache, struct sanverbs_mr *res,
 		     struct sanverbs_mr **h)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct sv_cache_entry *ent, *free_list = NULL;
 	struct sv_hslot *ntab = NULL;
-	bool caching = c->mon && c->max_entries, entered = false, known = false;
+	bool caching = c->mon && c->max_entries && !nocache, entered = false,
+	     known = false;
 	unsigned int hbits = 0, nbits = 0; /* nbits: ntab's size */
 	int werr = -ENOENT, err;
 
@@ -256,12 +276,20 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		caching = false;
 
 	sv_cache_lock(c);
-	if (c->mon && c->max_entries && hit_locked(c, s, e, access, res)) {
+	if (c->mon && c->max_entries && !nocache &&
+	    hit_locked(c, s, e, access, res)) {
 		*h = sv_cache_mr_pop(c);
 		sv_cache_unlock(c);
 		return 0;
 	}
 	c->misses++;
+	if (!(sv_entry_need(access) & PROT_WRITE)) {
+		sv_cache_unlock(c);
+		err = check_readable(s, len);
+		if (err)
+			return err;
+		sv_cache_lock(c);
+	}
 	if (caching && sv_htab_wants_grow(&c->ht))
 		hbits = c->ht.bits;
 	*h = sv_cache_mr_pop(c);
@@ -417,7 +445,14 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	if (win)
 		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
 		       SV_ACCESS_MW_BIND;
-	ret = get_entry(c, addr, len, eacc, &res, &h);
+	ret = get_entry(c, addr, len, eacc, false, &res, &h);
+	/* A window needs an MR the kernel pinned for write: memory the
+	 * process may only read is exposed for reading by an MR of its own
+	 * instead, never shared, so its rkey dies with this registration. */
+	if (ret == -EFAULT && win && sv_entry_need(access) == PROT_READ) {
+		win = false;
+		ret = get_entry(c, addr, len, access, true, &res, &h);
+	}
 	if (ret)
 		return ret;
 	if (!h && !(h = malloc(sizeof(*h)))) {

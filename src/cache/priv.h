@@ -56,6 +56,7 @@ struct sv_cache_entry {
 	unsigned int access;
 	unsigned int refs; /* while not in the hit index */
 	unsigned char kind, state, used;
+	unsigned char need; /* PROT_* its memory must keep (sv_entry_need) */
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
 	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
 	struct sv_cache *cache;
@@ -156,6 +157,10 @@ bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 struct sv_cache_entry *sv_entry_spare_pop(struct sv_cache *c);
 /* A fresh MR entry for [s, s + len) (hull [hs, he)), holding the
  * caller's reference; not yet in any list. */
+/* The rights (PROT_*) the pages of an MR entry with @access must keep:
+ * the kernel pinned them for write if the MR, or a window over it, may
+ * write. A protection change that takes one away invalidates the entry. */
+unsigned char sv_entry_need(unsigned int access);
 void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 		      uintptr_t s, size_t len, unsigned int access,
 		      uintptr_t hs, uintptr_t he);

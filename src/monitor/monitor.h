@@ -27,6 +27,12 @@ struct sv_monitor;
  * backend's own thread; must not call anything that unmaps memory. */
 typedef void (*sv_invalidate_fn)(void *arg, uintptr_t start, size_t len);
 
+/* Called by a backend that knows the new protection (PROT_* bits) of
+ * [start, start + len): what needs a right @prot lacks is invalidated,
+ * the rest stays. Same rules as the sink. */
+typedef void (*sv_protect_fn)(void *arg, uintptr_t start, size_t len,
+			      int prot);
+
 /* Per-entry watch state; the backend may use the fields as it likes. */
 struct sv_watch {
 	uintptr_t start;
@@ -70,6 +76,8 @@ struct sv_monitor {
 	 * gone. flags: SV_MONITOR_F_*, set by the backend at create time. */
 	void (*lock)(void *sink_arg);
 	void (*unlock)(void *sink_arg);
+	/* set by the cache with lock/unlock; NULL: the sink is called */
+	sv_protect_fn protect;
 	unsigned int flags;
 };
 

@@ -25,6 +25,7 @@
 #include "lib/itree.h"
 #include "lib/thread.h"
 #include "monitor.h"
+#include "uffd_hooks.h"
 #include "util.h"
 #include "vma_kind.h"
 
@@ -77,6 +78,7 @@ struct uffd_monitor {
 	struct sv_itree known;
 	struct known *dead; /* forgotten by the monitor thread, freed by watch */
 	uint64_t gen;
+	struct sv_uffd_hook hook;
 };
 
 static struct uffd_monitor *to_uffd(struct sv_monitor *m)
@@ -361,10 +363,30 @@ static void *uffd_thread(void *arg)
 	return NULL;
 }
 
+/* A change userfaultfd does not report (uffd_hooks.c), made by the
+ * calling thread: reported like an event read, before that call returns.
+ * @replaced: the VMAs were replaced, taking their registration along. */
+static void uffd_hooked(struct sv_uffd_hook *h, uintptr_t start, size_t len,
+			int prot, bool replaced)
+{
+	struct uffd_monitor *u = container_of(h, struct uffd_monitor, hook);
+
+	known_lock(u);
+	if (replaced)
+		forget(u, start, len);
+	if (!replaced && u->m.protect)
+		u->m.protect(u->m.sink_arg, start, len, prot);
+	else
+		u->m.sink(u->m.sink_arg, start, len);
+	known_unlock(u);
+}
+
 static void uffd_destroy(struct sv_monitor *m)
 {
 	struct uffd_monitor *u = to_uffd(m);
 	uint64_t one = 1;
+
+	sv_uffd_hook_del(&u->hook);
 
 	if (write(u->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(u->thread, NULL);
@@ -431,6 +453,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 
 	if (!sink || !out)
 		return -EINVAL;
+	if (!sv_uffd_hooks_work())
+		return -ENOSYS;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
@@ -463,6 +487,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	ret = sv_thread_start(&u->thread, uffd_thread, u);
 	if (ret)
 		goto err_stop;
+	u->hook.changed = uffd_hooked;
+	sv_uffd_hook_add(&u->hook);
 	*out = &u->m;
 	return 0;
 
