@@ -156,6 +156,33 @@ static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
 	h->rkey = rkey;
 }
 
+/* The one check a hit makes that @ent still stands for what is mapped
+ * now (docs/cache.md, "What each monitor guarantees"): 1 valid, 0 changed
+ * (the caller reports and drops it), -EAGAIN undecided now (the caller
+ * misses without dropping it). @sl: the entry's hit-index slot, or NULL.
+ * Only the monitor's O(1) questions, from the slot's copies first, so a
+ * hit path without the lock can make it as it is. */
+static int hit_exact(struct sv_cache *c, struct sv_cache_entry *ent,
+		     struct sv_hslot *sl)
+{
+	const struct sv_monitor_ops *ops = c->mon->ops;
+
+	if (ops->verify)
+		return ops->verify(c->mon, sl ? sl->wtoken : ent->watch.token,
+				   sl ? sl->addr : ent->addr);
+	if (!ops->still_valid)
+		return 1;
+	/* the slot's copy first: the entry's line stays cold */
+	if (sl && ops->gen_current &&
+	    ops->gen_current(c->mon, sl->wtoken, sl->wgen))
+		return 1;
+	if (!ops->still_valid(c->mon, &ent->watch))
+		return 0;
+	if (sl) /* revalidated (a THP split): new generation */
+		sl->wgen = __atomic_load_n(&ent->watch.gen, __ATOMIC_ACQUIRE);
+	return 1;
+}
+
 /* Under c->lock: a live entry covering [s, e) with @access, referenced and
  * filled into *h (a spare handle, or a stack one the caller copies); false
  * if there is none. */
@@ -166,6 +193,7 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	struct sv_cache_entry *ent;
 	struct sv_itree_node *n;
 	struct sv_hslot *sl;
+	int ok;
 
 	for (;;) {
 		/* a window's entry is hit only by its exact range */
@@ -181,22 +209,14 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 			ent = sv_entry_of(n);
 			sl = sv_entry_slot(c, ent);
 		}
-		if (!c->mon->ops->still_valid)
+		ok = hit_exact(c, ent, sl);
+		if (ok > 0)
 			break;
-		/* the slot's copy first: the entry's line stays cold */
-		if (sl && c->mon->ops->gen_current &&
-		    c->mon->ops->gen_current(c->mon, sl->wtoken, sl->wgen))
-			break;
-		if (c->mon->ops->still_valid(c->mon, &ent->watch)) {
-			if (sl) /* revalidated (a THP split): new generation */
-				sl->wgen = __atomic_load_n(&ent->watch.gen,
-							   __ATOMIC_ACQUIRE);
-			break;
-		}
-		/* A generation-counter backend saw a change the sink has
-		 * not reported yet: count and report it here, as the sink
-		 * would (the drop unwatches, so the late event is not
-		 * reported a second time). */
+		if (ok < 0)
+			return false;
+		/* The backend saw a change the sink has not reported yet:
+		 * count and report it here, as the sink would (the drop
+		 * unwatches, so the late event is not reported twice). */
 		sv_cache_invalidate_entry(c, ent);
 	}
 	/* No relinking: the slot's line only. */

@@ -62,6 +62,12 @@ struct sv_monitor_ops {
 	 * still_valid()", which may revalidate and move w->gen. */
 	bool (*gen_current)(struct sv_monitor *m, uint64_t token,
 			    uint64_t gen);
+	/* For a backend whose sink can run late (the change is done, its
+	 * report not read yet): asked at hit time about the watch with
+	 * @token whose range starts in the page of @addr. 1: valid; 0:
+	 * changed (the cache reports it as the sink would); -EAGAIN: a
+	 * report is pending, the hit must not happen now. NULL: not needed. */
+	int (*verify)(struct sv_monitor *m, uint64_t token, uintptr_t addr);
 	void (*destroy)(struct sv_monitor *m);
 };
 

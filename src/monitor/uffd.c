@@ -254,6 +254,40 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 	}
 }
 
+/* Cache lock held, at a hit. The event that reports an unmap is queued
+ * after the unmapping thread dropped the mmap lock, so another thread can
+ * map new memory at the same address and look it up before the monitor
+ * has read the event: the old entry would be hit for the new memory. But
+ * from the moment the kernel prepares an UNMAP, REMOVE or REMAP event
+ * until it has been read, the fd's mmap_changing count is raised, and
+ * every UFFDIO_ZEROPAGE answers -EAGAIN: then the hit waits for the
+ * monitor (a miss now). Otherwise it says whether the first page is still
+ * registered with us (-ENOENT: no, the mapping was replaced) and present
+ * (-EEXIST; a page found missing would be zero-filled, as it reads
+ * anyway, and means the entry's pages are gone). One page, so no THP is
+ * split and nothing present is touched. */
+static int uffd_verify(struct sv_monitor *m, uint64_t token, uintptr_t addr)
+{
+	struct uffd_monitor *u = to_uffd(m);
+	struct uffdio_zeropage z;
+
+	(void)token;
+	memset(&z, 0, sizeof(z));
+	z.range.start = addr & ~u->page_mask;
+	z.range.len = u->page_mask + 1;
+	z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+	if (!ioctl(u->fd, UFFDIO_ZEROPAGE, &z))
+		return 0;
+	switch (errno) {
+	case EEXIST:
+		return 1;
+	case EAGAIN:
+		return -EAGAIN;
+	default:
+		return 0;
+	}
+}
+
 static void unregister_range(struct uffd_monitor *u, uintptr_t start,
 			     size_t len)
 {
@@ -412,6 +446,7 @@ static const struct sv_monitor_ops uffd_ops = {
 	 * ranges stay safe: their faults come to us (handle()). */
 	.unwatch = NULL,
 	.still_valid = NULL,
+	.verify = uffd_verify,
 	.destroy = uffd_destroy,
 };
 
