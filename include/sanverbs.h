@@ -315,6 +315,20 @@ int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr, size_t len,
 			   struct sanverbs_secure **out);
 
 /**
+ * sanverbs_secure_memory() with a probe mode (MmSecureVirtualMemory's
+ * ProbeMode): the range must now allow @p prot to the process, and the
+ * callback also fires once when its protection drops below @p prot.
+ *
+ * @param prot PROT_READ (PAGE_READONLY), PROT_READ | PROT_WRITE
+ *             (PAGE_READWRITE), or PROT_NONE (as sanverbs_secure_memory())
+ * @return as sanverbs_secure_memory(); -EFAULT also if part of the range
+ *         does not allow @p prot now; -EINVAL for another @p prot
+ */
+int sanverbs_secure_memory_prot(struct sanverbs_ctx *ctx, void *addr,
+				size_t len, int prot,
+				struct sanverbs_secure **out);
+
+/**
  * Stop watching a range secured by sanverbs_secure_memory()
  * (MmUnsecureVirtualMemory) and free the handle.
  *

@@ -2,6 +2,7 @@
 /* Mm* and IoAllocateMdl names over the sanverbs MDL, secure-memory and
  * low-memory calls. Thin on purpose: the semantics live in src/. */
 #include <errno.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -91,8 +92,17 @@ WSP_EXPORT HANDLE MmSecureVirtualMemory(PVOID Address, SIZE_T Size,
 					ULONG ProbeMode)
 {
 	struct sanverbs_secure *h;
+	int prot;
 
-	if (sanverbs_secure_memory(ctx_for_shims(), Address, Size, &h))
+	/* Windows' winnt.h values: PAGE_READONLY 0x02, PAGE_READWRITE 0x04 */
+	if (ProbeMode == 0x02)
+		prot = PROT_READ;
+	else if (ProbeMode == 0x04)
+		prot = PROT_READ | PROT_WRITE;
+	else
+		return NULL;
+	if (sanverbs_secure_memory_prot(ctx_for_shims(), Address, Size, prot,
+					&h))
 		return NULL;
 	return h;
 }

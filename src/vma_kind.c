@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,9 +26,10 @@ static int anon_backing(const char *path)
 }
 
 /* Judges one maps line "start-end perms offset dev inode path" against
- * [start, end) given that everything below *covered is already judged. */
+ * [start, end) given that everything below *covered is already judged;
+ * ANDs the line's rights into *prot. */
 static enum verdict judge(const char *line, uintptr_t start, uintptr_t end,
-			  uintptr_t *covered)
+			  uintptr_t *covered, unsigned int *prot)
 {
 	unsigned long long s, e, inode;
 	char *p;
@@ -43,6 +45,12 @@ static enum verdict judge(const char *line, uintptr_t start, uintptr_t end,
 		return V_PAST;
 	if (s > *covered)
 		return V_HOLE;
+	while (*p == ' ')
+		p++;
+	if (p[0] != 'r')
+		*prot &= ~SV_RANGE_READ;
+	if (!p[0] || p[1] != 'w')
+		*prot &= ~SV_RANGE_WRITE;
 	/* skip perms, offset and dev to reach the inode */
 	for (i = 0; i < 3; i++) {
 		while (*p == ' ')
@@ -107,14 +115,20 @@ static int maps_get(void)
 /* The kernel formats maps only as far as a read asks, and the ranges a
  * cache sees usually sit in the first lines (fresh mmaps take the lowest
  * free addresses, below the libraries whose lines cost a path lookup
- * each): ask for a little first, more as the range is not reached. */
+ * each): ask for a little first, more as the range is not reached. Reads
+ * go on from where the last one stopped (the kernel resumes at the next
+ * VMA by address), so lines stay whole; but a range another thread
+ * changes meanwhile can look like a hole: the caller checks holes. */
 #define FIRST_READ 1024
 
-static int range_anonymous_locked(int fd, uintptr_t start, uintptr_t end)
+static int range_info_locked(int fd, uintptr_t start, uintptr_t end,
+			     unsigned int *info)
 {
 	uintptr_t covered = start;
 	char buf[4096];
 	size_t have = 0, want = FIRST_READ;
+	unsigned int prot = SV_RANGE_READ | SV_RANGE_WRITE;
+	bool anon = true, skip = false;
 	off_t off = 0;
 
 	for (;;) {
@@ -132,38 +146,77 @@ static int range_anonymous_locked(int fd, uintptr_t start, uintptr_t end)
 		buf[have] = '\0';
 		while ((nl = memchr(line, '\n', (size_t)(buf + have - line)))) {
 			*nl = '\0';
-			switch (judge(line, start, end, &covered)) {
+			if (skip) { /* the rest of an over-long line */
+				skip = false;
+				line = nl + 1;
+				continue;
+			}
+			switch (judge(line, start, end, &covered, &prot)) {
 			case V_BEFORE:
 			case V_ANON:
 				break;
 			case V_FILE:
-				return 0;
+				anon = false;
+				break;
 			case V_HOLE:
 				return -EFAULT;
 			case V_PAST:
-				return covered >= end ? 1 : -EFAULT;
+				goto done;
 			}
 			line = nl + 1;
 		}
 		have = (size_t)(buf + have - line);
 		memmove(buf, line, have);
 		if (n == 0)
-			return covered >= end ? 1 : -EFAULT;
+			goto done;
 		/* a line longer than the buffer has a long path: a file */
-		if (have == sizeof(buf) - 1)
-			return 0;
+		if (have == sizeof(buf) - 1) {
+			anon = false;
+			skip = true;
+			have = 0;
+		}
 		if (want < sizeof(buf))
 			want *= 2;
 	}
+done:
+	if (covered < end)
+		return -EFAULT;
+	*info = prot | (anon ? SV_RANGE_ANON : 0);
+	return 0;
+}
+
+/* msync() fails with ENOMEM exactly when part of the range is unmapped. */
+static bool really_mapped(uintptr_t start, uintptr_t end, uintptr_t pm)
+{
+	uintptr_t s = start & ~pm;
+
+	return !msync((void *)s, ((end + pm) & ~pm) - s, MS_ASYNC) ||
+	       errno != ENOMEM;
+}
+
+int sv_range_info(uintptr_t start, size_t len, unsigned int *info)
+{
+	uintptr_t pm = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	int fd, ret, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		pthread_mutex_lock(&maps_lock);
+		fd = maps_get();
+		ret = fd < 0 ? fd :
+			       range_info_locked(fd, start, start + len, info);
+		pthread_mutex_unlock(&maps_lock);
+		/* a hole that msync() does not see was a change under the
+		 * read (a neighbour mapped or unmapped): read again */
+		if (ret != -EFAULT || !really_mapped(start, start + len, pm))
+			return ret;
+	}
+	return -EAGAIN;
 }
 
 int sv_range_anonymous(uintptr_t start, size_t len)
 {
-	int fd, ret;
+	unsigned int info;
+	int ret = sv_range_info(start, len, &info);
 
-	pthread_mutex_lock(&maps_lock);
-	fd = maps_get();
-	ret = fd < 0 ? fd : range_anonymous_locked(fd, start, start + len);
-	pthread_mutex_unlock(&maps_lock);
-	return ret;
+	return ret ? ret : !!(info & SV_RANGE_ANON);
 }

@@ -75,8 +75,10 @@ NTSTATUS MmProbeAndLockPages(PMDL Mdl, KPROCESSOR_MODE AccessMode,
 void MmUnlockPages(PMDL Mdl);
 /** MmGetSystemAddressForMdlSafe: a second mapping, NULL on failure. */
 PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority);
-/** MmSecureVirtualMemory: a handle, NULL on failure (ProbeMode is
- *  PAGE_READONLY or PAGE_READWRITE on Windows; only watched here). */
+/** MmSecureVirtualMemory: a handle, NULL on failure. ProbeMode is
+ *  PAGE_READONLY (0x02) or PAGE_READWRITE (0x04): the range must allow it
+ *  now, and the cache callback fires when it is freed or its protection
+ *  drops below it (sanverbs_secure_memory_prot()); any other mode: NULL. */
 HANDLE MmSecureVirtualMemory(PVOID Address, SIZE_T Size, ULONG ProbeMode);
 /** MmUnsecureVirtualMemory. */
 void MmUnsecureVirtualMemory(HANDLE SecureHandle);

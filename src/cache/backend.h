@@ -25,6 +25,12 @@ struct sv_reg_backend_ops {
 	 * (RLIMIT_MEMLOCK) and the cache evicts and retries. */
 	int (*reg)(struct sv_reg_backend *b, uintptr_t addr, size_t len,
 		   int flags, struct ibv_mr **out);
+	/* The PROT_READ / PROT_WRITE rights the process has on all of
+	 * [addr, addr + len) now, in *prot: 0, -EFAULT (part unmapped), or
+	 * -EAGAIN (unknown). NULL: a backend without real memory (all
+	 * rights). */
+	int (*rights)(struct sv_reg_backend *b, uintptr_t addr, size_t len,
+		      unsigned int *prot);
 	/* Deregisters @mr; 0 or a negative errno. */
 	int (*dereg)(struct sv_reg_backend *b, struct ibv_mr *mr);
 	/* Remote access through windows over a local MR. remote_ready():

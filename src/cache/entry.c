@@ -5,6 +5,7 @@
  * rules are in priv.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mr.h"
 #include "priv.h"
@@ -213,6 +214,14 @@ struct sv_cache_entry *sv_entry_spare_pop(struct sv_cache *c)
 	return e;
 }
 
+unsigned char sv_entry_need(unsigned int access)
+{
+	return sv_access_to_ibv(access) &
+			       (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND) ?
+		       PROT_READ | PROT_WRITE :
+		       PROT_READ;
+}
+
 void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 		      uintptr_t s, size_t len, unsigned int access,
 		      uintptr_t hs, uintptr_t he)
@@ -222,6 +231,7 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 	ent->kind = SV_ENT_MR;
 	ent->refs = 1;
 	ent->access = sv_access_normalize(access);
+	ent->need = sv_entry_need(ent->access);
 	/* Local-only entries cover whole pages so neighbours hit; a remote
 	 * key is confined to exactly what the caller exposed, and so is the
 	 * MR under a window (mw.h: rxe checks a window access against
@@ -238,4 +248,18 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 	ent->watch.start = hs;
 	ent->watch.len = he - hs;
 	ent->state = SV_ST_PENDING;
+}
+
+int sv_cache_may(struct sv_cache *c, uintptr_t s, size_t len,
+		 unsigned int need)
+{
+	unsigned int prot;
+	int ret;
+
+	if (!need || !c->rb->ops->rights)
+		return 0;
+	ret = c->rb->ops->rights(c->rb, s, len, &prot);
+	if (ret)
+		return ret == -EAGAIN ? -EFAULT : ret;
+	return (need & ~prot) ? -EFAULT : 0;
 }

@@ -6,6 +6,7 @@
  * watched like registrations. Locking rules are in priv.h. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "ctx.h"
 #include "lib/thread.h"
@@ -87,11 +88,13 @@ size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	return live;
 }
 
-/* Called by the monitor with c->lock held (uffd) or not (other backends).
- * Only unlinks and queues: the worker deregisters and calls back. */
-static void sink(void *arg, uintptr_t start, size_t len)
+/* Unlinks and queues every entry over [start, start + len) that needs a
+ * right @prot lacks (@prot -1: every entry); the worker deregisters and
+ * calls back. Called by the monitor with c->lock held (uffd) or not
+ * (other backends). */
+static void invalidate(struct sv_cache *c, uintptr_t start, size_t len,
+		       int prot)
 {
-	struct sv_cache *c = arg;
 	struct collector col = { NULL, (1u << SV_ENT_MR) | (1u << SV_ENT_SECURE) };
 	struct sv_cache_entry *x, *nx;
 	bool own = !in_monitor_batch, wake = false;
@@ -104,6 +107,8 @@ static void sink(void *arg, uintptr_t start, size_t len)
 		bool live = x->state == SV_ST_LIVE;
 
 		nx = x->collect;
+		if (prot >= 0 && !(x->need & ~prot))
+			continue;
 		/* The backend already unregistered what needs it. */
 		(void)sv_entry_drop(c, x, false);
 		if (live) {
@@ -122,6 +127,18 @@ static void sink(void *arg, uintptr_t start, size_t len)
 		pthread_cond_signal(&c->cond);
 	if (own)
 		sv_cache_unlock(c);
+}
+
+static void sink(void *arg, uintptr_t start, size_t len)
+{
+	invalidate(arg, start, len, -1);
+}
+
+/* A protection change whose outcome the backend knows: entries whose
+ * rights are all still there stay. */
+static void protect_sink(void *arg, uintptr_t start, size_t len, int prot)
+{
+	invalidate(arg, start, len, prot & (PROT_READ | PROT_WRITE));
 }
 
 void sv_cache_invalidate_entry(struct sv_cache *c,
@@ -209,6 +226,7 @@ int sv_cache_events_start(struct sv_cache *c,
 		return ret;
 	c->mon->lock = mon_lock;
 	c->mon->unlock = mon_unlock;
+	c->mon->protect = protect_sink;
 	/* Callbacks run here; application signal handlers do not. */
 	ret = sv_thread_start(&c->worker, worker, c);
 	if (ret) {
@@ -279,6 +297,13 @@ SV_EXPORT int sanverbs_cache_flush(struct sanverbs_ctx *ctx)
 SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 				     size_t len, struct sanverbs_secure **out)
 {
+	return sanverbs_secure_memory_prot(ctx, addr, len, PROT_NONE, out);
+}
+
+SV_EXPORT int sanverbs_secure_memory_prot(struct sanverbs_ctx *ctx,
+					  void *addr, size_t len, int prot,
+					  struct sanverbs_secure **out)
+{
 	uintptr_t s = (uintptr_t)addr, pm;
 	struct sanverbs_secure *h;
 	struct sv_cache_entry *e;
@@ -291,7 +316,8 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	ret = sv_ctx_check(ctx);
 	if (ret)
 		return ret;
-	if (!ctx->cache || !out || !sv_range_ok(addr, len))
+	if (!ctx->cache || !out || !sv_range_ok(addr, len) ||
+	    (prot & ~(PROT_READ | PROT_WRITE)) || prot == PROT_WRITE)
 		return -EINVAL;
 	c = ctx->cache;
 	if (!c->mon)
@@ -305,6 +331,7 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	e = &h->ent;
 	e->cache = c;
 	e->kind = SV_ENT_SECURE;
+	e->need = (unsigned char)prot;
 	e->refs = 1;
 	e->addr = s;
 	e->len = len;
@@ -314,14 +341,16 @@ SV_EXPORT int sanverbs_secure_memory(struct sanverbs_ctx *ctx, void *addr,
 	e->watch.len = e->node.end - e->node.start;
 	e->state = SV_ST_PENDING;
 
-	/* In the tree before watching, as for registrations, so a change
-	 * that races with the watch is seen. */
+	/* In the tree before probing and watching, as for registrations,
+	 * so a change that races with either is seen. */
 	sv_cache_lock(c);
 	sv_all_add(c, e);
 	sv_entry_insert(c, e);
 	sv_cache_unlock(c);
 
-	ret = c->mon->ops->watch(c->mon, &e->watch);
+	ret = sv_cache_may(c, s, len, (unsigned int)prot);
+	if (!ret)
+		ret = c->mon->ops->watch(c->mon, &e->watch);
 	sv_cache_lock(c);
 	ok = !ret && e->state == SV_ST_PENDING;
 	if (ok) {

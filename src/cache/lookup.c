@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mr.h"
 #include "priv.h"
@@ -165,6 +166,33 @@ static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
 	h->rkey = rkey;
 }
 
+/* The one check a hit makes that @ent still stands for what is mapped
+ * now (docs/cache.md, "What each monitor guarantees"): 1 valid, 0 changed
+ * (the caller reports and drops it), -EAGAIN undecided now (the caller
+ * misses without dropping it). @sl: the entry's hit-index slot, or NULL.
+ * Only the monitor's O(1) questions, from the slot's copies first, so a
+ * hit path without the lock can make it as it is. */
+static int hit_exact(struct sv_cache *c, struct sv_cache_entry *ent,
+		     struct sv_hslot *sl)
+{
+	const struct sv_monitor_ops *ops = c->mon->ops;
+
+	if (ops->verify)
+		return ops->verify(c->mon, sl ? sl->wtoken : ent->watch.token,
+				   sl ? sl->addr : ent->addr);
+	if (!ops->still_valid)
+		return 1;
+	/* the slot's copy first: the entry's line stays cold */
+	if (sl && ops->gen_current &&
+	    ops->gen_current(c->mon, sl->wtoken, sl->wgen))
+		return 1;
+	if (!ops->still_valid(c->mon, &ent->watch))
+		return 0;
+	if (sl) /* revalidated (a THP split): new generation */
+		sl->wgen = __atomic_load_n(&ent->watch.gen, __ATOMIC_ACQUIRE);
+	return 1;
+}
+
 /* Under c->lock: a live entry covering [s, e) with @access, referenced and
  * filled into *h (a spare handle, or a stack one the caller copies); false
  * if there is none. */
@@ -175,6 +203,7 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	struct sv_cache_entry *ent;
 	struct sv_itree_node *n;
 	struct sv_hslot *sl;
+	int ok;
 
 	for (;;) {
 		/* a window's entry is hit only by its exact range */
@@ -190,22 +219,14 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 			ent = sv_entry_of(n);
 			sl = sv_entry_slot(c, ent);
 		}
-		if (!c->mon->ops->still_valid)
+		ok = hit_exact(c, ent, sl);
+		if (ok > 0)
 			break;
-		/* the slot's copy first: the entry's line stays cold */
-		if (sl && c->mon->ops->gen_current &&
-		    c->mon->ops->gen_current(c->mon, sl->wtoken, sl->wgen))
-			break;
-		if (c->mon->ops->still_valid(c->mon, &ent->watch)) {
-			if (sl) /* revalidated (a THP split): new generation */
-				sl->wgen = __atomic_load_n(&ent->watch.gen,
-							   __ATOMIC_ACQUIRE);
-			break;
-		}
-		/* A generation-counter backend saw a change the sink has
-		 * not reported yet: count and report it here, as the sink
-		 * would (the drop unwatches, so the late event is not
-		 * reported a second time). */
+		if (ok < 0)
+			return false;
+		/* The backend saw a change the sink has not reported yet:
+		 * count and report it here, as the sink would (the drop
+		 * unwatches, so the late event is not reported twice). */
 		sv_cache_invalidate_entry(c, ent);
 	}
 	/* No relinking: the slot's line only. */
@@ -248,14 +269,17 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 	return true;
 }
 
+/* A registration of [addr, addr + len) in *res (and a spare handle in *h
+ * if there is one): a hit, or a new MR, cached unless @nocache. */
 static int get_entry(struct sv_cache *c, void *addr, size_t len,
-		     unsigned int access, struct sanverbs_mr *res,
+		     unsigned int access, bool nocache, struct sanverbs_mr *res,
 		     struct sanverbs_mr **h)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct sv_cache_entry *ent, *free_list = NULL;
 	struct sv_hslot *ntab = NULL;
-	bool caching = c->mon && c->max_entries, entered = false, known = false;
+	bool caching = c->mon && c->max_entries && !nocache, entered = false,
+	     known = false;
 	unsigned int hbits = 0, nbits = 0; /* nbits: ntab's size */
 	int werr = -ENOENT, err;
 
@@ -267,12 +291,26 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		caching = false;
 
 	sv_cache_lock(c);
-	if (c->mon && c->max_entries && hit_locked(c, s, e, access, res)) {
+	if (c->mon && c->max_entries && !nocache &&
+	    hit_locked(c, s, e, access, res)) {
 		*h = sv_cache_mr_pop(c);
 		sv_cache_unlock(c);
 		return 0;
 	}
 	c->misses++;
+	/* The kernel pins a registration that cannot write with FOLL_FORCE
+	 * (6.1 ib_umem_get()), which reaches pages the process may not
+	 * read; one that can write it pins only where the process may write.
+	 * So the read right of the ones that cannot write is checked here, on
+	 * the miss (a hit's entry was checked then, and a downgrade since
+	 * invalidated it). */
+	if (!(sv_entry_need(access) & PROT_WRITE)) {
+		sv_cache_unlock(c);
+		err = sv_cache_may(c, s, len, PROT_READ);
+		if (err)
+			return err;
+		sv_cache_lock(c);
+	}
 	if (caching && sv_htab_wants_grow(&c->ht))
 		hbits = c->ht.bits;
 	*h = sv_cache_mr_pop(c);
@@ -428,7 +466,14 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	if (win)
 		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
 		       SV_ACCESS_MW_BIND;
-	ret = get_entry(c, addr, len, eacc, &res, &h);
+	ret = get_entry(c, addr, len, eacc, false, &res, &h);
+	/* A window needs an MR the kernel pinned for write: memory the
+	 * process may only read is exposed for reading by an MR of its own
+	 * instead, never shared, so its rkey dies with this registration. */
+	if (ret == -EFAULT && win && sv_entry_need(access) == PROT_READ) {
+		win = false;
+		ret = get_entry(c, addr, len, access, true, &res, &h);
+	}
 	if (ret)
 		return ret;
 	if (!h && !(h = sv_handle_new(&sv_mr_type))) {

@@ -61,6 +61,7 @@ struct sv_cache_entry {
 	unsigned int access;
 	unsigned int refs; /* while not in the hit index */
 	unsigned char kind, state, used;
+	unsigned char need; /* PROT_* its memory must keep (sv_entry_need) */
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
 	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
 	struct sv_cache *cache;
@@ -157,6 +158,10 @@ bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
 struct sv_cache_entry *sv_entry_spare_pop(struct sv_cache *c);
 /* A fresh MR entry for [s, s + len) (hull [hs, he)), holding the
  * caller's reference; not yet in any list. */
+/* The rights (PROT_*) the pages of an MR entry with @access must keep:
+ * the kernel pinned them for write if the MR, or a window over it, may
+ * write. A protection change that takes one away invalidates the entry. */
+unsigned char sv_entry_need(unsigned int access);
 void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 		      uintptr_t s, size_t len, unsigned int access,
 		      uintptr_t hs, uintptr_t he);
@@ -209,5 +214,10 @@ void sv_cache_quiesce(struct sv_cache *c);
 
 /* lookup.c: a spare handle, or NULL (c->lock held). */
 struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c);
+
+/* entry.c: 0 if the process may access [s, s + len) with @need (PROT_*)
+ * now, else -EFAULT (asked of the backend, which knows the memory). */
+int sv_cache_may(struct sv_cache *c, uintptr_t s, size_t len,
+		 unsigned int need);
 
 #endif

@@ -3,12 +3,14 @@
  * PD, remote access through the type-1 window pool of mw.c. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "backend.h"
 #include "ctx.h"
 #include "lib/err.h"
 #include "mw.h"
 #include "util.h"
+#include "vma_kind.h"
 
 struct sv_reg_verbs {
 	struct sv_reg_backend b;
@@ -79,10 +81,24 @@ static void verbs_destroy(struct sv_reg_backend *b)
 	free(v);
 }
 
+static int verbs_rights(struct sv_reg_backend *b, uintptr_t addr, size_t len,
+			unsigned int *prot)
+{
+	unsigned int info;
+	int ret = sv_range_info(addr, len, &info);
+
+	if (ret)
+		return ret;
+	*prot = (info & SV_RANGE_READ ? PROT_READ : 0) |
+		(info & SV_RANGE_WRITE ? PROT_WRITE : 0);
+	return 0;
+}
+
 static const struct sv_reg_backend_ops verbs_ops = {
 	.name = "verbs",
 	.reg = verbs_reg,
 	.dereg = verbs_dereg,
+	.rights = verbs_rights,
 	.remote_ready = verbs_remote_ready,
 	.remote_on = verbs_remote_on,
 	.bind = verbs_bind,

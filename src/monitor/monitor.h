@@ -27,6 +27,12 @@ struct sv_monitor;
  * backend's own thread; must not call anything that unmaps memory. */
 typedef void (*sv_invalidate_fn)(void *arg, uintptr_t start, size_t len);
 
+/* Called by a backend that knows the new protection (PROT_* bits) of
+ * [start, start + len): what needs a right @prot lacks is invalidated,
+ * the rest stays. Same rules as the sink. */
+typedef void (*sv_protect_fn)(void *arg, uintptr_t start, size_t len,
+			      int prot);
+
 /* Per-entry watch state; the backend may use the fields as it likes. */
 struct sv_watch {
 	uintptr_t start;
@@ -56,6 +62,12 @@ struct sv_monitor_ops {
 	 * still_valid()", which may revalidate and move w->gen. */
 	bool (*gen_current)(struct sv_monitor *m, uint64_t token,
 			    uint64_t gen);
+	/* For a backend whose sink can run late (the change is done, its
+	 * report not read yet): asked at hit time about the watch with
+	 * @token whose range starts in the page of @addr. 1: valid; 0:
+	 * changed (the cache reports it as the sink would); -EAGAIN: a
+	 * report is pending, the hit must not happen now. NULL: not needed. */
+	int (*verify)(struct sv_monitor *m, uint64_t token, uintptr_t addr);
 	void (*destroy)(struct sv_monitor *m);
 };
 
@@ -70,6 +82,8 @@ struct sv_monitor {
 	 * gone. flags: SV_MONITOR_F_*, set by the backend at create time. */
 	void (*lock)(void *sink_arg);
 	void (*unlock)(void *sink_arg);
+	/* set by the cache with lock/unlock; NULL: the sink is called */
+	sv_protect_fn protect;
 	unsigned int flags;
 };
 

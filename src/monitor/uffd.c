@@ -25,6 +25,7 @@
 #include "lib/itree.h"
 #include "lib/thread.h"
 #include "monitor.h"
+#include "uffd_hooks.h"
 #include "util.h"
 #include "vma_kind.h"
 
@@ -77,6 +78,7 @@ struct uffd_monitor {
 	struct sv_itree known;
 	struct known *dead; /* forgotten by the monitor thread, freed by watch */
 	uint64_t gen;
+	struct sv_uffd_hook hook;
 };
 
 static struct uffd_monitor *to_uffd(struct sv_monitor *m)
@@ -252,6 +254,40 @@ static int uffd_watch(struct sv_monitor *m, struct sv_watch *w)
 	}
 }
 
+/* Cache lock held, at a hit. The event that reports an unmap is queued
+ * after the unmapping thread dropped the mmap lock, so another thread can
+ * map new memory at the same address and look it up before the monitor
+ * has read the event: the old entry would be hit for the new memory. But
+ * from the moment the kernel prepares an UNMAP, REMOVE or REMAP event
+ * until it has been read, the fd's mmap_changing count is raised, and
+ * every UFFDIO_ZEROPAGE answers -EAGAIN: then the hit waits for the
+ * monitor (a miss now). Otherwise it says whether the first page is still
+ * registered with us (-ENOENT: no, the mapping was replaced) and present
+ * (-EEXIST; a page found missing would be zero-filled, as it reads
+ * anyway, and means the entry's pages are gone). One page, so no THP is
+ * split and nothing present is touched. */
+static int uffd_verify(struct sv_monitor *m, uint64_t token, uintptr_t addr)
+{
+	struct uffd_monitor *u = to_uffd(m);
+	struct uffdio_zeropage z;
+
+	(void)token;
+	memset(&z, 0, sizeof(z));
+	z.range.start = addr & ~u->page_mask;
+	z.range.len = u->page_mask + 1;
+	z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+	if (!ioctl(u->fd, UFFDIO_ZEROPAGE, &z))
+		return 0;
+	switch (errno) {
+	case EEXIST:
+		return 1;
+	case EAGAIN:
+		return -EAGAIN;
+	default:
+		return 0;
+	}
+}
+
 static void unregister_range(struct uffd_monitor *u, uintptr_t start,
 			     size_t len)
 {
@@ -361,10 +397,30 @@ static void *uffd_thread(void *arg)
 	return NULL;
 }
 
+/* A change userfaultfd does not report (uffd_hooks.c), made by the
+ * calling thread: reported like an event read, before that call returns.
+ * @replaced: the VMAs were replaced, taking their registration along. */
+static void uffd_hooked(struct sv_uffd_hook *h, uintptr_t start, size_t len,
+			int prot, bool replaced)
+{
+	struct uffd_monitor *u = container_of(h, struct uffd_monitor, hook);
+
+	known_lock(u);
+	if (replaced)
+		forget(u, start, len);
+	if (!replaced && u->m.protect)
+		u->m.protect(u->m.sink_arg, start, len, prot);
+	else
+		u->m.sink(u->m.sink_arg, start, len);
+	known_unlock(u);
+}
+
 static void uffd_destroy(struct sv_monitor *m)
 {
 	struct uffd_monitor *u = to_uffd(m);
 	uint64_t one = 1;
+
+	sv_uffd_hook_del(&u->hook);
 
 	if (write(u->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(u->thread, NULL);
@@ -390,6 +446,7 @@ static const struct sv_monitor_ops uffd_ops = {
 	 * ranges stay safe: their faults come to us (handle()). */
 	.unwatch = NULL,
 	.still_valid = NULL,
+	.verify = uffd_verify,
 	.destroy = uffd_destroy,
 };
 
@@ -431,6 +488,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 
 	if (!sink || !out)
 		return -EINVAL;
+	if (!sv_uffd_hooks_work())
+		return -ENOSYS;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
@@ -463,6 +522,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	ret = sv_thread_start(&u->thread, uffd_thread, u);
 	if (ret)
 		goto err_stop;
+	u->hook.changed = uffd_hooked;
+	sv_uffd_hook_add(&u->hook);
 	*out = &u->m;
 	return 0;
 

@@ -26,7 +26,11 @@ nm = subprocess.run(["nm", "-D", "--defined-only", lib], check=True,
                     capture_output=True, text=True).stdout
 exported = {l.split()[-1].split("@")[0] for l in nm.splitlines()
             if " T " in l or " D " in l or " B " in l}
-exported = {s for s in exported if s.startswith("sanverbs_")}
+# libc functions the library defines in front of libc's, so that it sees
+# the changes userfaultfd does not report (src/monitor_uffd.c): exported
+# and in the version script, but not sanverbs API (no header, no page).
+interposed = {"mprotect", "pkey_mprotect", "shmat"}
+exported = {s for s in exported if s.startswith("sanverbs_") or s in interposed}
 
 named = set()
 for page in (src_root / "docs" / "man").glob("*.3.md"):
@@ -39,7 +43,7 @@ for s in sorted(mapped - exported):
     errors.append(f"{s}: in libsanverbs.map but not exported by {lib}")
 for s in sorted(exported - mapped):
     errors.append(f"{s}: exported but missing from libsanverbs.map")
-for s in sorted(mapped):
+for s in sorted(mapped - interposed):
     if not re.search(r"\b%s\s*\(" % re.escape(s), headers):
         errors.append(f"{s}: not declared in include/")
     if s not in named:

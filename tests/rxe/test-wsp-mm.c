@@ -114,14 +114,25 @@ START_TEST(secure_virtual_memory)
 	ck_assert_ptr_ne(buf, MAP_FAILED);
 	memset(buf, 1, LEN);
 	ck_assert_int_eq(sanverbs_cache_stats(ctx, &st), 0);
-	h = MmSecureVirtualMemory(buf, LEN, 0);
+	h = MmSecureVirtualMemory(buf, LEN, 0x04 /* PAGE_READWRITE */);
 	if (st.monitor == SANVERBS_MONITOR_NONE)
 		ck_assert_ptr_null(h);
 	else
 		ck_assert_ptr_nonnull(h);
 	if (h)
 		MmUnsecureVirtualMemory(h);
-	ck_assert_ptr_null(MmSecureVirtualMemory(NULL, LEN, 0));
+	ck_assert_ptr_null(MmSecureVirtualMemory(NULL, LEN, 0x04));
+	/* the probe mode is probed: read-only memory is not PAGE_READWRITE */
+	ck_assert_int_eq(mprotect(buf, LEN, PROT_READ), 0);
+	ck_assert_ptr_null(MmSecureVirtualMemory(buf, LEN, 0x04));
+	h = MmSecureVirtualMemory(buf, LEN, 0x02 /* PAGE_READONLY */);
+	if (st.monitor != SANVERBS_MONITOR_NONE)
+		ck_assert_ptr_nonnull(h);
+	if (h)
+		MmUnsecureVirtualMemory(h);
+	ck_assert_int_eq(mprotect(buf, LEN, PROT_NONE), 0);
+	ck_assert_ptr_null(MmSecureVirtualMemory(buf, LEN, 0x02));
+	ck_assert_ptr_null(MmSecureVirtualMemory(buf, LEN, 0)); /* no mode */
 	munmap(buf, LEN);
 }
 END_TEST

@@ -4,7 +4,9 @@
  * relies on it to never cache memory whose pages a truncate() can take
  * away without an event. The maps fd it keeps open is re-checked on every
  * call: a forked child reads its own maps, not the parent's, and a closed
- * and reused fd number is not read as maps. */
+ * and reused fd number is not read as maps. sv_range_info() also gives the
+ * rights common to the whole range, which the cache checks before it lets
+ * the kernel pin memory with FOLL_FORCE. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -97,6 +99,33 @@ START_TEST(mixed_and_holes)
 	ck_assert_int_eq(sv_range_anonymous((uintptr_t)p + 4 * PS, 2 * PS), 1);
 	munmap(p, 6 * PS);
 	close(fd);
+}
+END_TEST
+
+/* sv_range_info(): the rights every mapping of the range grants, across
+ * VMA boundaries, and holes. */
+START_TEST(rights)
+{
+	char *p = map(PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		      4 * PS);
+	unsigned int info;
+
+	ck_assert_int_eq(sv_range_info((uintptr_t)p, 4 * PS, &info), 0);
+	ck_assert_uint_eq(info, SV_RANGE_ANON | SV_RANGE_READ | SV_RANGE_WRITE);
+	ck_assert_int_eq(mprotect(p + PS, PS, PROT_READ), 0);
+	ck_assert_int_eq(sv_range_info((uintptr_t)p, 4 * PS, &info), 0);
+	ck_assert_uint_eq(info, SV_RANGE_ANON | SV_RANGE_READ);
+	ck_assert_int_eq(sv_range_info((uintptr_t)p + 2 * PS, 10, &info), 0);
+	ck_assert_uint_eq(info, SV_RANGE_ANON | SV_RANGE_READ | SV_RANGE_WRITE);
+	ck_assert_int_eq(mprotect(p + 3 * PS, PS, PROT_NONE), 0);
+	ck_assert_int_eq(sv_range_info((uintptr_t)p + 2 * PS, PS + 1, &info),
+			 0);
+	ck_assert_uint_eq(info, SV_RANGE_ANON);
+	ck_assert_int_eq(munmap(p + 2 * PS, PS), 0);
+	ck_assert_int_eq(sv_range_info((uintptr_t)p, 4 * PS, &info), -EFAULT);
+	ck_assert_int_eq(sv_range_info((uintptr_t)p + 2 * PS, 1, &info),
+			 -EFAULT);
+	munmap(p, 4 * PS);
 }
 END_TEST
 
@@ -203,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, file_kinds);
 	tcase_add_test(tc, mixed_and_holes);
 	tcase_add_test(tc, many_mappings);
+	tcase_add_test(tc, rights);
 	tcase_add_test(tc, fork_reads_own_maps);
 	tcase_add_test(tc, closed_fd_reopened);
 	suite_add_tcase(s, tc);
