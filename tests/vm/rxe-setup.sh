@@ -260,8 +260,8 @@ sv_rxe_setup() {
 
 # --- two guests (run.sh --pair) ---------------------------------------------
 # Each guest of a pair has, besides everything above, a virtio NIC whose
-# frames QEMU carries to the other guest's NIC over UDP on the host's
-# loopback (-netdev socket,udp=...): a real Ethernet link between two
+# frames QEMU carries to the other guest's NIC over a TCP stream on the host's
+# loopback (-netdev socket,listen=|connect=): a real Ethernet link between two
 # kernels. The NIC gets the guest's link address and an rxe device of its
 # own (rxe_ga on guest A, rxe_gb on guest B). "svlink" names this network
 # namespace in both guests, so programs that enter SANVERBS_NS_A/B stay here.
