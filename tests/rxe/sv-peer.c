@@ -538,15 +538,26 @@ struct sanverbs_wc sv_wait1(struct sanverbs_ep *ep, int timeout_ms)
 	return wc;
 }
 
-void sv_send_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-		  const void *buf, size_t len)
+size_t sv_send_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			 const void *buf, size_t len)
 {
 	struct sanverbs_wc wc;
+	size_t got = 0;
+	int sent = 0, have = 0;
 
 	ck_assert_int_eq(sanverbs_ep_post_send(ep, mr, buf, len, 0x5e), 0);
-	wc = sv_wait1(ep, 30000);
-	ck_assert_int_eq(wc.status, 0);
-	ck_assert_uint_eq(wc.opcode, SANVERBS_WC_SEND);
+	while (!sent || !have) {
+		wc = sv_wait1(ep, 60000);
+		ck_assert_int_eq(wc.status, 0);
+		if (wc.opcode == SANVERBS_WC_SEND) {
+			sent = 1;
+		} else {
+			ck_assert_uint_eq(wc.opcode, SANVERBS_WC_RECV);
+			got = wc.byte_len;
+			have = 1;
+		}
+	}
+	return got;
 }
 
 size_t sv_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr, void *buf,

@@ -73,9 +73,11 @@ int sv_peer_wait(struct sv_peer *p, int timeout_s);
 
 /* Bounded wait for exactly one completion; fails the test on timeout. */
 struct sanverbs_wc sv_wait1(struct sanverbs_ep *ep, int timeout_ms);
-/* Sends @len bytes of @buf (inside @mr) and waits for the send completion. */
-void sv_send_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-		  const void *buf, size_t len);
+/* Sends @len bytes of @buf and waits for the send's completion and for the
+ * one receive posted before; on a real link the reply can come first.
+ * Returns the receive's length. */
+size_t sv_send_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+			 const void *buf, size_t len);
 /* Posts @buf, waits for one message, returns its length. */
 size_t sv_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr, void *buf,
 		    size_t len);

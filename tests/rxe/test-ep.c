@@ -293,8 +293,7 @@ START_TEST(send_recv_sizes)
 		ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in,
 						       ECHO_MAX, 3),
 				 0);
-		sv_send_sync(cl.ep, omr, out, sizes[i]);
-		n = wait_for(cl.ep, SANVERBS_WC_RECV).byte_len;
+		n = sv_send_recv_sync(cl.ep, omr, out, sizes[i]);
 		ck_assert_uint_eq(n, sizes[i]);
 		ck_assert_int_eq(memcmp(in, out, n), 0);
 	}
@@ -307,8 +306,7 @@ START_TEST(send_recv_sizes)
 			 -EINVAL);
 	*(uint32_t *)out = 0xdeadbeefu;
 	ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in, ECHO_MAX, 3), 0);
-	sv_send_sync(cl.ep, omr, out, 4);
-	ck_assert_uint_eq(wait_for(cl.ep, SANVERBS_WC_RECV).byte_len, 4);
+	ck_assert_uint_eq(sv_send_recv_sync(cl.ep, omr, out, 4), 4);
 	ck_assert_uint_eq(sanverbs_ep_mr_count(cl.ep), 2);
 	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
 	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60), 0);
