@@ -233,6 +233,8 @@ def cmd_pair(argv, timeout):
         "SANVERBS_GID_INDEX_A": e["SANVERBS_LINK_GID_INDEX"],
         "SANVERBS_GID_INDEX_B": e["SANVERBS_LINK_GID_INDEX"],
         "SANVERBS_NS_A": e["SANVERBS_LINK_NS"], "SANVERBS_NS_B": e["SANVERBS_LINK_NS"],
+        # not init_net (the one-guest caveat): each side has its own kernel
+        "SANVERBS_TWOHOST_MODE": "machines",
     }
     name = os.path.basename(argv[0])
     remote = Remote(argv[:1] + ["--side=b"] + argv[1:], timeout, link,
