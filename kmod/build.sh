@@ -2,21 +2,27 @@
 # build.sh — build kmod/sanverbs.ko for the test guest's kernel and print the
 # path of the .ko on stdout (the only thing printed there).
 #
-# Usage: kmod/build.sh [KDIR]
-#   KDIR defaults to $SV_KHEADERS from .cache/vm/env.sh, written by
-#   tests/vm/fetch-guest.sh (run here when that file is missing, its output
-#   sent to stderr so stdout stays the .ko path). The build happens in a copy of
-#   the sources under .cache/kmod/<kernel version>/ so the source tree stays
-#   clean and parallel builds for other kernels do not collide.
+# Usage: kmod/build.sh [--kernel 6.1|6.12] [KDIR]
+#   KDIR defaults to $SV_KHEADERS of the guest kernel named by --kernel
+#   (default $SANVERBS_KERNEL, else 6.1), from .cache/vm/env-<kernel>.sh
+#   written by tests/vm/fetch-guest.sh (run here when that file is missing,
+#   its output sent to stderr so stdout stays the .ko path). The build happens
+#   in a copy of the sources under .cache/kmod/<kernel version>/ so the source
+#   tree stays clean and builds for other kernels do not collide.
 # Warnings fail the build.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
+kernel=${SANVERBS_KERNEL:-6.1}
+if [ "${1:-}" = --kernel ]; then
+    kernel=${2:?--kernel needs 6.1 or 6.12}
+    shift 2
+fi
 kdir=${1:-}
 if [ -z "$kdir" ]; then
-    envfile=${SANVERBS_CACHE:-$repo/.cache}/vm/env.sh
-    [ -f "$envfile" ] || "$repo/tests/vm/fetch-guest.sh" >&2
+    envfile=${SANVERBS_CACHE:-$repo/.cache}/vm/env-$kernel.sh
+    [ -f "$envfile" ] || "$repo/tests/vm/fetch-guest.sh" --kernel "$kernel" >&2
     # shellcheck disable=SC1090
     . "$envfile"
     kdir=$SV_KHEADERS

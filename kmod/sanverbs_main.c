@@ -175,7 +175,7 @@ static const struct file_operations sv_fops = {
 	.mmap = sv_mmap,
 	.read = sv_read,
 	.poll = sv_poll,
-	.llseek = no_llseek,
+	/* no .llseek: not seekable (no_llseek was NULL; 6.12 dropped the name) */
 };
 
 /*

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: build sanverbs and run sanverbs-demo on a real SoftRoCE
-# device (inside a QEMU guest with Debian's 6.1 kernel when this kernel has
-# no rxe; natively otherwise). Installs its own dependencies.
+# The main job: build sanverbs and run sanverbs-demo between two machines on
+# real SoftRoCE devices: two QEMU guests joined by an Ethernet link, guest A
+# on Debian 12's 6.1 kernel and guest B on Debian's 6.12, side B of the demo
+# on guest B and side A (which reports) on guest A (tests/vm/run.sh --pair,
+# tests/vm/peer.py pair). Installs its own dependencies.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,10 +14,10 @@ scripts/setup-deps.sh
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 
-tests/vm/fetch-guest.sh >/dev/null
-kmod_args=()
-if [ -x kmod/build.sh ]; then
-	kmod_args=(--kmod "$(kmod/build.sh | tail -n 1)")
-fi
-exec tests/vm/run.sh --timeout 600 "${kmod_args[@]}" -- \
+tests/vm/fetch-guest.sh --kernel all >/dev/null
+ko_a=$(kmod/build.sh --kernel 6.1 | tail -n 1)
+ko_b=$(kmod/build.sh --kernel 6.12 | tail -n 1)
+exec tests/vm/run.sh --pair --timeout 900 \
+	--kernel 6.1 --kmod "$ko_a" --kernel-b 6.12 --kmod-b "$ko_b" -- \
+	/usr/bin/python3 "$top/tests/vm/peer.py" pair --timeout 600 -- \
 	"$top/$build/tools/sanverbs-demo" "$@"

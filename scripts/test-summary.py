@@ -2,11 +2,12 @@
 """Sums meson's JSON test logs from the host and guest runs into one report.
 
 The README test command runs the unit suite on the host and the device
-suites inside the guest; each run writes its own testlog. This prints every
-non-passing test, a per-suite table, and a closing 'N passed, N failed,
-N skipped' line. In the full run a skip in a device suite (rxe, kmod) means
-the rig failed to provide the device, so --no-device-skips counts it as a
-failure.
+suites inside guests with different kernels; each run writes its own
+testlog. This prints every non-passing test, a per-suite table, and a
+closing 'N passed, N failed, N skipped' line. A log given as LABEL=PATH
+names its suites "suite@LABEL" (the kernel they ran on). In the full run a
+skip in a device suite (rxe, kmod) means the rig failed to provide the
+device, so --no-device-skips counts it as a failure.
 """
 import argparse
 import collections
@@ -27,7 +28,10 @@ def main():
 
     per_suite = collections.defaultdict(collections.Counter)
     problems = []
-    for path in args.logs:
+    for arg in args.logs:
+        label, sep, path = arg.partition("=")
+        if not sep:
+            label, path = "", arg
         try:
             lines = open(path, encoding="utf-8").read().splitlines()
         except OSError as e:
@@ -44,14 +48,16 @@ def main():
                 suite += "+vg"
             elif "-asan." in path:
                 suite += "+asan"
+            base = suite.split("+")[0]
+            if label:
+                suite += "@" + label
             t["name"] = name or head
             res = t["result"]
             if res in PASS:
                 kind = "passed"
             elif res in SKIP:
                 kind = "skipped"
-                if (args.no_device_skips and
-                        suite.split("+")[0] in ("rxe", "kmod")):
+                if args.no_device_skips and base in ("rxe", "kmod"):
                     kind = "failed"
                     problems.append(f"{suite}/{t['name']}: skipped in the "
                                     "full run (no device?)")
@@ -65,9 +71,10 @@ def main():
             problems.append(f"suite {s} ran no test")
 
     print("\n== sanverbs test summary ==")
+    width = max([8] + [len(x) for x in per_suite])
     for suite in sorted(per_suite):
         c = per_suite[suite]
-        print(f"  {suite:8s} passed {c['passed']:3d}  failed {c['failed']:3d}"
+        print(f"  {suite:{width}s} passed {c['passed']:3d}  failed {c['failed']:3d}"
               f"  skipped {c['skipped']:3d}")
     for p in problems:
         print(f"  FAILED: {p}")

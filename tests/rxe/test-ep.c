@@ -188,7 +188,7 @@ static void client_connect(struct client *cl, int nconn, sv_peer_fn fn,
 	int ret;
 
 	memset(cl, 0, sizeof(*cl));
-	sv_peer_start(&cl->peer, nconn, 0, fn, ta);
+	sv_peer_start(&cl->peer, nconn, 0, fn, ta, ta ? sizeof(*ta) : 0);
 	sv_sides(&a, &b);
 	cl->ctx = sv_side_open(&a);
 	ret = sanverbs_ep_connect(cl->ctx, cl->peer.ip, cl->peer.port, NULL,
@@ -293,8 +293,7 @@ START_TEST(send_recv_sizes)
 		ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in,
 						       ECHO_MAX, 3),
 				 0);
-		sv_send_sync(cl.ep, omr, out, sizes[i]);
-		n = wait_for(cl.ep, SANVERBS_WC_RECV).byte_len;
+		n = sv_send_recv_sync(cl.ep, omr, out, sizes[i]);
 		ck_assert_uint_eq(n, sizes[i]);
 		ck_assert_int_eq(memcmp(in, out, n), 0);
 	}
@@ -307,8 +306,7 @@ START_TEST(send_recv_sizes)
 			 -EINVAL);
 	*(uint32_t *)out = 0xdeadbeefu;
 	ck_assert_int_eq(sanverbs_ep_post_recv(cl.ep, imr, in, ECHO_MAX, 3), 0);
-	sv_send_sync(cl.ep, omr, out, 4);
-	ck_assert_uint_eq(wait_for(cl.ep, SANVERBS_WC_RECV).byte_len, 4);
+	ck_assert_uint_eq(sv_send_recv_sync(cl.ep, omr, out, 4), 4);
 	ck_assert_uint_eq(sanverbs_ep_mr_count(cl.ep), 2);
 	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
 	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60), 0);
@@ -554,7 +552,8 @@ START_TEST(connections_share_one_buffer)
 
 	ck_assert_ptr_nonnull(src);
 	/* one peer process, NCONN connections, served one after another */
-	sv_peer_start(&peer, NCONN, 1, role_target, &rw_target);
+	sv_peer_start(&peer, NCONN, 1, role_target, &rw_target,
+		      sizeof(rw_target));
 	sv_sides(&a, &b);
 	cl[0].ctx = sv_side_open(&a);
 	for (i = 0; i < NCONN; i++) {
@@ -651,8 +650,10 @@ START_TEST(listen_and_device_checks)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const struct sv_role roles[] = { { .serve = role_echo },
+						{ .serve = role_target } };
 	Suite *s = suite_create("ep");
 	TCase *tc = tcase_create("two-process");
 
@@ -667,5 +668,6 @@ int main(void)
 	tcase_add_test(tc, peer_vanishes_mid_transfer);
 	tcase_add_test(tc, connections_share_one_buffer);
 	suite_add_tcase(s, tc);
+	sv_peer_main(argc, argv, roles, sizeof(roles) / sizeof(roles[0]));
 	return sv_test_run_rxe(s);
 }

@@ -49,8 +49,9 @@ static int send_all(SOCKET s, const void *buf, size_t len)
 }
 
 /* The peer: exposes a MEM_WRITE and a MEM_READ region, then checks. */
-static int peer_main(const struct sv_side *b, int pfd)
+static int peer_main(int pfd, void *arg)
 {
+	struct sv_side a, b;
 	unsigned char *wr = calloc(1, RLEN), *rd = malloc(RLEN);
 	unsigned char desc[2 * DLEN];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -59,8 +60,9 @@ static int peer_main(const struct sv_side *b, int pfd)
 	SOCKET ls, s;
 	char res;
 
-	sv_enter_ns(b->ns);
-	inet_pton(AF_INET, b->ip, &sin.sin_addr);
+	sv_sides(&a, &b);
+	sv_enter_ns(b.ns);
+	inet_pton(AF_INET, b.ip, &sin.sin_addr);
 	ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
 		       &err);
 	if (ls == INVALID_SOCKET ||
@@ -106,25 +108,17 @@ START_TEST(wsp_two_process)
 	char *bad;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	struct sv_side a, b;
-	int fds[2], err = 0;
+	struct sv_peer peer;
+	int err = 0;
 	DWORD n = 0, dl;
 	HANDLE hs, hd, hc;
 	WSABUFEX bx;
 	SOCKET s;
-	pid_t pid;
 	char res;
 
 	sv_sides(&a, &b);
-	ck_assert_int_eq(pipe(fds), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(fds[0]);
-		alarm(300);
-		_exit(peer_main(&b, fds[1]));
-	}
-	close(fds[1]);
-	ck_assert_int_eq(read(fds[0], &sin.sin_port, 2), 2);
+	sv_proc_start(&peer, peer_main, NULL, 0);
+	sin.sin_port = peer.port; /* as the peer wrote it: network order */
 	sv_enter_ns(a.ns);
 	inet_pton(AF_INET, b.ip, &sin.sin_addr);
 	s = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
@@ -259,19 +253,21 @@ START_TEST(wsp_two_process)
 	ck_assert_int_eq(WSPCloseSocket(s, &err), 0);
 	ck_assert_int_eq(WSPCloseSocket(s, &err), SOCKET_ERROR);
 	ck_assert_int_eq(err, WSAENOTSOCK);
-	ck_assert_int_eq(sv_peer_wait(&(struct sv_peer){ .pid = pid }, 120), 0);
+	ck_assert_int_eq(sv_peer_wait(&peer, 120), 0);
 	free(src);
 	free(dst);
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const struct sv_role roles[] = { { .run = peer_main } };
 	Suite *s = suite_create("wsp");
 	TCase *tc = tcase_create("two-process");
 
 	tcase_set_timeout(tc, 500);
 	tcase_add_test(tc, wsp_two_process);
 	suite_add_tcase(s, tc);
+	sv_peer_main(argc, argv, roles, 1);
 	return sv_test_run_rxe(s);
 }

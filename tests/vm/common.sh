@@ -21,7 +21,8 @@ sv_die() { printf '[sanverbs-vm] error: %s\n' "$*" >&2; exit "${SV_DIE_STATUS:-1
 sv_need_pkgs() {
     local missing=() p installed
     # one dpkg-query for all: run.sh calls this on every run
-    installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | sed -n 's/ install ok installed$//p')
+    # dpkg-query fails when any of them is unknown: the sed output still counts
+    installed=$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | sed -n 's/ install ok installed$//p' || true)
     for p in "$@"; do
         [[ $'\n'$installed$'\n' == *$'\n'"$p"$'\n'* ]] || missing+=("$p")
     done
@@ -43,3 +44,10 @@ sv_need_pkgs() {
 SV_HOST_PKGS=(qemu-system-x86 busybox-static cpio kmod rdma-core ibverbs-providers
               ibverbs-utils perftest rdmacm-utils iproute2 python3 xz-utils coreutils
               util-linux)
+
+# The guest kernels the rig knows (fetch-guest.sh --kernel): Debian 12's 6.1
+# and Debian's 6.12 LTS (see fetch-guest.sh for where each comes from).
+SV_KERNELS=(6.1 6.12)
+sv_kernel_known() { [[ " ${SV_KERNELS[*]} " == *" $1 "* ]]; }
+# sv_kernel_env K: the env file fetch-guest.sh writes for kernel K
+sv_kernel_env() { echo "$SV_CACHE/env-$1.sh"; }

@@ -2,17 +2,27 @@
 # fetch-guest.sh — fetch and prepare everything the SoftRoCE test guest needs.
 #
 # The host kernel has no RDMA stack and cannot load modules, so tests that need
-# a real rxe device boot Debian's own 6.1 kernel under QEMU (see run.sh). This
-# script puts into ${SANVERBS_CACHE:-<repo>/.cache}/vm/:
+# a real rxe device boot Debian's own kernels under QEMU (see run.sh). Two
+# kernels are known (--kernel):
+#   6.1   Debian 12's kernel, from the host's own apt lists (the default)
+#   6.12  Debian's 6.12 LTS kernel as Debian 12 ships it (bookworm-backports),
+#         fetched with a temporary sources list and scratch apt lists under
+#         the cache, never installed. Debian 13's own build of the same kernel
+#         needs gcc-14, whose binaries need glibc 2.38 (Debian 12 has 2.36),
+#         so its headers cannot build a module on a Debian 12 host; the
+#         backport is built with gcc-12 like 6.1 (tests/vm/README.md).
+# This script puts into ${SANVERBS_CACHE:-<repo>/.cache}/vm/:
 #   <kver>/root/      the unpacked linux-image package, with modules.dep
 #   <kver>/vmlinux    the ELF kernel extracted from vmlinuz, booted via PVH
-#   <kver>/headers/   linux-headers-<kver>, -common and linux-kbuild-6.1,
+#   <kver>/headers/   linux-headers-<kver>, -common and linux-kbuild-*,
 #                     unpacked together so out-of-tree modules build against it
 #   <kver>/initrd.cpio  a minimal busybox initramfs (stage 1 of the guest)
-#   env.sh            SV_KVER SV_VMLINUX SV_MODROOT SV_KHEADERS SV_INITRD
+#   env-<kernel>.sh   SV_KVER SV_VMLINUX SV_MODROOT SV_KHEADERS SV_INITRD
+#   env.sh            the same for 6.1 (what older callers source)
 # It is idempotent: a stamp keyed by the kernel version makes later runs cheap.
 #
-# Usage: fetch-guest.sh [--quiet] [--check-headers]
+# Usage: fetch-guest.sh [--kernel 6.1|6.12|all] [--quiet] [--check-headers]
+#   --kernel K       which kernel (default $SANVERBS_KERNEL, else 6.1); all: both
 #   --quiet          print nothing on success (run.sh calls it on every run)
 #   --check-headers  build a throw-away hello module in a temp dir to prove
 #                    the unpacked headers work (also done on first fetch)
@@ -23,8 +33,11 @@ set -euo pipefail
 
 QUIET=0
 CHECK_HEADERS=0
+KERNEL=${SANVERBS_KERNEL:-6.1}
+ARGS=("$@")
 while [ $# -gt 0 ]; do
     case $1 in
+        --kernel) KERNEL=${2:?--kernel needs 6.1, 6.12 or all}; shift ;;
         --quiet) QUIET=1 ;;
         --check-headers) CHECK_HEADERS=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -39,10 +52,35 @@ FORMAT=3
 # read the real /lib/modules (everything else is loaded later with modprobe).
 INITRD_MODULES=(virtio_pci 9pnet_virtio 9p overlay virtio_console)
 
+if [ "$KERNEL" = all ]; then
+    for k in "${SV_KERNELS[@]}"; do
+        "$0" "${ARGS[@]}" --kernel "$k" || exit
+    done
+    exit 0
+fi
+sv_kernel_known "$KERNEL" || sv_die "unknown kernel '$KERNEL' (known: ${SV_KERNELS[*]} all)"
+
 mkdir -p "$SV_CACHE"
 # Two runs may start at once on a fresh machine: serialise the fetch.
 exec 8>"$SV_CACHE/.lock"
 flock 8
+
+# apt for this kernel: the host's own lists for 6.1; for 6.12 a sources list
+# of bookworm-backports with its own lists and archive cache under the cache
+# directory, so nothing on the host's apt state changes.
+APT_OPTS=(-o APT::Sandbox::User=root)
+LISTS=/var/lib/apt/lists
+if [ "$KERNEL" != 6.1 ]; then
+    APTDIR=$SV_CACHE/apt-$KERNEL
+    LISTS=$APTDIR/lists
+    mkdir -p "$LISTS/partial" "$APTDIR/cache"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" \
+        >"$APTDIR/sources.list"
+    APT_OPTS+=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+               -o "Dir::State::Lists=$LISTS" -o "Dir::Cache=$APTDIR/cache")
+fi
+apt_update() { apt-get -q "${APT_OPTS[@]}" update >&2; }
+ENVFILE=$SV_CACHE/env-$KERNEL.sh
 
 # --- which kernel? ---------------------------------------------------------
 # linux-image-amd64 is the metapackage that always depends on the current
@@ -50,36 +88,44 @@ flock 8
 # forward. Without package lists (fresh machine) update once; offline, fall
 # back to the kernel already cached.
 kernel_pkg() {
-    apt-cache depends linux-image-amd64 2>/dev/null |
-        sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
+    apt-cache "${APT_OPTS[@]}" depends "linux-image-amd64$([ "$KERNEL" = 6.1 ] || echo /bookworm-backports)" 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1 || true
 }
 command -v apt-cache >/dev/null || sv_die "apt-cache not found: this rig needs Debian"
 # apt-cache rebuilds its cache on every call here (~0.7 s): remember the
 # answer for as long as the package lists stay the same.
-lists_sig=$(stat -c '%n %Y %s' /var/lib/apt/lists/*Packages* 2>/dev/null | sha256sum | cut -d' ' -f1)
+lists_sig() { { stat -c '%n %Y %s' "$LISTS"/*Packages* 2>/dev/null || true; } | sha256sum | cut -d' ' -f1; }
+PKGFILE=$SV_CACHE/kernel-pkg$([ "$KERNEL" = 6.1 ] || echo "-$KERNEL")
+lists_sig=$(lists_sig)
 PKG=
-if [ -f "$SV_CACHE/kernel-pkg" ]; then
-    read -r sig cached <"$SV_CACHE/kernel-pkg" || true
+if [ -f "$PKGFILE" ]; then
+    read -r sig cached <"$PKGFILE" || true
     [ "${sig:-}" = "$lists_sig" ] && PKG=${cached:-}
 fi
 if [ -z "$PKG" ]; then
     PKG=$(kernel_pkg)
-    [ -n "$PKG" ] && echo "$lists_sig $PKG" >"$SV_CACHE/kernel-pkg"
+    [ -n "$PKG" ] && echo "$lists_sig $PKG" >"$PKGFILE"
 fi
 if [ -z "$PKG" ]; then
-    apt-get update >&2 || true
+    apt_update || true
     PKG=$(kernel_pkg)
+    lists_sig=$(lists_sig)
+    [ -n "$PKG" ] && echo "$lists_sig $PKG" >"$PKGFILE"
 fi
 if [ -z "$PKG" ]; then
-    if [ -f "$SV_CACHE/env.sh" ]; then
-        sv_log "apt cannot name the kernel; reusing the cached one"
-        # shellcheck disable=SC1091
-        . "$SV_CACHE/env.sh"
+    if [ -f "$ENVFILE" ]; then
+        sv_log "apt cannot name the $KERNEL kernel; reusing the cached one"
+        # shellcheck disable=SC1090
+        . "$ENVFILE"
         PKG=linux-image-$SV_KVER
     else
-        sv_die "apt-cache depends linux-image-amd64 names no kernel package"
+        sv_die "apt-cache depends linux-image-amd64 names no $KERNEL kernel package"
     fi
 fi
+case ${PKG#linux-image-} in
+    "$KERNEL".*) ;;
+    *) sv_die "apt names $PKG for kernel $KERNEL" ;;
+esac
 KVER=${PKG#linux-image-}
 KDIR=$SV_CACHE/$KVER
 ROOT=$KDIR/root
@@ -89,11 +135,15 @@ VMLINUX=$KDIR/vmlinux
 INITRD=$KDIR/initrd.cpio
 STAMP=$KDIR/stamp
 INITRD_STAMP=$KDIR/initrd.stamp
-# kbuild package name: linux-kbuild-6.1 for 6.1.0-NN-amd64
-KBUILD_PKG=linux-kbuild-$(echo "$KVER" | cut -d. -f1,2)
+# The headers' companions (-common, linux-kbuild-*) are named differently by
+# each series (linux-kbuild-6.1, linux-kbuild-6.12.NN+deb12): ask apt.
+header_deps() {
+    apt-cache "${APT_OPTS[@]}" depends "linux-headers-$KVER" 2>/dev/null |
+        sed -n 's/^ *|\{0,1\}Depends: \(linux-\(headers-[^ ]*-common\|kbuild-[^ ]*\)\)$/\1/p'
+}
 
 write_env() {
-    local tmp=$SV_CACHE/env.sh.tmp
+    local tmp=$ENVFILE.tmp
     {
         echo "# written by tests/vm/fetch-guest.sh; source it for the guest kernel paths"
         printf 'SV_KVER=%q\n' "$KVER"
@@ -102,7 +152,8 @@ write_env() {
         printf 'SV_KHEADERS=%q\n' "$KHEADERS"
         printf 'SV_INITRD=%q\n' "$INITRD"
     } >"$tmp"
-    mv -f "$tmp" "$SV_CACHE/env.sh"
+    [ "$KERNEL" = 6.1 ] && cp -f "$tmp" "$SV_CACHE/env.sh"
+    mv -f "$tmp" "$ENVFILE"
 }
 
 report() {
@@ -112,7 +163,7 @@ report() {
     echo "SV_MODROOT=$ROOT"
     echo "SV_KHEADERS=$KHEADERS"
     echo "SV_INITRD=$INITRD"
-    echo "env file: $SV_CACHE/env.sh"
+    echo "env file: $ENVFILE"
 }
 
 # check_headers: build a one-line module out of tree against the unpacked
@@ -216,7 +267,9 @@ fi
 
 # gcc-12 and make are for the out-of-tree module build (the headers' Makefile
 # calls gcc-12 by name, the compiler Debian built the kernel with).
-sv_need_pkgs "${SV_HOST_PKGS[@]}" gcc-12 make libc6-dev
+# dwarves (pahole): the 6.12 module build calls it (module BTF) and Debian
+# makes its headers depend on it.
+sv_need_pkgs "${SV_HOST_PKGS[@]}" gcc-12 make libc6-dev zstd dwarves
 
 fetch_kernel() {
     [ "$QUIET" -eq 1 ] || sv_log "preparing guest kernel $KVER in $KDIR"
@@ -226,8 +279,12 @@ fetch_kernel() {
     # download and unpack
     # APT::Sandbox::User=root: the _apt user usually cannot write into the cache
     # directory, and apt would warn about falling back anyway.
-    (cd "$KDIR/debs" && apt-get -q -o APT::Sandbox::User=root download \
-        "$PKG" "linux-headers-$KVER" "linux-headers-${KVER%-amd64}-common" "$KBUILD_PKG" >&2)
+    local deps
+    deps=$(header_deps)
+    [ "$(echo "$deps" | wc -w)" = 2 ] || sv_die "linux-headers-$KVER: expected a -common and a kbuild dependency, apt says: $deps"
+    # shellcheck disable=SC2086  # two package names
+    (cd "$KDIR/debs" && apt-get -q "${APT_OPTS[@]}" download \
+        "$PKG" "linux-headers-$KVER" $deps >&2)
     dpkg -x "$KDIR"/debs/linux-image-*.deb "$ROOT"
     local deb
     for deb in "$KDIR"/debs/linux-headers-*.deb "$KDIR"/debs/linux-kbuild-*.deb; do
@@ -248,24 +305,31 @@ fetch_kernel() {
 
     # vmlinux
     # QEMU boots an ELF vmlinux through its PVH entry point: no firmware, no
-    # in-guest xz decompression (the bzImage path costs ~5 s per boot under TCG).
-    # Like the kernel's scripts/extract-vmlinux: try each xz magic in the file
-    # until one decompresses to an ELF image.
-    python3 - "$ROOT/boot/vmlinuz-$KVER" "$VMLINUX" <<'EOF'
-import lzma, sys
+    # in-guest decompression (the bzImage path costs ~5 s per boot under TCG).
+    # Like the kernel's scripts/extract-vmlinux: try each xz (6.1) or zstd
+    # (6.12) magic in the file until one decompresses to an ELF image. The
+    # zstd stream is followed by the kernel's size word, which zstd calls
+    # trailing garbage after writing everything: its status is ignored.
+    /usr/bin/python3 - "$ROOT/boot/vmlinuz-$KVER" "$VMLINUX" <<'EOF'
+import lzma, subprocess, sys
 data = open(sys.argv[1], 'rb').read()
-magic = b'\xfd7zXZ\x00'
-off = data.find(magic)
-while off >= 0:
+def xz(chunk):
     try:
-        out = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[off:])
+        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(chunk)
     except lzma.LZMAError:
-        out = b''
-    if out[:4] == b'\x7fELF':
-        open(sys.argv[2], 'wb').write(out)
-        sys.exit(0)
-    off = data.find(magic, off + 1)
-sys.exit('no xz-compressed ELF found in ' + sys.argv[1])
+        return b''
+def zstd(chunk):
+    return subprocess.run(['zstd', '-dcq'], input=chunk, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL).stdout
+for magic, inflate in ((b'\xfd7zXZ\x00', xz), (b'\x28\xb5\x2f\xfd', zstd)):
+    off = data.find(magic)
+    while off >= 0:
+        out = inflate(data[off:])
+        if out[:4] == b'\x7fELF':
+            open(sys.argv[2], 'wb').write(out)
+            sys.exit(0)
+        off = data.find(magic, off + 1)
+sys.exit('no xz- or zstd-compressed ELF found in ' + sys.argv[1])
 EOF
 
     check_headers

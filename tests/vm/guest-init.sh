@@ -73,8 +73,9 @@ modprobe_pid=$!
 mount_9p svjob "$JOB" cache=none || fail "cannot mount the job share"
 [ -f "$JOB/job.sh" ] || fail "no job.sh in the job share"
 stamp stage2
-# Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG
-# and SANVERBS_TWOHOST (read by sv_rxe_setup).
+# Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG,
+# SANVERBS_TWOHOST (read by sv_rxe_setup) and, in a pair, SV_GUEST (a or b)
+# and SV_LINK_MAC.
 # shellcheck disable=SC1091
 . "$JOB/job.sh"
 
@@ -113,11 +114,15 @@ for d in "${SV_RW[@]}"; do
     i=$((i + 1))
 done
 
-echo sanverbs-vm >/proc/sys/kernel/hostname
+echo "sanverbs-vm${SV_GUEST:+-$SV_GUEST}" >/proc/sys/kernel/hostname
 
 # --- RDMA ------------------------------------------------------------------
 wait "$modprobe_pid" || fail "cannot load the rxe modules"
 sv_rxe_setup "$JOB/rxe.env" || fail "rxe setup failed"
+if [ -n "${SV_GUEST:-}" ]; then
+    modprobe virtio_net || fail "cannot load virtio_net"
+    sv_rxe_link_setup "$SV_GUEST" "$SV_LINK_MAC" "$JOB/rxe.env" || fail "link set-up failed"
+fi
 if [ -n "${SV_KMOD:-}" ]; then
     # After rdma_rxe and its devices, so a module that uses ib_core finds it
     # loaded and sees rxe0, rxe_a and rxe_b whether it walks the devices at
@@ -141,6 +146,8 @@ while read -r _ kv; do
     envs+=("$kv")
 done <"$JOB/rxe.env"
 envs+=(SANVERBS_IN_VM=1 "PWD=$SV_CWD")
+# the module this guest loaded, for tests that unload and reload it
+[ -n "${SV_KMOD:-}" ] && envs+=("SANVERBS_KMOD_KO=$SV_KMOD")
 
 cd "$SV_CWD" || fail "cannot cd to $SV_CWD in the guest"
 ulimit -l "${SV_MEMLOCK:-unlimited}" || fail "ulimit -l ${SV_MEMLOCK:-unlimited} failed"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh — run a command as root on a machine that has a SoftRoCE (rxe) device.
 #
-# Usage: run.sh [--timeout SEC] [--rw DIR]... [--kmod PATH.ko] [--mem SIZE]
-#               [--memlock KB] -- CMD [ARGS...]
+# Usage: run.sh [--kernel K] [--timeout SEC] [--rw DIR]... [--kmod PATH.ko]
+#               [--mem SIZE] [--memlock KB]
+#               [--pair [--kernel-b K] [--kmod-b PATH.ko]] -- CMD [ARGS...]
 #
 # CMD runs with the caller's working directory and environment, with stdin
 # from /dev/null and its stdout/stderr streamed to ours as it runs; run.sh
@@ -11,7 +12,13 @@
 #   SANVERBS_NS_A  SANVERBS_NS_B  SANVERBS_IP_A  SANVERBS_IP_B
 #   SANVERBS_RXE_A  SANVERBS_RXE_B  SANVERBS_GID_INDEX_A  SANVERBS_GID_INDEX_B
 #   SANVERBS_TWOHOST_MODE  SANVERBS_IN_VM=1 (guest only)
+#   SANVERBS_KMOD_KO (the --kmod module)
+#   with --pair, on both guests: SANVERBS_GUEST (a or b), SANVERBS_LINK_NS,
+#   SANVERBS_LINK_IP_A/B, SANVERBS_LINK_RXE_A/B, SANVERBS_LINK_GID_INDEX,
+#   SANVERBS_PEER_HOST (guest B's link address, for tests/vm/peer.py)
 # Options:
+#   --kernel K     guest kernel: 6.1 (Debian 12) or 6.12 (default
+#                  $SANVERBS_KERNEL, else 6.1); see fetch-guest.sh
 #   --timeout SEC  bound the whole run (default 900); on expiry exit 124
 #   --rw DIR       make DIR writable in the guest at the same path, backed by
 #                  the host directory (repeatable; created if missing)
@@ -19,6 +26,13 @@
 #                  up; failure is fatal (status 125)
 #   --mem SIZE     guest memory (default 2G)
 #   --memlock KB   RLIMIT_MEMLOCK for CMD (default unlimited)
+#   --pair         boot two guests joined by an Ethernet link (QEMU socket
+#                  netdev over TCP on the host's loopback): CMD runs on guest
+#                  A; guest B serves tests/vm/peer.py (`peer.py run -- CMD`,
+#                  `peer.py pair -- PROG`) until CMD ends. If guest B dies
+#                  first, guest A is stopped and run.sh exits 125.
+#   --kernel-b K   guest B's kernel (default: --kernel)
+#   --kmod-b PATH  guest B's module (built for its kernel)
 # Environment:
 #   SANVERBS_VM=auto|force|never  auto (default) runs natively when this
 #                  kernel has rdma_rxe, else boots the QEMU guest
@@ -45,8 +59,16 @@ MEM=2G
 MEMLOCK=unlimited
 KMOD=
 RW=()
+KERNEL=${SANVERBS_KERNEL:-6.1}
+PAIR=0
+KERNEL_B=
+KMOD_B=
 while [ $# -gt 0 ]; do
     case $1 in
+        --kernel) KERNEL=${2:?--kernel needs 6.1 or 6.12}; shift ;;
+        --pair) PAIR=1 ;;
+        --kernel-b) KERNEL_B=${2:?--kernel-b needs 6.1 or 6.12}; shift ;;
+        --kmod-b) KMOD_B=${2:?--kmod-b needs a .ko path}; shift ;;
         --timeout) TIMEOUT=${2:?--timeout needs seconds}; shift ;;
         --rw) RW+=("${2:?--rw needs a directory}"); shift ;;
         --kmod) KMOD=${2:?--kmod needs a .ko path}; shift ;;
@@ -64,6 +86,15 @@ case $MEMLOCK in unlimited) ;; ''|*[!0-9]*) sv_die "--memlock takes KB or 'unlim
 if [ -n "$KMOD" ]; then
     [ -f "$KMOD" ] || sv_die "--kmod $KMOD: no such file"
     KMOD=$(realpath "$KMOD")
+fi
+KERNEL_B=${KERNEL_B:-$KERNEL}
+for k in "$KERNEL" "$KERNEL_B"; do
+    sv_kernel_known "$k" || sv_die "unknown kernel '$k' (known: ${SV_KERNELS[*]})"
+done
+if [ -n "$KMOD_B" ]; then
+    [ "$PAIR" = 1 ] || sv_die "--kmod-b needs --pair"
+    [ -f "$KMOD_B" ] || sv_die "--kmod-b $KMOD_B: no such file"
+    KMOD_B=$(realpath "$KMOD_B")
 fi
 for i in "${!RW[@]}"; do
     mkdir -p "${RW[$i]}"
@@ -83,6 +114,8 @@ native_ok() {
     return 0
 }
 MODE=${SANVERBS_VM:-auto}
+# two guests are always guests
+[ "$PAIR" = 1 ] && [ "$MODE" != never ] && MODE=force
 case $MODE in
     force) MODE=vm ;;
     never) native_ok || sv_die "SANVERBS_VM=never but this kernel cannot run rdma_rxe (or --kmod does not match it)"
@@ -107,6 +140,7 @@ if [ "$MODE" = native ]; then
         insmod "$KMOD" || sv_die "insmod $KMOD failed"
         kmod_loaded=$(modinfo -F name "$KMOD" 2>/dev/null || basename "$KMOD" .ko)
         trap 'rm -f "$envfile"; rmmod "$kmod_loaded" 2>/dev/null || true' EXIT
+        export SANVERBS_KMOD_KO=$KMOD
     fi
     while read -r _ kv; do
         export "${kv?}"
@@ -119,118 +153,234 @@ if [ "$MODE" = native ]; then
 fi
 
 # --- guest mode ------------------------------------------------------------
-"$SV_VM_DIR/fetch-guest.sh" --quiet
-# shellcheck disable=SC1091
-. "$SV_CACHE/env.sh"
+"$SV_VM_DIR/fetch-guest.sh" --quiet --kernel "$KERNEL"
+[ "$PAIR" = 1 ] && "$SV_VM_DIR/fetch-guest.sh" --quiet --kernel "$KERNEL_B"
 sv_need_pkgs "${SV_HOST_PKGS[@]}"
-case "$SV_MODROOT$SV_VM_DIR" in
-    *[[:space:]]*) sv_die "paths with white space cannot go on the guest kernel command line: $SV_MODROOT $SV_VM_DIR" ;;
+case "$SV_CACHE$SV_VM_DIR" in
+    *[[:space:]]*) sv_die "paths with white space cannot go on the guest kernel command line: $SV_CACHE $SV_VM_DIR" ;;
 esac
 
-# One private directory per run: the job share (exit status, job description)
-# plus host-only FIFOs and logs next to it, so concurrent runs never collide.
+# One private directory per run: per guest the job share (exit status, job
+# description) plus host-only FIFOs and logs next to it, so concurrent runs
+# never collide.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sanverbs-vm.XXXXXX")
-SHARE=$TMP/share
-mkdir -m 0755 "$SHARE"
-mkfifo "$TMP/out" "$TMP/err"
-
-# job.sh is sourced by guest-init.sh; %q keeps every argument intact.
-{
-    printf 'SV_CWD=%q\n' "$PWD"
-    printf 'SV_CMD=('; printf '%q ' "$@"; printf ')\n'
-    printf 'SV_RW=('; [ "${#RW[@]}" -gt 0 ] && printf '%q ' "${RW[@]}"; printf ')\n'
-    printf 'SV_KMOD=%q\n' "$KMOD"
-    printf 'SV_MEMLOCK=%q\n' "$MEMLOCK"
-    printf 'SV_DEBUG=%q\n' "${SANVERBS_VM_DEBUG:-0}"
-    printf 'SANVERBS_TWOHOST=%q\n' "${SANVERBS_TWOHOST:-auto}"
-} >"$SHARE/job.sh"
-env -0 >"$SHARE/env0"
 
 # QEMU option values escape ',' by doubling it.
 qarg() { printf '%s' "${1//,/,,}"; }
 
-# shellcheck disable=SC2054  # commas here are QEMU's, not array separators
-QEMU=(qemu-system-x86_64
-    -accel tcg -cpu max -M "${SANVERBS_VM_MACHINE:-q35}" -smp 2 -m "$MEM"
-    -nodefaults -no-user-config -display none -no-reboot
-    -kernel "$(qarg "$SV_VMLINUX")" -initrd "$(qarg "$SV_INITRD")"
-    -append "console=ttyS0 panic=-1 quiet loglevel=${SANVERBS_VM_LOGLEVEL:-$([ "${SANVERBS_VM_DEBUG:-0}" = 1 ] && echo 7 || echo 4)} sv_kver=$SV_KVER sv_modroot=$SV_MODROOT sv_stage2=$SV_VM_DIR/guest-init.sh ${SANVERBS_VM_APPEND:-}"
-    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
-    -virtfs "local,path=$(qarg "$SHARE"),mount_tag=svjob,security_model=none"
-    -device virtio-serial-pci
-    -chardev "file,id=svout,path=$(qarg "$TMP/out")" -device virtserialport,chardev=svout,name=sv.stdout
-    -chardev "file,id=sverr,path=$(qarg "$TMP/err")" -device virtserialport,chardev=sverr,name=sv.stderr
-)
-for i in "${!RW[@]}"; do
-    QEMU+=(-virtfs "local,path=$(qarg "${RW[$i]}"),mount_tag=svrw$i,security_model=none,multidevs=remap")
-done
-# The console (kernel messages, stage 1) goes to a log shown on failure; with
-# SANVERBS_VM_DEBUG=1 to our stderr, appended so a redirected log survives.
-if [ "${SANVERBS_VM_DEBUG:-0}" = 1 ]; then
-    # QEMU's own stderr goes to qemu.log: hand it ours under another number.
-    exec {dbgfd}>&2
-    QEMU+=(-chardev "file,id=con,path=/dev/fd/$dbgfd,append=on" -serial chardev:con)
-else
-    QEMU+=(-chardev "file,id=con,path=$(qarg "$TMP/console.log")" -serial chardev:con)
+# The pair's link: guest A's QEMU listens on a TCP port of the host's
+# loopback and guest B's connects to it; Ethernet frames go through that
+# stream. Not UDP (-netdev socket,udp=): on a loaded host the receiving
+# QEMU drains its socket too late, the kernel drops datagrams (measured:
+# 141512 of 351725 in one run, RcvbufErrors) and rxe stalls in
+# retransmissions; TCP loses nothing and pushes back instead. A free port,
+# asked of the kernel.
+if [ "$PAIR" = 1 ]; then
+    LINK_PORT=$(/usr/bin/python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
 fi
 
-# Copy the guest's streams to ours as they arrive.
-cat "$TMP/out" &
-cat_out=$!
-cat "$TMP/err" >&2 &
-cat_err=$!
-qpid=
+# start_guest NAME KERNEL KMOD CMD...: prepares $TMP/NAME and starts its QEMU
+# in the background; its pid goes to QPID_<NAME>, its output to our stdout
+# (guest A, or the only guest) or, prefixed, to our stderr (guest B).
+CAT_PIDS=()
+start_guest() {
+    local name=$1 kernel=$2 kmod=$3 dir=$TMP/$1 i guest='' mac='' loglevel
+    shift 3
+    mkdir -p "$dir"
+    mkdir -m 0755 "$dir/share"
+    mkfifo "$dir/out" "$dir/err"
+    # shellcheck disable=SC1090
+    . "$(sv_kernel_env "$kernel")"
+    if [ "$PAIR" = 1 ]; then
+        guest=$name
+        mac=52:54:00:53:56:$([ "$name" = a ] && echo 0a || echo 0b)
+    fi
+    # job.sh is sourced by guest-init.sh; %q keeps every argument intact.
+    {
+        printf 'SV_CWD=%q\n' "$PWD"
+        printf 'SV_CMD=('; printf '%q ' "$@"; printf ')\n'
+        printf 'SV_RW=('; [ "${#RW[@]}" -gt 0 ] && printf '%q ' "${RW[@]}"; printf ')\n'
+        printf 'SV_KMOD=%q\n' "$kmod"
+        printf 'SV_MEMLOCK=%q\n' "$MEMLOCK"
+        printf 'SV_DEBUG=%q\n' "${SANVERBS_VM_DEBUG:-0}"
+        printf 'SV_GUEST=%q\n' "$guest"
+        printf 'SV_LINK_MAC=%q\n' "$mac"
+        printf 'SANVERBS_TWOHOST=%q\n' "${SANVERBS_TWOHOST:-auto}"
+    } >"$dir/share/job.sh"
+    env -0 >"$dir/share/env0"
+    loglevel=${SANVERBS_VM_LOGLEVEL:-$([ "${SANVERBS_VM_DEBUG:-0}" = 1 ] && echo 7 || echo 4)}
+    # no_timer_check: on a loaded host the boot-time check that the timer
+    # interrupt arrives through the IO-APIC can time out under TCG, and the
+    # kernel panics ("IO-APIC + timer doesn't work!", seen on 6.12).
+    # shellcheck disable=SC2054  # commas here are QEMU's, not array separators
+    local q=(qemu-system-x86_64
+        -accel tcg -cpu max -M "${SANVERBS_VM_MACHINE:-q35}" -smp 2 -m "$MEM"
+        -nodefaults -no-user-config -display none -no-reboot
+        -kernel "$(qarg "$SV_VMLINUX")" -initrd "$(qarg "$SV_INITRD")"
+        -append "console=ttyS0 panic=-1 quiet no_timer_check loglevel=$loglevel sv_kver=$SV_KVER sv_modroot=$SV_MODROOT sv_stage2=$SV_VM_DIR/guest-init.sh ${SANVERBS_VM_APPEND:-}"
+        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+        -virtfs "local,path=$(qarg "$dir/share"),mount_tag=svjob,security_model=none"
+        -device virtio-serial-pci
+        -chardev "file,id=svout,path=$(qarg "$dir/out")" -device virtserialport,chardev=svout,name=sv.stdout
+        -chardev "file,id=sverr,path=$(qarg "$dir/err")" -device virtserialport,chardev=sverr,name=sv.stderr
+    )
+    for i in "${!RW[@]}"; do
+        q+=(-virtfs "local,path=$(qarg "${RW[$i]}"),mount_tag=svrw$i,security_model=none,multidevs=remap")
+    done
+    if [ -n "$guest" ]; then
+        if [ "$name" = a ]; then
+            q+=(-netdev "socket,id=link,listen=127.0.0.1:$LINK_PORT")
+        else
+            q+=(-netdev "socket,id=link,connect=127.0.0.1:$LINK_PORT")
+        fi
+        q+=(-device "virtio-net-pci,netdev=link,mac=$mac")
+    fi
+    # The console (kernel messages, stage 1) goes to a log shown on failure;
+    # with SANVERBS_VM_DEBUG=1 to our stderr, appended so a redirected log
+    # survives.
+    if [ "${SANVERBS_VM_DEBUG:-0}" = 1 ]; then
+        # QEMU's own stderr goes to qemu.log: hand it ours under another number.
+        local dbgfd
+        exec {dbgfd}>&2
+        q+=(-chardev "file,id=con,path=/dev/fd/$dbgfd,append=on" -serial chardev:con)
+    else
+        q+=(-chardev "file,id=con,path=$(qarg "$dir/console.log")" -serial chardev:con)
+    fi
+    # Copy the guest's streams to ours as they arrive.
+    if [ "$name" = b ]; then
+        sed -u 's/^/[guest B] /' <"$dir/out" >&2 &
+        CAT_PIDS+=($!)
+        sed -u 's/^/[guest B] /' <"$dir/err" >&2 &
+    else
+        cat "$dir/out" &
+        CAT_PIDS+=($!)
+        cat "$dir/err" >&2 &
+    fi
+    CAT_PIDS+=($!)
+    date +%s.%N >"$dir/start"
+    timeout -k 10 "$TIMEOUT" "${q[@]}" 2>"$dir/qemu.log" &
+    printf -v "QPID_$name" %s $!
+}
+
+QPID_a='' QPID_b=''
 # shellcheck disable=SC2317  # reached through the EXIT trap
 cleanup() {
-    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+    local p f fd
+    for p in "$QPID_a" "$QPID_b"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null
+    done
     # Release readers still blocked in open() if QEMU never opened the FIFOs:
     # O_RDWR never blocks and counts as the writer they wait for.
-    local f fd
-    for f in "$TMP/out" "$TMP/err"; do
+    for f in "$TMP"/*/out "$TMP"/*/err; do
         [ -p "$f" ] && { exec {fd}<>"$f"; exec {fd}>&-; }
     done
-    wait "$cat_out" "$cat_err" 2>/dev/null || true
+    [ "${#CAT_PIDS[@]}" -gt 0 ] && wait "${CAT_PIDS[@]}" 2>/dev/null
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-start=$(date +%s.%N)
-timeout -k 10 "$TIMEOUT" "${QEMU[@]}" 2>"$TMP/qemu.log" &
-qpid=$!
-qstatus=0
-wait "$qpid" || qstatus=$?
-qpid=
-elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-
+# show_logs NAME: the guest's last console lines and QEMU's messages
 show_logs() {
-    if [ -s "$TMP/console.log" ]; then
-        sv_log "last guest console lines:"
-        tail -n 40 "$TMP/console.log" | tr -d '\r' | sed 's/^/  console| /' >&2
+    local dir=$TMP/$1 who=${2:-}
+    if [ -s "$dir/console.log" ]; then
+        sv_log "last ${who}console lines:"
+        tail -n 40 "$dir/console.log" | tr -d '\r' | sed 's/^/  console| /' >&2
     fi
-    if [ -s "$TMP/qemu.log" ]; then
-        sv_log "qemu said:"
-        sed 's/^/  qemu| /' "$TMP/qemu.log" >&2
+    if [ -s "$dir/qemu.log" ]; then
+        sv_log "${who}qemu said:"
+        sed 's/^/  qemu| /' "$dir/qemu.log" >&2
     fi
 }
 
-if [ -f "$SHARE/rc" ]; then
-    rc=$(cat "$SHARE/rc")
-    [ "$rc" = 125 ] && show_logs
-    if [ "${SANVERBS_VM_TIMING:-0}" = 1 ] && grep -q '^cmd ' "$SHARE/timing" 2>/dev/null; then
-        # guest uptimes: stage2 starts, the command starts, the command ends
-        awk -v total="$elapsed" '{ t[$1] = $2 } END {
-            printf "[sanverbs-vm] timing: total %.1fs = boot to stage 2 %.1fs + rxe set-up %.1fs + command %.1fs + power-off %.1fs\n",
-                total, t["stage2"], t["cmd"] - t["stage2"], t["end"] - t["cmd"], total - t["end"] }' "$SHARE/timing" >&2
+# timing NAME: SANVERBS_VM_TIMING's line from the guest's uptime stamps
+timing() {
+    local dir=$TMP/$1 elapsed
+    [ "${SANVERBS_VM_TIMING:-0}" = 1 ] && grep -q '^cmd ' "$dir/share/timing" 2>/dev/null || return 0
+    elapsed=$(awk -v s="$(cat "$dir/start")" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+    # guest uptimes: stage2 starts, the command starts, the command ends
+    awk -v total="$elapsed" -v who="${2:-}" '{ t[$1] = $2 } END {
+        printf "[sanverbs-vm] %stiming: total %.1fs = boot to stage 2 %.1fs + rxe set-up %.1fs + command %.1fs + power-off %.1fs\n",
+            who, total, t["stage2"], t["cmd"] - t["stage2"], t["end"] - t["cmd"], total - t["end"] }' "$dir/share/timing" >&2
+}
+
+# result NAME QEMU_STATUS WHO: the guest's exit status; says why when the
+# guest gave none
+result() {
+    local dir=$TMP/$1 qstatus=$2 who=${3:-} rc
+    if [ -f "$dir/share/rc" ]; then
+        rc=$(cat "$dir/share/rc")
+        [ "$rc" = 125 ] && show_logs "$1" "$who"
+        timing "$1" "$who"
+        echo "$rc"
+        return
     fi
-    exit "$rc"
+    show_logs "$1" "$who"
+    if [ "$qstatus" -eq 124 ] || [ "$qstatus" -eq 137 ]; then
+        sv_log "${who}timed out after $TIMEOUT s (guest killed): $CMD_TEXT"
+        echo 124
+        return
+    fi
+    sv_log "${who}ended without an exit status (guest panic or crash, or QEMU failed; qemu status $qstatus): $CMD_TEXT"
+    echo 125
+}
+CMD_TEXT="$*"
+
+if [ "$PAIR" = 0 ]; then
+    start_guest a "$KERNEL" "$KMOD" "$@"
+    qstatus=0
+    wait "$QPID_a" || qstatus=$?
+    QPID_a=
+    exit "$(result a "$qstatus")"
 fi
-if [ "$qstatus" -eq 124 ] || [ "$qstatus" -eq 137 ]; then
-    show_logs
-    sv_log "timed out after $TIMEOUT s (guest killed): $*"
-    exit 124
+
+# A pair: guest B serves peer.py requests until guest A's command is done.
+# Guest A's QEMU must listen on the link before guest B's connects.
+start_guest a "$KERNEL" "$KMOD" "$@"
+for ((i = 0; i < 300; i++)); do
+    ss -Hltn "sport = :$LINK_PORT" | grep -q . && break
+    kill -0 "$QPID_a" 2>/dev/null || break
+    sleep 0.1
+done
+start_guest b "$KERNEL_B" "$KMOD_B" /usr/bin/python3 "$SV_VM_DIR/peer.py" serve --stop-file /run/sanverbs-job/stop
+first=
+qstatus=0
+wait -n -p first "$QPID_a" "$QPID_b" || qstatus=$?
+if [ "$first" = "$QPID_b" ]; then
+    # Guest B must outlive guest A's command: whatever it says, the pair is
+    # broken. Stop guest A now instead of letting it wait for its peer.
+    QPID_b=
+    rc_b=$(result b "$qstatus" "guest B ($KERNEL_B): ")
+    sv_log "guest B ended (status $rc_b) while guest A was still running: stopping guest A"
+    kill "$QPID_a" 2>/dev/null
+    wait "$QPID_a" 2>/dev/null || true
+    QPID_a=
+    exit 125
 fi
-show_logs
-sv_log "guest ended after ${elapsed}s without an exit status (guest panic or crash, or QEMU failed; qemu status $qstatus): $*"
-exit 125
+QPID_a=
+rc_a=$(result a "$qstatus" "guest A ($KERNEL): ")
+# Guest B powers off once told to stop; bounded like everything else.
+: >"$TMP/b/share/stop"
+for ((i = 0; i < 600; i++)); do
+    kill -0 "$QPID_b" 2>/dev/null || break
+    sleep 0.1
+done
+qstatus_b=0
+if kill -0 "$QPID_b" 2>/dev/null; then
+    kill "$QPID_b" 2>/dev/null
+    sv_log "guest B did not power off within 60 s of being asked: killed"
+fi
+wait "$QPID_b" || qstatus_b=$?
+QPID_b=
+rc_b=$(result b "$qstatus_b" "guest B ($KERNEL_B): ")
+sv_log "pair: guest A ($KERNEL) exit $rc_a, guest B ($KERNEL_B) exit $rc_b"
+if [ "$rc_a" != 0 ]; then
+    exit "$rc_a"
+fi
+[ "$rc_b" = 0 ] || exit 125
+exit 0

@@ -257,3 +257,56 @@ sv_rxe_setup() {
         echo "export SANVERBS_TWOHOST_MODE=$mode"
     } >"$out"
 }
+
+# --- two guests (run.sh --pair) ---------------------------------------------
+# Each guest of a pair has, besides everything above, a virtio NIC whose
+# frames QEMU carries to the other guest's NIC over a TCP stream on the host's
+# loopback (-netdev socket,listen=|connect=): a real Ethernet link between two
+# kernels. The NIC gets the guest's link address and an rxe device of its
+# own (rxe_ga on guest A, rxe_gb on guest B). "svlink" names this network
+# namespace in both guests, so programs that enter SANVERBS_NS_A/B stay here.
+SV_LINK_NS=svlink
+SV_LINK_IP_A=198.18.233.1
+SV_LINK_IP_B=198.18.233.2
+SV_LINK_RXE_A=rxe_ga
+SV_LINK_RXE_B=rxe_gb
+
+# sv_rxe_link_setup GUEST MAC OUTFILE: GUEST is a or b; appends the link
+# variables to OUTFILE.
+sv_rxe_link_setup() {
+    local guest=$1 mac=$2 out=$3 n dev='' addr ip rxe other gid try
+    if [ "$guest" = a ]; then
+        ip=$SV_LINK_IP_A rxe=$SV_LINK_RXE_A other=$SV_LINK_IP_B
+    else
+        ip=$SV_LINK_IP_B rxe=$SV_LINK_RXE_B other=$SV_LINK_IP_A
+    fi
+    # no udev: find the NIC by the MAC run.sh gave it (it may take a moment
+    # for virtio_net to probe)
+    for ((try = 0; try < 100; try++)); do
+        for n in /sys/class/net/*; do
+            read -r addr <"$n/address" 2>/dev/null || continue
+            [ "$addr" = "$mac" ] && dev=${n##*/}
+        done
+        [ -n "$dev" ] && break
+        sleep 0.05
+    done
+    [ -n "$dev" ] || { sv_rxe_msg "no NIC with MAC $mac"; return 1; }
+    printf '%s\n' "addr replace $ip/24 dev $dev" "link set $dev up" \
+        "netns attach $SV_LINK_NS $$" | ip -batch - || { sv_rxe_msg "link set-up of $dev failed"; return 1; }
+    echo 0 >"/proc/sys/net/ipv4/conf/$dev/rp_filter" || return 1
+    rdma link add "$rxe" type rxe netdev "$dev" || { sv_rxe_msg "rdma link add $rxe failed"; return 1; }
+    sv_rxe_wait "$rxe" "$ip" || return 1
+    gid=$(sv_rxe_gid_index "$rxe" "$ip") || return 1
+    {
+        echo "export SANVERBS_GUEST=$guest"
+        echo "export SANVERBS_LINK_NS=$SV_LINK_NS"
+        echo "export SANVERBS_LINK_IP_A=$SV_LINK_IP_A"
+        echo "export SANVERBS_LINK_IP_B=$SV_LINK_IP_B"
+        echo "export SANVERBS_LINK_RXE_A=$SV_LINK_RXE_A"
+        echo "export SANVERBS_LINK_RXE_B=$SV_LINK_RXE_B"
+        # this guest's device only: the other guest's is not visible here
+        # (both are fresh devices; the selftest compares them)
+        echo "export SANVERBS_LINK_GID_INDEX=$gid"
+        echo "export SANVERBS_PEER_HOST=$([ "$guest" = a ] && echo "$other" || echo "$ip")"
+    } >>"$out"
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# selftest.sh — prove the SoftRoCE rig end to end: boot the guest (or use the
-# native rxe), then check that real bytes move through rxe:
+# selftest.sh — prove the SoftRoCE rig end to end, on each guest kernel and in
+# both modes. One guest per kernel (or the native rxe), checking that real
+# bytes move through rxe:
 #   - ibv_devinfo -d rxe0 shows PORT_ACTIVE; the exported GID index is the
 #     IPv4-mapped RoCEv2 one
 #   - /dev/userfaultfd works (USERFAULTFD_IOC_NEW + UFFDIO_API) while
@@ -11,26 +12,80 @@
 #     the veth pair
 #   - run.sh's native path (SANVERBS_VM=never) inside the guest, which reuses
 #     the devices already there
+# Then two guests (run.sh --pair, guest A on 6.1 and guest B on 6.12):
+#   - guest B answers peer.py and runs its own kernel; both link devices put
+#     the IPv4 GID at the same index
+#   - rping and ib_write_bw from guest A's rxe_ga to guest B's rxe_gb, with
+#     the bytes seen leaving guest A's NIC
+#   - a two-host program (--side=a on A, --side=b on B) gives both statuses
+#   - guest B crashing mid-run: run.sh stops guest A and exits 125, bounded
 # Prints one line per check, then "N passed, M failed", and the wall time of
-# boot + smoke + power-off. Exits 0 only if every check passed.
+# each boot. Exits 0 only if every check passed.
 #
-# Usage: selftest.sh [--timeout SEC]      (the --inside form is internal)
+# Usage: selftest.sh [--timeout SEC] [--kernel 6.1|6.12|all] [--mode single|pair|all]
+#   (defaults: all kernels, all modes; the --inside forms are internal)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if [ "${1:-}" != --inside ]; then
-    timeout=600
-    [ "${1:-}" = --timeout ] && timeout=${2:?}
-    # Fetch first so the timing below is boot + smoke + power-off only.
-    "$HERE/fetch-guest.sh" --quiet
-    start=$(date +%s.%N)
-    status=0
-    "$HERE/run.sh" --timeout "$timeout" -- "$HERE/selftest.sh" --inside || status=$?
-    end=$(date +%s.%N)
-    awk -v s="$start" -v e="$end" -v m="${SANVERBS_VM:-auto}" \
-        'BEGIN { printf "selftest: boot + smoke + power-off took %.1f s (SANVERBS_VM=%s)\n", e - s, m }'
-    exit "$status"
+if [ "${1:-}" != --inside ] && [ "${1:-}" != --inside-pair ]; then
+    timeout=600 kernels=(6.1 6.12) mode=all
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --timeout) timeout=${2:?}; shift ;;
+            --kernel) [ "$2" = all ] || kernels=("$2"); shift ;;
+            --mode) mode=${2:?}; shift ;;
+            *) echo "usage: selftest.sh [--timeout SEC] [--kernel 6.1|6.12|all] [--mode single|pair|all]" >&2; exit 2 ;;
+        esac
+        shift
+    done
+    # Fetch first so the timings below are boot + checks + power-off only.
+    "$HERE/fetch-guest.sh" --quiet --kernel all
+    total_pass=0 total_fail=0
+    out=$(mktemp /tmp/sv-selftest-out.XXXXXX)
+    trap 'rm -f "$out"' EXIT
+    # boot LABEL RUN.SH-ARGS...: one boot; its checks' totals are added up,
+    # and a boot that printed no totals counts as one failure
+    boot() {
+        local label=$1 start st=0 p f
+        shift
+        start=$(date +%s.%N)
+        "$HERE/run.sh" --timeout "$timeout" "$@" 2>&1 | tee "$out" || st=$?
+        read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | tail -n1) || true
+        if [ -z "${p:-}" ]; then p=0 f=1; echo "FAIL $label: no result (run.sh status $st)"; fi
+        [ "$st" -ne 0 ] && [ "$f" -eq 0 ] && { f=1; echo "FAIL $label: run.sh status $st"; }
+        total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+        awk -v s="$start" -v e="$(date +%s.%N)" -v l="$label" -v m="${SANVERBS_VM:-auto}" \
+            'BEGIN { printf "selftest: %s: boot + checks + power-off took %.1f s (SANVERBS_VM=%s)\n", l, e - s, m }'
+    }
+    if [ "$mode" != pair ]; then
+        for k in "${kernels[@]}"; do
+            boot "one guest, $k" --kernel "$k" -- "$HERE/selftest.sh" --inside
+        done
+    fi
+    if [ "$mode" != single ]; then
+        boot "two guests, 6.1 + 6.12" --pair --kernel 6.1 --kernel-b 6.12 -- "$HERE/selftest.sh" --inside-pair
+        # Guest B crashes (sysrq c, and panic=-1 with -no-reboot ends its
+        # QEMU) while guest A waits: run.sh must stop A and say so, quickly.
+        start=$(date +%s)
+        st=0
+        # shellcheck disable=SC2016  # expanded by the inner shell
+        "$HERE/run.sh" --timeout 400 --pair --kernel 6.1 --kernel-b 6.12 -- sh -c \
+            '/usr/bin/python3 "$1/peer.py" run --timeout 30 -- sh -c "echo 1 >/proc/sys/kernel/panic_on_oops; echo c >/proc/sysrq-trigger" >/dev/null 2>&1; sleep 300' \
+            sh "$HERE" >"$out" 2>&1 || st=$?
+        took=$(($(date +%s) - start))
+        if [ "$st" = 125 ] && [ "$took" -lt 300 ] && grep -q 'guest B ended' "$out"; then
+            total_pass=$((total_pass + 1))
+            echo "PASS guest B crashing stops the pair: status 125 after ${took}s: $(grep -m1 'guest B ended' "$out")"
+        else
+            total_fail=$((total_fail + 1))
+            echo "FAIL guest B crashing: status $st after ${took}s"
+            tail -n 20 "$out" | sed 's/^/  | /'
+        fi
+    fi
+    echo "$total_pass passed, $total_fail failed"
+    [ "$total_fail" -eq 0 ]
+    exit
 fi
 
 # ---------------------------------------------------------------- inside ---
@@ -211,6 +266,92 @@ t_native() {
         'test "$SANVERBS_RXE_DEV" = rxe0 && test -n "$SANVERBS_RXE_GID_INDEX" && test "$(ulimit -l)" = unlimited &&
          ibv_devinfo -d rxe0 | grep -q PORT_ACTIVE' >"$LOG/native" 2>&1
 }
+
+# --- two guests (--inside-pair, on guest A) ----------------------------------
+PEER=(/usr/bin/python3 "$HERE/peer.py")
+link_dev_a=$(ip -o addr show to "${SANVERBS_LINK_IP_A:-0.0.0.0}" 2>/dev/null | awk '{ print $2; exit }')
+txa() { cat "/sys/class/net/$link_dev_a/statistics/tx_bytes"; }
+
+# retry CMD...: a client on guest A, run again (bounded, 60 s) until the
+# server started on guest B through peer.py listens
+retry() {
+    local end=$((SECONDS + 60))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 1
+    done
+}
+
+# on_b NAME CMD...: CMD on guest B in the background, output in $LOG/NAME.b
+on_b() {
+    local name=$1
+    shift
+    "${PEER[@]}" run --timeout 150 -- "$@" >"$LOG/$name.b" 2>&1 &
+    BPID=$!
+}
+
+t_peer() {
+    local kb ka
+    ka=$(uname -r)
+    kb=$("${PEER[@]}" run --timeout 60 -- uname -r 2>"$LOG/peer") || return 1
+    msg="guest A runs $ka, guest B runs $kb"
+    [ -n "$kb" ]
+}
+
+t_link_gid() {
+    local gb
+    # guest B's own value of the variable (peer.py keeps B's rig variables)
+    # shellcheck disable=SC2016  # expanded on guest B
+    gb=$("${PEER[@]}" run --timeout 60 -- sh -c 'echo "$SANVERBS_LINK_GID_INDEX"' 2>"$LOG/gid") || return 1
+    msg="A $SANVERBS_LINK_GID_INDEX, B $gb"
+    [ "$gb" = "$SANVERBS_LINK_GID_INDEX" ]
+}
+
+t_link_rping() {
+    on_b rping rping -s -a "$SANVERBS_LINK_IP_B" -C 3
+    retry rping -c -a "$SANVERBS_LINK_IP_B" -C 3 -v >"$LOG/rping.a" 2>&1 || { wait "$BPID"; return 1; }
+    wait "$BPID" || return 1
+    [ "$(grep -c 'ping data: rdma-ping-' "$LOG/rping.a")" = 3 ] || return 1
+    msg="3 pings verified, guest A -> guest B"
+}
+
+# 100 RDMA writes of 64 KiB from guest A to guest B, -u 20 as above.
+t_link_bw() {
+    local a0 moved bw
+    a0=$(txa)
+    on_b bw ib_write_bw -d "$SANVERBS_LINK_RXE_B" -x "$SANVERBS_LINK_GID_INDEX" -s 65536 -n 100 -u 20
+    retry ib_write_bw -d "$SANVERBS_LINK_RXE_A" -x "$SANVERBS_LINK_GID_INDEX" -s 65536 -n 100 -u 20 \
+        "$SANVERBS_LINK_IP_B" >"$LOG/bw.a" 2>&1 || { wait "$BPID"; return 1; }
+    wait "$BPID" || return 1
+    moved=$(($(txa) - a0))
+    bw=$(awk '$1 == 65536 && $2 == 100 { print $4 }' "$LOG/bw.a" | head -n1)
+    msg="${bw:-?} MB/s average, $moved bytes out of guest A's $link_dev_a"
+    [ "$moved" -ge $((100 * 65536)) ] && [ -n "$bw" ]
+}
+
+# A two-host program (side-check.sh) through peer.py pair: side B exits 3,
+# which must come back as side B's status.
+t_link_pair() {
+    local out
+    out=$("${PEER[@]}" pair --timeout 60 -- "$HERE/side-check.sh" 2>&1)
+    echo "$out" >"$LOG/pair"
+    msg=$(echo "$out" | grep '^two hosts:')
+    [[ $msg == *"side A exit 0"*"side B exit 3"* ]]
+}
+
+if [ "$1" = --inside-pair ]; then
+    echo "selftest (pair) in guest A $(uname -r): link $SANVERBS_LINK_RXE_A $SANVERBS_LINK_IP_A ($link_dev_a)" \
+         "-> guest B $SANVERBS_LINK_RXE_B $SANVERBS_LINK_IP_B, gid $SANVERBS_LINK_GID_INDEX"
+    check "guest B answers peer.py" t_peer
+    check "both link devices have the IPv4 GID at index $SANVERBS_LINK_GID_INDEX" t_link_gid
+    check "rping guest A -> guest B ($SANVERBS_LINK_IP_B)" t_link_rping
+    check "ib_write_bw $SANVERBS_LINK_RXE_A -> $SANVERBS_LINK_RXE_B" t_link_bw
+    check "peer.py pair: side A on guest A, side B on guest B, both statuses" t_link_pair
+    rm -rf "$LOG"
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+    exit
+fi
 
 echo "selftest in $(uname -r) (SANVERBS_IN_VM=${SANVERBS_IN_VM:-0}): rxe0 $SANVERBS_RXE_IP gid $SANVERBS_RXE_GID_INDEX;" \
      "two hosts ($SANVERBS_TWOHOST_MODE): $SANVERBS_NS_A/$SANVERBS_RXE_A $SANVERBS_IP_A gid $SANVERBS_GID_INDEX_A," \
