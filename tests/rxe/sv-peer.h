@@ -46,6 +46,12 @@ int sv_peer_wait(struct sv_peer *p, int timeout_s);
 
 /* Bounded wait for exactly one completion; fails the test on timeout. */
 struct sanverbs_wc sv_wait1(struct sanverbs_ep *ep, int timeout_ms);
+/* The region of @mr as a post takes it (valid in the enclosing block). */
+#define SV_REG(mr)                                                            \
+	(&(struct sanverbs_region){ sanverbs_mr_addr(mr),                     \
+				    sanverbs_mr_length(mr),                   \
+				    sanverbs_mr_lkey(mr),                     \
+				    sanverbs_mr_access(mr) })
 /* Sends @len bytes of @buf (inside @mr) and waits for the send completion. */
 void sv_send_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
 		  const void *buf, size_t len);
