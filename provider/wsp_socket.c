@@ -28,6 +28,12 @@ struct wsp_ctx_slot {
 
 static struct wsp_ctx_slot ctxs[WSP_MAX_CTX];
 
+/* Queues deep enough for every operation a socket may have in flight. */
+static const struct sanverbs_ep_attr ep_attr = {
+	.max_send_wr = WSP_SQ_DEPTH,
+	.max_recv_wr = WSP_NRECV,
+};
+
 struct wsp_sock *wsp_get(SOCKET s, int *err)
 {
 	size_t idx = (size_t)(s & 0xffff) - 1;
@@ -398,7 +404,7 @@ WSP_EXPORT int WSPListen(SOCKET s, int backlog, LPINT lpErrno)
 		return 0;
 	ip_of(&so->local, ip, sizeof(ip));
 	ret = sanverbs_ep_listen(so->ctx, ip, get_port(&so->local),
-				 backlog > 0 ? backlog : 16, NULL, &so->lis);
+				 backlog > 0 ? backlog : 16, &ep_attr, &so->lis);
 	if (ret)
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	/* Port 0 picked one: report it like getsockname() would. */
@@ -531,7 +537,7 @@ WSP_EXPORT int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
 		if (ret)
 			return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	}
-	ret = sanverbs_ep_connect(so->ctx, ip, port, NULL, &so->ep);
+	ret = sanverbs_ep_connect(so->ctx, ip, port, &ep_attr, &so->ep);
 	if (!ret) {
 		so->peer = ss;
 		ret = sock_connected(so);
