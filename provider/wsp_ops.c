@@ -139,10 +139,14 @@ int wsp_op_wait_bytes(struct wsp_sock *so, struct wsp_op *op,
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += wsp_timeout_ms() / 1000;
 	while (!op->done) {
+		if (op->kind != WSP_OP_RECV) {
+			/* posted work always completes: done, failed after
+			 * the transport's retries, or flushed */
+			pthread_cond_wait(&so->cond, &so->lock);
+			continue;
+		}
 		if (pthread_cond_timedwait(&so->cond, &so->lock, &dl) ==
 		    ETIMEDOUT && !op->done) {
-			if (op->kind != WSP_OP_RECV)
-				continue; /* posted: it will complete */
 			rq_remove(so, op);
 			wsp_op_free(so, op);
 			return WSAETIMEDOUT;
