@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# RDMA write bandwidth and send latency: sanverbs endpoints vs perftest
-# (ib_write_bw, ib_send_lat) on the same rxe link, in the same run, with the
-# same message size, iteration count and queue depth. Prints each number and
-# the ratio sanverbs/perftest (bandwidth: higher is better; latency: lower).
+# RDMA write bandwidth and send latency: sanverbs endpoints (and the SAN
+# provider's overlapped WSPRdmaWrite) vs perftest (ib_write_bw, ib_send_lat)
+# on the same rxe link, interleaved trial by trial so that no ratio spans
+# more than one trial's minutes. Same work on both sides, stated with the
+# figures: message size, iterations, requests in flight (tx depth), and
+# signalling (one signaled request every CQMOD, as perftest's --cq-mod).
+# Units: MiB/s (2^20 bytes) on both sides, as perftest reports.
 #
 # Run on an rxe host, e.g.:
 #   tests/vm/run.sh --rw $PWD/build -- bench/ep-vs-perftest.sh build
 # Uses the rig's two hosts (SANVERBS_NS_A/B ...) when present, else rxe0.
-# Env: SV_BW_SIZE (65536), SV_BW_ITERS (2000), SV_LAT_ITERS (1000), SV_REPS (3)
+# Env: SV_BW_SIZE (65536), SV_BW_ITERS (5000), SV_DEPTH (16), SV_CQMOD (16),
+#      SV_LAT_ITERS (1000), SV_REPS (3)
 set -euo pipefail
 build=${1:-build}
 bench=$build/bench/sanverbs-ep-bench
+wspbench=$build/bench/sanverbs-ep-wsp-bench
 SIZE=${SV_BW_SIZE:-65536}
-BW_ITERS=${SV_BW_ITERS:-2000}
+BW_ITERS=${SV_BW_ITERS:-5000}
+DEPTH=${SV_DEPTH:-16}
+CQMOD=${SV_CQMOD:-16}
 LAT_ITERS=${SV_LAT_ITERS:-1000}
 REPS=${SV_REPS:-3}
+export LD_LIBRARY_PATH=$build/src:$build/provider${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 if [ -n "${SANVERBS_NS_A:-}" ] && [ -n "${SANVERBS_IP_B:-}" ]; then
 	NSA=(ip netns exec "$SANVERBS_NS_A"); NSB=(ip netns exec "$SANVERBS_NS_B")
@@ -26,15 +34,15 @@ else
 	GIDA=$SANVERBS_RXE_GID_INDEX; GIDB=$GIDA
 fi
 
-# perftest: server in B, client in A; prints the BW average / t_typical line
+# perftest: server in B, client in A; prints one field of the result line
 perf() { # TOOL FIELD ARGS... (retried once: under load the client can
 	 # beat the server's listen, and then both sides just fail)
 	local tool=$1 field=$2 try out spid; shift 2
 	for try in 1 2; do
-		"${NSB[@]}" timeout 60 "$tool" -d "$DEVB" -x "$GIDB" "$@" >/dev/null 2>&1 &
+		"${NSB[@]}" timeout 120 "$tool" -d "$DEVB" -x "$GIDB" "$@" >/dev/null 2>&1 &
 		spid=$!
 		sleep 2
-		out=$("${NSA[@]}" timeout 60 "$tool" -d "$DEVA" -x "$GIDA" "$@" "$IPB" 2>/dev/null |
+		out=$("${NSA[@]}" timeout 120 "$tool" -d "$DEVA" -x "$GIDA" "$@" "$IPB" 2>/dev/null |
 			awk -v f="$field" '$1 ~ /^[0-9]+$/ && NF >= 5 && $f ~ /^[0-9.]+$/ { print $f; exit }')
 		wait $spid || true
 		[ -n "$out" ] && break
@@ -42,36 +50,57 @@ perf() { # TOOL FIELD ARGS... (retried once: under load the client can
 	echo "${out:-nan}"
 }
 
-ours() { # MODE SIZE ITERS
-	local fifo port spid
+ours() { # PROGRAM SERVER-ARGS -- CLIENT-ARGS (server prints its port)
+	local prog=$1 fifo port spid sargs=() out; shift
+	while [ "$1" != -- ]; do sargs+=("$1"); shift; done; shift
 	fifo=$(mktemp -u); mkfifo "$fifo"
-	"${NSB[@]}" timeout 120 "$bench" server "$IPB" "$DEVB" >"$fifo" &
+	"${NSB[@]}" timeout 120 "$prog" server "${sargs[@]}" >"$fifo" &
 	spid=$!
 	read -r port <"$fifo"
-	"${NSA[@]}" timeout 120 "$bench" client "$IPB" "$port" "$DEVA" "$@"
+	out=$("${NSA[@]}" timeout 120 "$prog" client "$IPB" "$port" "$@" | awk '{print $2}')
 	wait $spid || true
 	rm -f "$fifo"
+	echo "${out:-nan}"
 }
 
-median() { grep -v nan | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+stats() { # VALUES...: min median max
+	printf '%s\n' "$@" | grep -v nan | sort -g |
+		awk '{ a[NR] = $1 } END { if (!NR) { print "nan nan nan"; exit }
+			printf "%s %s %s\n", a[1], a[int((NR + 1) / 2)], a[NR] }'
+}
+ratio() { awk -v s="$1" -v p="$2" 'BEGIN { if (p + 0 > 0 && s != "nan") printf "%.3f", s / p; else print "nan" }'; }
 
-bw_p=(); bw_s=(); lat_p=(); lat_s=()
+bw_p=(); bw_s=(); bw_p1=(); bw_w=(); lat_p=(); lat_s=()
+r_bw=(); r_wsp=(); r_lat=()
 for r in $(seq 1 "$REPS"); do
-	# alternate the order so drift on the shared host hits both equally
+	# one trial of every system, the order turned each time
+	p=$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q "$CQMOD")
+	s=$(ours "$bench" "$IPB" "$DEVB" -- "$DEVA" bw "$SIZE" "$BW_ITERS" "$DEPTH" "$CQMOD")
+	w=$(ours "$wspbench" "$IPB" -- "$SIZE" "$BW_ITERS" "$DEPTH")
+	p1=$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q 1)
 	if [ $((r % 2)) -eq 1 ]; then
-		bw_p+=("$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t 128)")
-		bw_s+=("$(ours bw "$SIZE" "$BW_ITERS" | awk '{print $2}')")
+		lp=$(perf ib_send_lat 5 -s 2 -n "$LAT_ITERS")
+		ls=$(ours "$bench" "$IPB" "$DEVB" -- "$DEVA" lat 2 "$LAT_ITERS")
 	else
-		bw_s+=("$(ours bw "$SIZE" "$BW_ITERS" | awk '{print $2}')")
-		bw_p+=("$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t 128)")
+		ls=$(ours "$bench" "$IPB" "$DEVB" -- "$DEVA" lat 2 "$LAT_ITERS")
+		lp=$(perf ib_send_lat 5 -s 2 -n "$LAT_ITERS")
 	fi
-	lat_p+=("$(perf ib_send_lat 5 -s 2 -n "$LAT_ITERS")")
-	lat_s+=("$(ours lat 2 "$LAT_ITERS" | awk '{print $2}')")
+	bw_p+=("$p"); bw_s+=("$s"); bw_w+=("$w"); bw_p1+=("$p1")
+	lat_p+=("$lp"); lat_s+=("$ls")
+	r_bw+=("$(ratio "$s" "$p")"); r_wsp+=("$(ratio "$w" "$p1")")
+	r_lat+=("$(ratio "$ls" "$lp")")
+	echo "trial $r: write ${SIZE} B: perftest $p MiB/s, endpoint $s MiB/s (x$(ratio "$s" "$p")); every request signaled: perftest $p1, WSPRdmaWrite $w (x$(ratio "$w" "$p1")); send 2 B: perftest $lp us, endpoint $ls us (x$(ratio "$ls" "$lp"))"
 done
-mbp=$(printf '%s\n' "${bw_p[@]}" | median); mbs=$(printf '%s\n' "${bw_s[@]}" | median)
-mlp=$(printf '%s\n' "${lat_p[@]}" | median); mls=$(printf '%s\n' "${lat_s[@]}" | median)
-echo "link: ${DEVA} -> ${DEVB} (${IPB}), ${REPS} reps, medians"
-echo "RDMA write ${SIZE} B x ${BW_ITERS}, depth 128: perftest ${mbp} MB/s (${bw_p[*]}), sanverbs ${mbs} MB/s (${bw_s[*]})"
-awk -v s="$mbs" -v p="$mbp" 'BEGIN { printf "  bandwidth ratio sanverbs/perftest = %.3f (target >= 0.95)\n", s / p }'
-echo "send 2 B x ${LAT_ITERS}, one-way typical: perftest ${mlp} us (${lat_p[*]}), sanverbs ${mls} us (${lat_s[*]})"
-awk -v s="$mls" -v p="$mlp" 'BEGIN { printf "  latency ratio sanverbs/perftest = %.3f (lower is better)\n", s / p }'
+echo "link: ${DEVA} -> ${DEVB} (${IPB}), ${REPS} interleaved trials, min / median / max"
+echo "RDMA write ${SIZE} B x ${BW_ITERS}, ${DEPTH} in flight, one signaled every ${CQMOD}:"
+echo "  perftest ib_write_bw  MiB/s: $(stats "${bw_p[@]}")"
+echo "  sanverbs endpoint     MiB/s: $(stats "${bw_s[@]}")"
+echo "  ratio endpoint/perftest per trial: ${r_bw[*]} -> $(stats "${r_bw[@]}") (target >= 0.95)"
+echo "RDMA write ${SIZE} B x ${BW_ITERS}, ${DEPTH} in flight, every request signaled:"
+echo "  perftest ib_write_bw -Q 1   MiB/s: $(stats "${bw_p1[@]}")"
+echo "  overlapped WSPRdmaWrite     MiB/s: $(stats "${bw_w[@]}")"
+echo "  ratio WSP/perftest per trial: ${r_wsp[*]} -> $(stats "${r_wsp[@]}") (target >= 0.90)"
+echo "send 2 B x ${LAT_ITERS} ping-pong, one-way typical (median) latency:"
+echo "  perftest ib_send_lat  us: $(stats "${lat_p[@]}")"
+echo "  sanverbs endpoint     us: $(stats "${lat_s[@]}")"
+echo "  ratio endpoint/perftest per trial: ${r_lat[*]} -> $(stats "${r_lat[@]}") (target <= 1.1 in every trial)"

@@ -42,6 +42,7 @@ extern "C" {
  * <infiniband/verbs.h> themselves; this header must not drag it in. */
 struct ibv_context;
 struct ibv_pd;
+struct sockaddr;
 
 /* ------------------------------------------------------------------------ */
 /* Core: device context and memory registration                              */
@@ -698,8 +699,9 @@ int sanverbs_desc_parse(const void *buf, size_t size,
 int sanverbs_desc_check(const struct sanverbs_desc *desc, uint64_t offset,
 			uint64_t len, unsigned int access);
 
-/** A connected (or listening) RC endpoint. One thread at a time may use an
- *  endpoint; different endpoints are independent. */
+/** A connected (or listening) RC endpoint. Posts may come from one thread
+ *  while another polls and arms (a completion engine); otherwise one thread
+ *  at a time. Different endpoints are independent. */
 struct sanverbs_ep;
 
 /** Options for endpoints; zero fields take the defaults named here. */
@@ -719,7 +721,7 @@ struct sanverbs_ep_attr {
 #define SANVERBS_ADDR_REMOTE (1u << 0)
 
 /**
- * Name the RDMA device that carries IPv4 address @p ip (a local address, or
+ * Name the RDMA device that carries IPv4 or IPv6 address @p ip (a local address, or
  * with SANVERBS_ADDR_REMOTE the device a connection to that peer would leave
  * from), so the caller can open a context on it
  * (sanverbs_ctx_attr.device). Answers for the calling thread's network
@@ -732,7 +734,7 @@ int sanverbs_addr_device(const char *ip, unsigned int flags, char *name,
 			 size_t size);
 
 /**
- * Listen on IPv4 address @p ip (NULL or "0.0.0.0" for any) and @p port
+ * Listen on IPv4 or IPv6 address @p ip (NULL or "0.0.0.0" for any) and @p port
  * (0 picks a free one; see sanverbs_ep_local_port()).
  *
  * @return 0; -EINVAL on bad arguments; -EADDRINUSE; -EADDRNOTAVAIL;
@@ -768,45 +770,89 @@ int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
 
 /** Local TCP-style port of @p ep (listening or connected), or 0. */
 uint16_t sanverbs_ep_local_port(const struct sanverbs_ep *ep);
+/**
+ * The peer's address of a connected endpoint (a struct sockaddr_in or
+ * sockaddr_in6). @p len is in/out: the room at @p addr, then the size.
+ *
+ * @return 0; -EINVAL; -ENOSPC when *@p len is too small
+ */
+int sanverbs_ep_peer_addr(const struct sanverbs_ep *ep, struct sockaddr *addr,
+			  size_t *len);
 /** The context @p ep was created on, or NULL. */
 struct sanverbs_ctx *sanverbs_ep_ctx(const struct sanverbs_ep *ep);
 
 /**
  * Orderly disconnect: flush outstanding work (its completions report
  * -ECANCELED), tell the peer, and wait (bounded) for its answer. Idempotent.
- * Registrations made through sanverbs_ep_mr_reg() stay until close.
  *
  * @return 0; -EINVAL if @p ep is NULL or listening
  */
 int sanverbs_ep_disconnect(struct sanverbs_ep *ep);
 
 /**
- * Disconnect if needed, release every registration still held through
- * sanverbs_ep_mr_reg() on this connection (the SAN rule that cached buffers
- * are released before a connection closes), and free the endpoint.
+ * Disconnect if needed and free the endpoint. Registrations are the
+ * caller's: an endpoint holds none (a SAN provider releases a connection's
+ * registrations itself before closing it, see docs/provider.md).
  *
  * @return 0 or -EINVAL
  */
 int sanverbs_ep_close(struct sanverbs_ep *ep);
 
 /**
- * sanverbs_mr_reg() on the endpoint's context, recorded on the connection so
- * that sanverbs_ep_close() releases it if the caller does not.
+ * A file descriptor that becomes readable when @p ep may have completions
+ * or connection events to reap, for poll()/epoll: one completion engine can
+ * drive many endpoints. Level-triggered until sanverbs_ep_arm() consumes
+ * the notification. For a listening endpoint: readable while a connection
+ * request waits for sanverbs_ep_accept(). Owned by the endpoint (closed by
+ * sanverbs_ep_close()).
  *
- * @return as sanverbs_mr_reg()
+ * @return the descriptor, or -EINVAL
  */
-int sanverbs_ep_mr_reg(struct sanverbs_ep *ep, void *addr, size_t len,
-		       unsigned int access, struct sanverbs_mr **out);
+int sanverbs_ep_fd(const struct sanverbs_ep *ep);
 
 /**
- * Release a registration made with sanverbs_ep_mr_reg() on @p ep.
+ * Consume what made sanverbs_ep_fd() readable (completion and connection
+ * events, acting on a peer's disconnect) and ask for a notification of the
+ * next completion. A completion that arrived before the arm raises none:
+ * call sanverbs_ep_poll() after arming and sleep only if it found nothing.
  *
- * @return 0; -EINVAL on NULL; -ENOENT if @p mr is not held by @p ep
+ * @return 0; -EINVAL; -EIO if the device refused the request
  */
-int sanverbs_ep_mr_dereg(struct sanverbs_ep *ep, struct sanverbs_mr *mr);
+int sanverbs_ep_arm(struct sanverbs_ep *ep);
 
-/** Number of registrations @p ep holds through sanverbs_ep_mr_reg(). */
-size_t sanverbs_ep_mr_count(const struct sanverbs_ep *ep);
+/** Whether @p ep is connected (neither side has left, no fatal error). */
+int sanverbs_ep_connected(const struct sanverbs_ep *ep);
+
+/**
+ * A registered local span: what every post takes, whichever call made the
+ * registration (sanverbs_mr_region(), sanverbs_mdl_region(),
+ * sanverbs_pool_region()). It is a plain value: the registration it was
+ * taken from must stay alive while posts use it.
+ */
+struct sanverbs_region {
+	void *addr;      /**< first registered byte */
+	uint64_t len;    /**< registered bytes */
+	uint32_t lkey;   /**< local key */
+	uint32_t access; /**< enum sanverbs_access bits of the registration */
+};
+
+/** Fill @p out from a registration: 0, or -EINVAL on NULL. */
+int sanverbs_mr_region(const struct sanverbs_mr *mr,
+		       struct sanverbs_region *out);
+/** Fill @p out from a locked MDL pinned through a context (its pages, with
+ *  LOCAL_WRITE when locked for write): 0; -EINVAL on NULL or an MDL with no
+ *  pin (not locked, or created without a context). */
+int sanverbs_mdl_region(const struct sanverbs_mdl *mdl,
+			struct sanverbs_region *out);
+/** Fill @p out with the whole registered pool: 0; -EINVAL on NULL or a
+ *  pool created without a context. */
+int sanverbs_pool_region(const struct sanverbs_pool *pool,
+			 struct sanverbs_region *out);
+
+/** Post flag: no completion for this work request on success (it is
+ *  retired by the next signaled one; the caller keeps the send queue from
+ *  overflowing, as with verbs). Failures always complete. */
+#define SANVERBS_POST_UNSIGNALED (1u << 0)
 
 /** What a completion reports. */
 enum sanverbs_wc_opcode {
@@ -829,49 +875,58 @@ struct sanverbs_wc {
 };
 
 /**
- * Post a send of [@p buf, @p buf + @p len) which must lie inside @p mr.
- * @p len may be 0 (then @p mr and @p buf may be NULL).
+ * Post a send of [@p buf, @p buf + @p len) which must lie inside @p reg.
+ * @p len may be 0 (then @p reg and @p buf may be NULL). Sends up to the
+ * endpoint's inline limit are copied into the work request (the buffer is
+ * free again when the call returns).
  *
- * @return 0; -EINVAL on bad arguments or a span outside @p mr; -ENOTCONN
+ * @param flags 0 or SANVERBS_POST_UNSIGNALED
+ * @return 0; -EINVAL on bad arguments or a span outside @p reg; -ENOTCONN
  *         when not connected; -ENOBUFS when the send queue is full
  */
-int sanverbs_ep_post_send(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-			  const void *buf, size_t len, uint64_t wr_id);
+int sanverbs_ep_post_send(struct sanverbs_ep *ep,
+			  const struct sanverbs_region *reg, const void *buf,
+			  size_t len, uint64_t wr_id, unsigned int flags);
 
 /**
- * Post a receive buffer [@p buf, @p buf + @p len) inside @p mr, which must
+ * Post a receive buffer [@p buf, @p buf + @p len) inside @p reg, which must
  * grant LOCAL_WRITE.
  *
- * @return 0; -EINVAL; -EACCES if @p mr lacks LOCAL_WRITE; -ENOTCONN; -ENOBUFS
+ * @return 0; -EINVAL; -EACCES if @p reg lacks LOCAL_WRITE; -ENOTCONN;
+ *         -ENOBUFS
  */
-int sanverbs_ep_post_recv(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-			  void *buf, size_t len, uint64_t wr_id);
+int sanverbs_ep_post_recv(struct sanverbs_ep *ep,
+			  const struct sanverbs_region *reg, void *buf,
+			  size_t len, uint64_t wr_id);
 
 /**
- * RDMA-write [@p buf, @p buf + @p len) (inside @p mr) to @p offset of the
+ * RDMA-write [@p buf, @p buf + @p len) (inside @p reg) to @p offset of the
  * region described by @p desc. The span is checked against the descriptor
- * first; the peer's device enforces its rkey and access.
+ * first; the peer's device enforces its rkey and access. Writes up to the
+ * inline limit are copied into the work request.
  *
+ * @param flags 0 or SANVERBS_POST_UNSIGNALED
  * @return 0; -EINVAL; -ERANGE when the target span leaves the described
  *         region; -EACCES when the descriptor grants no REMOTE_WRITE;
  *         -ENOTCONN; -ENOBUFS
  */
-int sanverbs_ep_post_write(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-			   const void *buf, size_t len,
-			   const struct sanverbs_desc *desc, uint64_t offset,
-			   uint64_t wr_id);
+int sanverbs_ep_post_write(struct sanverbs_ep *ep,
+			   const struct sanverbs_region *reg, const void *buf,
+			   size_t len, const struct sanverbs_desc *desc,
+			   uint64_t offset, uint64_t wr_id, unsigned int flags);
 
 /**
  * RDMA-read @p len bytes at @p offset of the region described by @p desc into
- * [@p buf, @p buf + @p len) inside @p mr (which must grant LOCAL_WRITE).
+ * [@p buf, @p buf + @p len) inside @p reg (which must grant LOCAL_WRITE).
  *
+ * @param flags 0 or SANVERBS_POST_UNSIGNALED
  * @return as sanverbs_ep_post_write(), -EACCES also when the descriptor grants
- *         no REMOTE_READ or @p mr lacks LOCAL_WRITE
+ *         no REMOTE_READ or @p reg lacks LOCAL_WRITE
  */
-int sanverbs_ep_post_read(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
-			  void *buf, size_t len,
-			  const struct sanverbs_desc *desc, uint64_t offset,
-			  uint64_t wr_id);
+int sanverbs_ep_post_read(struct sanverbs_ep *ep,
+			  const struct sanverbs_region *reg, void *buf,
+			  size_t len, const struct sanverbs_desc *desc,
+			  uint64_t offset, uint64_t wr_id, unsigned int flags);
 
 /**
  * Reap up to @p max completions without blocking. Also notices a peer's

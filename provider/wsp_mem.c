@@ -25,29 +25,64 @@ static int reg(struct wsp_sock *so, PVOID buf, DWORD len, unsigned int access,
 
 	if (!r)
 		return -ENOMEM;
-	ret = sanverbs_ep_mr_reg(so->ep, buf, len, access, &r->mr);
+	ret = sanverbs_mr_reg(so->ctx, buf, len, access, &r->mr);
+	if (!ret)
+		ret = sanverbs_mr_region(r->mr, &r->region);
 	if (ret) {
+		if (r->mr)
+			sanverbs_mr_dereg(r->mr);
 		free(r);
 		return ret;
 	}
 	r->rdma = rdma;
+	pthread_mutex_lock(&so->lock);
 	r->next = so->regs;
 	so->regs = r;
+	pthread_mutex_unlock(&so->lock);
 	*out = r;
 	return 0;
+}
+
+/* Dereg, and unpin too, not just drop our handle: the registration is the
+ * connection's (other holders keep theirs; the cache only stops handing
+ * the entry out). */
+static void drop(struct wsp_sock *so, struct wsp_reg *r)
+{
+	void *addr = sanverbs_mr_addr(r->mr);
+	size_t len = sanverbs_mr_length(r->mr);
+
+	sanverbs_mr_dereg(r->mr);
+	sanverbs_cache_invalidate(so->ctx, addr, len);
+	free(r);
+}
+
+void wsp_regs_release(struct wsp_sock *so)
+{
+	struct wsp_reg *r, *next;
+
+	pthread_mutex_lock(&so->lock);
+	r = so->regs;
+	so->regs = NULL;
+	pthread_mutex_unlock(&so->lock);
+	for (; r; r = next) {
+		next = r->next;
+		drop(so, r);
+	}
 }
 
 static int unreg(struct wsp_sock *so, struct wsp_reg *r)
 {
 	struct wsp_reg **pp;
 
+	pthread_mutex_lock(&so->lock);
 	for (pp = &so->regs; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			break;
 		}
 	}
-	sanverbs_ep_mr_dereg(so->ep, r->mr);
+	pthread_mutex_unlock(&so->lock);
+	sanverbs_mr_dereg(r->mr);
 	free(r);
 	return 0;
 }
@@ -93,7 +128,9 @@ WSP_EXPORT int WSPDeregisterMemory(SOCKET s, HANDLE handle, LPINT lpErrno)
 	so = wsp_connected(s, &wsa);
 	if (!so)
 		return wsp_fail(lpErrno, wsa);
+	pthread_mutex_lock(&so->lock);
 	r = wsp_reg_find(so, handle);
+	pthread_mutex_unlock(&so->lock);
 	if (!r || r->rdma)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	return unreg(so, r);
@@ -170,29 +207,38 @@ WSP_EXPORT int WSPDeregisterRdmaMemory(SOCKET s, LPVOID lpRdmaBufferDescriptor,
 				 &d);
 	if (wsa)
 		return wsp_fail(lpErrno, wsa);
+	pthread_mutex_lock(&so->lock);
 	for (r = so->regs; r; r = r->next) {
 		if (!r->rdma || sanverbs_desc_from_mr(r->mr, &mine))
 			continue;
 		if (mine.rkey == d.rkey && mine.addr == d.addr &&
 		    mine.len == d.len)
-			return unreg(so, r);
+			break;
 	}
-	return wsp_fail(lpErrno, WSAEINVAL);
+	pthread_mutex_unlock(&so->lock);
+	return r ? unreg(so, r) : wsp_fail(lpErrno, WSAEINVAL);
 }
 
 WSP_EXPORT int WSPMemoryRegistrationCacheCallback(PVOID lpvAddress,
 						  SIZE_T Size, LPINT lpErrno)
 {
-	struct sanverbs_ctx *ctx[8];
-	int i, n, dropped = 0;
+	struct sanverbs_ctx *ctx[WSP_MAX_CTX];
+	int i, n, dropped = 0, gone = 0;
 
 	if (!lpvAddress || !Size || (uintptr_t)lpvAddress + Size <
 					    (uintptr_t)lpvAddress)
 		return wsp_fail(lpErrno, WSAEINVAL);
-	n = wsp_all_ctx(ctx, 8);
-	for (i = 0; i < n; i++)
+	n = wsp_all_ctx(ctx, WSP_MAX_CTX);
+	for (i = 0; i < n; i++) {
 		if (!sanverbs_cache_invalidate(ctx[i], lpvAddress, Size))
 			dropped = 1;
+		else if (wsp_ctx_monitor_dropped(ctx[i], lpvAddress, Size))
+			gone = 1;
+	}
+	if (lpErrno)
+		*lpErrno = dropped ? 0 : WSAEALREADY;
+	if (dropped || gone)
+		return 0;
 	/* The SPI: WSAEINVAL when nothing was cached in the range. */
-	return dropped ? 0 : wsp_fail(lpErrno, WSAEINVAL);
+	return wsp_fail(lpErrno, WSAEINVAL);
 }

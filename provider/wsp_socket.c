@@ -13,11 +13,26 @@
 pthread_mutex_t wsp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wsp_sock socks[WSP_MAX_SOCKETS];
 
-static struct {
+struct wsp_ctx_slot {
 	char name[64];
 	struct sanverbs_ctx *ctx;
+	struct wsp_engine *eng;
 	int refs;
-} ctxs[8];
+	/* ranges the memory monitor dropped lately (for the cache callback's
+	 * "already invalidated" answer) */
+	pthread_mutex_t drop_lock;
+	uintptr_t drop_addr[64];
+	size_t drop_len[64];
+	unsigned int drop_next;
+};
+
+static struct wsp_ctx_slot ctxs[WSP_MAX_CTX];
+
+/* Queues deep enough for every operation a socket may have in flight. */
+static const struct sanverbs_ep_attr ep_attr = {
+	.max_send_wr = WSP_SQ_DEPTH,
+	.max_recv_wr = WSP_NRECV,
+};
 
 struct wsp_sock *wsp_get(SOCKET s, int *err)
 {
@@ -42,9 +57,21 @@ struct wsp_sock *wsp_connected(SOCKET s, int *err)
 	return so;
 }
 
-static SOCKET sock_id(struct wsp_sock *so)
+SOCKET wsp_sock_id(struct wsp_sock *so)
 {
 	return ((SOCKET)so->gen << 16) | (SOCKET)(so - socks + 1);
+}
+
+int wsp_all_socks(SOCKET *out, int max)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&wsp_lock);
+	for (i = 0; i < WSP_MAX_SOCKETS && n < max; i++)
+		if (socks[i].used)
+			out[n++] = wsp_sock_id(&socks[i]);
+	pthread_mutex_unlock(&wsp_lock);
+	return n;
 }
 
 static struct wsp_sock *sock_alloc(void)
@@ -59,6 +86,8 @@ static struct wsp_sock *sock_alloc(void)
 			memset(&socks[i], 0, sizeof(socks[i]));
 			socks[i].gen = gen ? gen : 1;
 			socks[i].used = 1;
+			pthread_mutex_init(&socks[i].lock, NULL);
+			pthread_cond_init(&socks[i].cond, NULL);
 			pthread_mutex_unlock(&wsp_lock);
 			return &socks[i];
 		}
@@ -67,7 +96,41 @@ static struct wsp_sock *sock_alloc(void)
 	return NULL;
 }
 
-int wsp_ctx_get(const char *ip, unsigned int flags, struct sanverbs_ctx **out)
+static void monitor_dropped(void *arg, void *addr, size_t len)
+{
+	struct wsp_ctx_slot *c = arg;
+	unsigned int i;
+
+	pthread_mutex_lock(&c->drop_lock);
+	i = c->drop_next++ % 64;
+	c->drop_addr[i] = (uintptr_t)addr;
+	c->drop_len[i] = len;
+	pthread_mutex_unlock(&c->drop_lock);
+}
+
+int wsp_ctx_monitor_dropped(struct sanverbs_ctx *ctx, const void *addr,
+			    size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	int i, j, hit = 0;
+
+	for (i = 0; i < WSP_MAX_CTX; i++) {
+		struct wsp_ctx_slot *c = &ctxs[i];
+
+		if (c->ctx != ctx)
+			continue;
+		pthread_mutex_lock(&c->drop_lock);
+		for (j = 0; j < 64 && j < (int)c->drop_next; j++)
+			if (c->drop_addr[j] < a + len &&
+			    a < c->drop_addr[j] + c->drop_len[j])
+				hit = 1;
+		pthread_mutex_unlock(&c->drop_lock);
+	}
+	return hit;
+}
+
+int wsp_ctx_get(const char *ip, unsigned int flags, struct sanverbs_ctx **out,
+		struct wsp_engine **eng)
 {
 	struct sanverbs_ctx_attr attr;
 	char name[64];
@@ -77,10 +140,11 @@ int wsp_ctx_get(const char *ip, unsigned int flags, struct sanverbs_ctx **out)
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&wsp_lock);
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < WSP_MAX_CTX; i++) {
 		if (ctxs[i].refs && !strcmp(ctxs[i].name, name)) {
 			ctxs[i].refs++;
 			*out = ctxs[i].ctx;
+			*eng = ctxs[i].eng;
 			pthread_mutex_unlock(&wsp_lock);
 			return 0;
 		}
@@ -89,14 +153,25 @@ int wsp_ctx_get(const char *ip, unsigned int flags, struct sanverbs_ctx **out)
 	}
 	ret = -ENOBUFS;
 	if (slot >= 0) {
+		struct wsp_ctx_slot *c = &ctxs[slot];
+
 		ret = sanverbs_ctx_attr_init(&attr);
 		attr.device = name;
 		if (!ret)
-			ret = sanverbs_ctx_open(&attr, &ctxs[slot].ctx);
+			ret = sanverbs_ctx_open(&attr, &c->ctx);
 		if (!ret) {
-			strcpy(ctxs[slot].name, name);
-			ctxs[slot].refs = 1;
-			*out = ctxs[slot].ctx;
+			c->eng = wsp_engine_start(&ret);
+			if (!c->eng)
+				sanverbs_ctx_close(c->ctx);
+		}
+		if (!ret) {
+			pthread_mutex_init(&c->drop_lock, NULL);
+			c->drop_next = 0;
+			sanverbs_cache_set_callback(c->ctx, monitor_dropped, c);
+			strcpy(c->name, name);
+			c->refs = 1;
+			*out = c->ctx;
+			*eng = c->eng;
 		}
 	}
 	pthread_mutex_unlock(&wsp_lock);
@@ -108,7 +183,7 @@ void wsp_ctx_ref(struct sanverbs_ctx *ctx)
 	int i;
 
 	pthread_mutex_lock(&wsp_lock);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < WSP_MAX_CTX; i++)
 		if (ctxs[i].refs && ctxs[i].ctx == ctx)
 			ctxs[i].refs++;
 	pthread_mutex_unlock(&wsp_lock);
@@ -116,14 +191,25 @@ void wsp_ctx_ref(struct sanverbs_ctx *ctx)
 
 void wsp_ctx_put(struct sanverbs_ctx *ctx)
 {
+	struct wsp_engine *eng = NULL;
 	int i;
 
 	pthread_mutex_lock(&wsp_lock);
-	for (i = 0; i < 8; i++) {
-		if (ctxs[i].refs && ctxs[i].ctx == ctx && !--ctxs[i].refs)
-			sanverbs_ctx_close(ctx);
+	for (i = 0; i < WSP_MAX_CTX; i++) {
+		if (ctxs[i].refs && ctxs[i].ctx == ctx && !--ctxs[i].refs) {
+			eng = ctxs[i].eng;
+			ctxs[i].eng = NULL;
+			ctxs[i].ctx = NULL;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&wsp_lock);
+	if (eng) {
+		/* The engine may be waiting for wsp_lock: stop it unlocked. */
+		wsp_engine_stop(eng);
+		sanverbs_cache_set_callback(ctx, NULL, NULL);
+		sanverbs_ctx_close(ctx);
+	}
 }
 
 int wsp_all_ctx(struct sanverbs_ctx **out, int max)
@@ -131,85 +217,99 @@ int wsp_all_ctx(struct sanverbs_ctx **out, int max)
 	int i, n = 0;
 
 	pthread_mutex_lock(&wsp_lock);
-	for (i = 0; i < 8 && n < max; i++)
+	for (i = 0; i < WSP_MAX_CTX && n < max; i++)
 		if (ctxs[i].refs)
 			out[n++] = ctxs[i].ctx;
 	pthread_mutex_unlock(&wsp_lock);
 	return n;
 }
 
-static unsigned char *slot_buf(struct wsp_sock *so, int slot)
-{
-	return so->bounce + WSP_CHUNK * (size_t)(slot + 1);
-}
-
-static int post_slot(struct wsp_sock *so, int slot)
-{
-	return sanverbs_ep_post_recv(so->ep, so->bounce_mr, slot_buf(so, slot),
-				     WSP_CHUNK, WSP_WR_RECV | (uint64_t)slot);
-}
-
-/* Bounce buffers and posted receives for a freshly connected socket. */
+/* Bounce buffers, operations and posted receives for a freshly connected
+ * socket, then the engine takes it. */
 static int sock_connected(struct wsp_sock *so)
 {
-	size_t len = WSP_CHUNK * (WSP_NRECV + 1);
+	size_t len = WSP_CHUNK * (WSP_NSEND + WSP_NRECV);
 	int i, ret;
 
 	so->bounce = malloc(len);
-	if (!so->bounce)
+	so->ops = calloc(WSP_MAX_OPS, sizeof(*so->ops));
+	if (!so->bounce || !so->ops)
 		return -ENOMEM;
-	/* Registered through the endpoint: released with the connection. */
-	ret = sanverbs_ep_mr_reg(so->ep, so->bounce, len,
-				 SANVERBS_ACCESS_LOCAL_WRITE, &so->bounce_mr);
+	for (i = 0; i < WSP_MAX_OPS; i++)
+		so->ops[i].next_free = i + 1 < WSP_MAX_OPS ? i + 1 : -1;
+	so->free_op = 0;
+	so->send_free = (1u << WSP_NSEND) - 1;
+	ret = sanverbs_mr_reg(so->ctx, so->bounce, len,
+			      SANVERBS_ACCESS_LOCAL_WRITE, &so->bounce_mr);
+	if (!ret)
+		ret = sanverbs_mr_region(so->bounce_mr, &so->bounce_reg);
 	for (i = 0; !ret && i < WSP_NRECV; i++)
-		ret = post_slot(so, i);
+		ret = wsp_post_slot(so, i);
+	if (!ret)
+		ret = wsp_engine_add(so);
 	return ret;
 }
 
-int wsp_wait_wr(struct wsp_sock *so, uint64_t wr_id)
+/* The address in @name as a string for the endpoint layer, and a copy. */
+static int addr_of(const struct sockaddr *name, int namelen,
+		   struct sockaddr_storage *ss, char *ip, size_t iplen,
+		   uint16_t *port)
 {
-	for (;;) {
-		struct sanverbs_wc wc;
-		int n = sanverbs_ep_wait(so->ep, &wc, 1, wsp_timeout_ms());
+	if (!name || namelen < (int)sizeof(struct sockaddr_in))
+		return WSAEFAULT;
+	memset(ss, 0, sizeof(*ss));
+	if (name->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
 
-		if (n < 0)
-			return n;
-		if (wc.wr_id & WSP_WR_RECV) {
-			if (wc.status)
-				continue; /* flushed: the connection is gone */
-			so->ready[so->nready] = (int)(wc.wr_id & 0xff);
-			so->ready_len[so->nready++] = wc.byte_len;
-			if (wr_id == WSP_WR_RECV)
-				return 0;
-			continue;
-		}
-		if (wc.wr_id == wr_id)
-			return wc.status;
+		memcpy(in, name, sizeof(*in));
+		inet_ntop(AF_INET, &in->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in->sin_port);
+		return 0;
 	}
+	if (name->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		if (namelen < (int)sizeof(*in6))
+			return WSAEFAULT;
+		memcpy(in6, name, sizeof(*in6));
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen);
+		*port = ntohs(in6->sin6_port);
+		return 0;
+	}
+	return WSAEAFNOSUPPORT;
 }
 
-static int sin_of(const struct sockaddr *name, int namelen,
-		  struct sockaddr_in *sin)
+static int sa_len(const struct sockaddr_storage *ss)
 {
-	if (!name || namelen < (int)sizeof(*sin))
+	return ss->ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6) :
+					   (int)sizeof(struct sockaddr_in);
+}
+
+static int put_addr(const struct sockaddr_storage *ss, struct sockaddr *name,
+		    LPINT namelen)
+{
+	int n = sa_len(ss);
+
+	if (!name || !namelen || *namelen < n)
 		return WSAEFAULT;
-	memcpy(sin, name, sizeof(*sin));
-	if (sin->sin_family != AF_INET)
-		return WSAEAFNOSUPPORT;
+	memcpy(name, ss, (size_t)n);
+	*namelen = n;
 	return 0;
 }
 
 WSP_EXPORT SOCKET WSPSocket(int af, int type, int protocol,
-			    void *lpProtocolInfo, GROUP g, DWORD dwFlags,
-			    LPINT lpErrno)
+			    LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
+			    DWORD dwFlags, LPINT lpErrno)
 {
 	struct wsp_sock *so;
+	SOCKET id;
+	int err;
 
-	if (af != SANVERBS_AF_INET) {
+	if (af != SANVERBS_AF_INET && af != SANVERBS_AF_INET6) {
 		wsp_fail(lpErrno, WSAEAFNOSUPPORT);
 		return INVALID_SOCKET;
 	}
-	if (type != SANVERBS_SOCK_STREAM || protocol) {
+	if (type != SANVERBS_SOCK_STREAM || (protocol && protocol != 6)) {
 		wsp_fail(lpErrno, WSAEPROTOTYPE);
 		return INVALID_SOCKET;
 	}
@@ -218,37 +318,81 @@ WSP_EXPORT SOCKET WSPSocket(int af, int type, int protocol,
 		wsp_fail(lpErrno, WSAEMFILE);
 		return INVALID_SOCKET;
 	}
-	return sock_id(so);
+	so->local.ss_family = (sa_family_t)(af == SANVERBS_AF_INET6 ? AF_INET6 :
+								  AF_INET);
+	id = wsp_sock_id(so);
+	/* The switch's own handle for this socket names it in completion
+	 * upcalls. */
+	if (wsp_have_up && wsp_up.lpWPUCreateSocketHandle) {
+		so->sw = wsp_up.lpWPUCreateSocketHandle(
+			lpProtocolInfo ? lpProtocolInfo->dwCatalogEntryId :
+					 wsp_catalog_id,
+			(DWORD_PTR)id, &err);
+		if (so->sw == INVALID_SOCKET) {
+			so->sw = 0;
+			WSPCloseSocket(id, NULL);
+			wsp_fail(lpErrno, err ? err : WSAENOBUFS);
+			return INVALID_SOCKET;
+		}
+	}
+	return id;
 }
 
 WSP_EXPORT int WSPBind(SOCKET s, const struct sockaddr *name, int namelen,
 		       LPINT lpErrno)
 {
+	struct sockaddr_storage ss;
 	struct wsp_sock *so;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port;
 	int err, ret;
 
 	so = wsp_get(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	err = sin_of(name, namelen, &so->local);
+	err = addr_of(name, namelen, &ss, ip, sizeof(ip), &port);
 	if (err)
 		return wsp_fail(lpErrno, err);
 	if (so->bound || so->ep)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	/* The address names the device: open (or share) its context now. */
-	inet_ntop(AF_INET, &so->local.sin_addr, ip, sizeof(ip));
-	ret = wsp_ctx_get(ip, 0, &so->ctx);
+	ret = wsp_ctx_get(ip, 0, &so->ctx, &so->eng);
 	if (ret)
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
+	so->local = ss;
 	so->bound = 1;
 	return 0;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+static uint16_t get_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static void ip_of(const struct sockaddr_storage *ss, char *ip, size_t len)
+{
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+			  ip, (socklen_t)len);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+			  ip, (socklen_t)len);
 }
 
 WSP_EXPORT int WSPListen(SOCKET s, int backlog, LPINT lpErrno)
 {
 	struct wsp_sock *so;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	int err, ret;
 
 	so = wsp_get(s, &err);
@@ -258,17 +402,16 @@ WSP_EXPORT int WSPListen(SOCKET s, int backlog, LPINT lpErrno)
 		return wsp_fail(lpErrno, WSAEINVAL);
 	if (so->lis)
 		return 0;
-	inet_ntop(AF_INET, &so->local.sin_addr, ip, sizeof(ip));
-	ret = sanverbs_ep_listen(so->ctx, ip, ntohs(so->local.sin_port),
-				 backlog > 0 ? backlog : 16, NULL, &so->lis);
+	ip_of(&so->local, ip, sizeof(ip));
+	ret = sanverbs_ep_listen(so->ctx, ip, get_port(&so->local),
+				 backlog > 0 ? backlog : 16, &ep_attr, &so->lis);
 	if (ret)
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	/* Port 0 picked one: report it like getsockname() would. */
-	so->local.sin_port = htons(sanverbs_ep_local_port(so->lis));
+	set_port(&so->local, sanverbs_ep_local_port(so->lis));
 	return 0;
 }
 
-/** Not Windows: the port a listening socket got (for port-0 binds). */
 WSP_EXPORT int WSPGetSockName(SOCKET s, struct sockaddr *name, LPINT namelen,
 			      LPINT lpErrno)
 {
@@ -278,55 +421,103 @@ WSP_EXPORT int WSPGetSockName(SOCKET s, struct sockaddr *name, LPINT namelen,
 	so = wsp_get(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	if (!name || !namelen || *namelen < (int)sizeof(so->local))
-		return wsp_fail(lpErrno, WSAEFAULT);
-	memcpy(name, &so->local, sizeof(so->local));
-	*namelen = sizeof(so->local);
-	return 0;
+	err = put_addr(&so->local, name, namelen);
+	return err ? wsp_fail(lpErrno, err) : 0;
+}
+
+WSP_EXPORT int WSPGetPeerName(SOCKET s, struct sockaddr *name, LPINT namelen,
+			      LPINT lpErrno)
+{
+	struct wsp_sock *so;
+	int err;
+
+	so = wsp_connected(s, &err);
+	if (!so)
+		return wsp_fail(lpErrno, err);
+	err = put_addr(&so->peer, name, namelen);
+	return err ? wsp_fail(lpErrno, err) : 0;
+}
+
+/* Asks the switch's condition function about @ns: 0 to accept. */
+static int condition(LPCONDITIONPROC fn, DWORD_PTR data, struct wsp_sock *ns)
+{
+	WSABUF caller = { (uint32_t)sa_len(&ns->peer), (char *)&ns->peer };
+	WSABUF callee = { (uint32_t)sa_len(&ns->local), (char *)&ns->local };
+	WSABUF cdata = { 0, NULL }, edata = { 0, NULL };
+	GROUP g = 0;
+
+	switch (fn(&caller, &cdata, NULL, NULL, &callee, &edata, &g, data)) {
+	case CF_ACCEPT:
+		return 0;
+	case CF_REJECT:
+		return WSAECONNREFUSED;
+	default: /* CF_DEFER is not offered by a SAN provider here */
+		return WSAEINVAL;
+	}
 }
 
 WSP_EXPORT SOCKET WSPAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
-			    void *lpfnCondition, uintptr_t dwCallbackData,
-			    LPINT lpErrno)
+			    LPCONDITIONPROC lpfnCondition,
+			    DWORD_PTR dwCallbackData, LPINT lpErrno)
 {
 	struct wsp_sock *so, *ns;
-	int err, ret;
+	size_t pl = sizeof(struct sockaddr_storage);
+	SOCKET id;
+	int err, ret, wsa = 0;
 
 	so = wsp_get(s, &err);
 	if (!so || !so->lis) {
 		wsp_fail(lpErrno, so ? WSAEINVAL : err);
 		return INVALID_SOCKET;
 	}
-	ns = sock_alloc();
+	id = WSPSocket(so->local.ss_family == AF_INET6 ? SANVERBS_AF_INET6 :
+							   SANVERBS_AF_INET,
+		       SANVERBS_SOCK_STREAM, 0, NULL, 0, 0, &err);
+	ns = id == INVALID_SOCKET ? NULL : wsp_get(id, &err);
 	if (!ns) {
-		wsp_fail(lpErrno, WSAEMFILE);
+		wsp_fail(lpErrno, err);
 		return INVALID_SOCKET;
 	}
 	ret = sanverbs_ep_accept(so->lis, wsp_timeout_ms(), &ns->ep);
+	if (so->ev_mask & FD_ACCEPT)
+		wsp_engine_watch_listener(so);
 	if (!ret) {
 		wsp_ctx_ref(so->ctx);
 		ns->ctx = so->ctx;
-		ret = sock_connected(ns);
+		ns->eng = so->eng;
+		ns->local = so->local;
+		ret = sanverbs_ep_peer_addr(ns->ep, (struct sockaddr *)&ns->peer,
+					    &pl);
 	}
-	if (ret) {
-		int wsa = sanverbs_wsa_error(ret);
-
-		WSPCloseSocket(sock_id(ns), NULL);
+	if (!ret && lpfnCondition)
+		wsa = condition(lpfnCondition, dwCallbackData, ns);
+	if (!ret && !wsa)
+		ret = sock_connected(ns);
+	if (ret || wsa) {
+		wsa = wsa ? wsa : sanverbs_wsa_error(ret);
+		WSPCloseSocket(id, NULL);
 		wsp_fail(lpErrno, wsa);
 		return INVALID_SOCKET;
 	}
-	if (addr && addrlen)
-		*addrlen = 0; /* the peer's address is not tracked */
-	return sock_id(ns);
+	if (addr || addrlen) {
+		err = put_addr(&ns->peer, addr, addrlen);
+		if (err) {
+			WSPCloseSocket(id, NULL);
+			wsp_fail(lpErrno, err);
+			return INVALID_SOCKET;
+		}
+	}
+	return id;
 }
 
 WSP_EXPORT int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
 			  LPWSABUF lpCallerData, LPWSABUF lpCalleeData,
-			  void *lpSQOS, void *lpGQOS, LPINT lpErrno)
+			  LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
 	struct wsp_sock *so;
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port;
 	int err, ret;
 
 	so = wsp_get(s, &err);
@@ -334,166 +525,72 @@ WSP_EXPORT int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
 		return wsp_fail(lpErrno, err);
 	if (so->ep)
 		return wsp_fail(lpErrno, WSAEISCONN);
-	if (so->lis || lpCallerData || lpCalleeData || lpSQOS || lpGQOS)
+	if (so->lis || lpSQOS || lpGQOS ||
+	    (lpCallerData && lpCallerData->len) ||
+	    (lpCalleeData && lpCalleeData->len))
 		return wsp_fail(lpErrno, WSAEINVAL);
-	err = sin_of(name, namelen, &sin);
+	err = addr_of(name, namelen, &ss, ip, sizeof(ip), &port);
 	if (err)
 		return wsp_fail(lpErrno, err);
-	inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
 	if (!so->ctx) {
-		ret = wsp_ctx_get(ip, SANVERBS_ADDR_REMOTE, &so->ctx);
+		ret = wsp_ctx_get(ip, SANVERBS_ADDR_REMOTE, &so->ctx, &so->eng);
 		if (ret)
 			return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	}
-	ret = sanverbs_ep_connect(so->ctx, ip, ntohs(sin.sin_port), NULL,
-				  &so->ep);
-	if (!ret)
+	ret = sanverbs_ep_connect(so->ctx, ip, port, &ep_attr, &so->ep);
+	if (!ret) {
+		so->peer = ss;
 		ret = sock_connected(so);
+	}
 	if (ret) {
 		if (so->ep)
 			sanverbs_ep_close(so->ep);
 		so->ep = NULL;
+		wsp_event_raise(s, FD_CONNECT, sanverbs_wsa_error(ret));
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	}
-	return 0;
-}
-
-WSP_EXPORT int WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
-		       LPDWORD lpNumberOfBytesSent, DWORD dwFlags,
-		       LPWSAOVERLAPPED lpOverlapped,
-		       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine,
-		       LPWSATHREADID lpThreadId, LPINT lpErrno)
-{
-	struct wsp_sock *so;
-	DWORD i, total = 0;
-	int err, ret;
-
-	so = wsp_connected(s, &err);
-	if (!so)
-		return wsp_fail(lpErrno, err);
-	if (!lpBuffers || !dwBufferCount || dwFlags)
-		return wsp_fail(lpErrno, WSAEINVAL);
-	for (i = 0; i < dwBufferCount; i++) {
-		const char *p = lpBuffers[i].buf;
-		uint32_t left = lpBuffers[i].len;
-
-		if (left && !p)
-			return wsp_fail(lpErrno, WSAEFAULT);
-		while (left) {
-			uint32_t n = left < WSP_CHUNK ? left : WSP_CHUNK;
-
-			/* A bad user pointer is WSAEFAULT, as from send(),
-			 * found by the fault-safe copy; never a crash. */
-			if (sanverbs_safe_read(so->bounce, p, n))
-				return wsp_fail(lpErrno, WSAEFAULT);
-			ret = sanverbs_ep_post_send(so->ep, so->bounce_mr,
-						    so->bounce, n, 1);
-			if (!ret)
-				ret = wsp_wait_wr(so, 1);
-			if (ret)
-				return wsp_fail(lpErrno,
-						sanverbs_wsa_error(ret));
-			p += n;
-			left -= n;
-			total += n;
-		}
-	}
-	if (lpNumberOfBytesSent)
-		*lpNumberOfBytesSent = total;
-	return 0;
-}
-
-WSP_EXPORT int WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount,
-		       LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags,
-		       LPWSAOVERLAPPED lpOverlapped,
-		       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine,
-		       LPWSATHREADID lpThreadId, LPINT lpErrno)
-{
-	struct wsp_sock *so;
-	DWORD i = 0, total = 0;
-	size_t boff = 0;
-	int err, ret;
-
-	so = wsp_connected(s, &err);
-	if (!so)
-		return wsp_fail(lpErrno, err);
-	if (!lpBuffers || !dwBufferCount || !lpNumberOfBytesRecvd)
-		return wsp_fail(lpErrno, WSAEINVAL);
-	if (!so->nready && !so->peer_closed) {
-		ret = wsp_wait_wr(so, WSP_WR_RECV);
-		if (ret == -ENOTCONN || ret == -ECONNRESET) {
-			so->peer_closed = 1;
-		} else if (ret) {
-			return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
-		}
-	}
-	/* Stream semantics: hand out what has arrived, across messages. */
-	while (so->nready && i < dwBufferCount) {
-		int slot = so->ready[0];
-		size_t avail = so->ready_len[0] - so->consumed;
-		size_t room = lpBuffers[i].len - boff;
-		size_t n = avail < room ? avail : room;
-
-		if (n && !lpBuffers[i].buf)
-			return wsp_fail(lpErrno, WSAEFAULT);
-		/* A faulting buffer consumes nothing: the bytes stay queued,
-		 * and what earlier buffers received is still reported. */
-		if (n && sanverbs_safe_write(lpBuffers[i].buf + boff,
-					     slot_buf(so, slot) + so->consumed,
-					     n)) {
-			if (total)
-				break;
-			return wsp_fail(lpErrno, WSAEFAULT);
-		}
-		boff += n;
-		so->consumed += n;
-		total += (DWORD)n;
-		if (so->consumed == so->ready_len[0]) {
-			so->consumed = 0;
-			memmove(so->ready, so->ready + 1,
-				sizeof(so->ready[0]) * (size_t)(so->nready - 1));
-			memmove(so->ready_len, so->ready_len + 1,
-				sizeof(so->ready_len[0]) *
-					(size_t)(so->nready - 1));
-			so->nready--;
-			if (!so->peer_closed)
-				post_slot(so, slot);
-		}
-		if (boff == lpBuffers[i].len) {
-			i++;
-			boff = 0;
-		}
-	}
-	*lpNumberOfBytesRecvd = total;
-	if (lpFlags)
-		*lpFlags = 0;
+	if (lpCalleeData)
+		lpCalleeData->len = 0;
+	wsp_event_raise(s, FD_CONNECT | FD_WRITE, 0);
 	return 0;
 }
 
 WSP_EXPORT int WSPCloseSocket(SOCKET s, LPINT lpErrno)
 {
 	struct wsp_sock *so;
-	struct wsp_reg *r, *next;
 	int err;
 
 	so = wsp_get(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	/* The SAN rule: every registration of the socket goes before the
-	 * connection does. The endpoint drops the handles it holds. */
-	for (r = so->regs; r; r = next) {
-		next = r->next;
-		free(r);
+	pthread_mutex_lock(&wsp_lock);
+	if (!so->used || so->closing) {
+		pthread_mutex_unlock(&wsp_lock);
+		return wsp_fail(lpErrno, WSAENOTSOCK);
 	}
-	so->regs = NULL;
+	so->closing = 1;
+	pthread_mutex_unlock(&wsp_lock);
+	/* Pending operations end first (WSA_OPERATION_ABORTED), then the
+	 * registrations (the SAN rule: they die with the connection), then
+	 * the connection. */
+	wsp_engine_cancel(so);
+	wsp_engine_forget(so);
+	wsp_regs_release(so);
+	if (so->bounce_mr)
+		sanverbs_mr_dereg(so->bounce_mr);
 	if (so->ep)
 		sanverbs_ep_close(so->ep);
 	if (so->lis)
 		sanverbs_ep_close(so->lis);
 	free(so->bounce);
+	free(so->ops);
 	if (so->ctx)
 		wsp_ctx_put(so->ctx);
+	if (so->sw && wsp_have_up && wsp_up.lpWPUCloseSocketHandle)
+		wsp_up.lpWPUCloseSocketHandle(so->sw, &err);
 	pthread_mutex_lock(&wsp_lock);
+	pthread_mutex_destroy(&so->lock);
+	pthread_cond_destroy(&so->cond);
 	so->used = 0;
 	pthread_mutex_unlock(&wsp_lock);
 	return 0;

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,14 +41,22 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
-static int parse_ip(const char *ip, uint16_t port, struct sockaddr_in *sin)
+/* An IPv4 or IPv6 literal (RoCEv2 carries both; the GID follows the
+ * address). NULL is the IPv4 wildcard. */
+static int parse_ip(const char *ip, uint16_t port,
+		    struct sockaddr_storage *ss)
 {
-	memset(sin, 0, sizeof(*sin));
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
-	if (!ip)
+	if (!ip || inet_pton(AF_INET, ip, &sin->sin_addr) == 1)
 		return 0;
-	return inet_pton(AF_INET, ip, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	return inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
 }
 
 static int attr_fill(const struct sanverbs_ep_attr *in,
@@ -87,7 +97,8 @@ static struct sanverbs_ep *ep_alloc(struct sanverbs_ctx *ctx,
 	}
 	ep->ctx = ctx;
 	ep->attr = *attr;
-	pthread_mutex_init(&ep->mr_lock, NULL);
+	ep->efd = -1;
+	pthread_mutex_init(&ep->cm_lock, NULL);
 	ep->ch = rdma_create_event_channel();
 	if (!ep->ch) {
 		*err = errno ? -errno : -ENODEV;
@@ -100,13 +111,15 @@ static struct sanverbs_ep *ep_alloc(struct sanverbs_ctx *ctx,
 err:
 	if (ep->ch)
 		rdma_destroy_event_channel(ep->ch);
-	pthread_mutex_destroy(&ep->mr_lock);
+	pthread_mutex_destroy(&ep->cm_lock);
 	free(ep);
 	return NULL;
 }
 
 static void ep_free(struct sanverbs_ep *ep)
 {
+	if (ep->efd >= 0)
+		close(ep->efd);
 	if (ep->qp)
 		ibv_destroy_qp(ep->qp);
 	if (ep->cq)
@@ -117,7 +130,7 @@ static void ep_free(struct sanverbs_ep *ep)
 		rdma_destroy_id(ep->id);
 	if (ep->ch)
 		rdma_destroy_event_channel(ep->ch);
-	pthread_mutex_destroy(&ep->mr_lock);
+	pthread_mutex_destroy(&ep->cm_lock);
 	free(ep);
 }
 
@@ -199,10 +212,29 @@ static int same_device(struct sanverbs_ctx *ctx, struct ibv_context *verbs)
 		       sanverbs_ctx_device_name(ctx));
 }
 
+/* One pollable descriptor for both channels of a connected endpoint. */
+static int efd_create(struct sanverbs_ep *ep)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ep->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (ep->efd < 0)
+		return -errno;
+	if (epoll_ctl(ep->efd, EPOLL_CTL_ADD, ep->cc->fd, &ev) ||
+	    epoll_ctl(ep->efd, EPOLL_CTL_ADD, ep->ch->fd, &ev))
+		return -errno;
+	return 0;
+}
+
+/* Small sends and writes go inline: no DMA read of the buffer, and the
+ * buffer is free again when the post returns. */
+#define EP_INLINE 64
+
 static int qp_create(struct sanverbs_ep *ep)
 {
 	struct ibv_context *verbs = sanverbs_ctx_verbs(ep->ctx);
 	struct ibv_qp_init_attr qa = { 0 };
+	int ret;
 
 	ep->cc = ibv_create_comp_channel(verbs);
 	if (!ep->cc)
@@ -220,10 +252,18 @@ static int qp_create(struct sanverbs_ep *ep)
 	qa.cap.max_recv_wr = ep->attr.max_recv_wr;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
+	qa.cap.max_inline_data = EP_INLINE;
 	ep->qp = ibv_create_qp(sanverbs_ctx_pd(ep->ctx), &qa);
+	if (!ep->qp) {
+		/* a device without inline support: plain posts then */
+		qa.cap.max_inline_data = 0;
+		ep->qp = ibv_create_qp(sanverbs_ctx_pd(ep->ctx), &qa);
+	}
 	if (!ep->qp)
 		return errno ? -errno : -ENOMEM;
-	return 0;
+	ep->max_inline = qa.cap.max_inline_data;
+	ret = efd_create(ep);
+	return ret;
 }
 
 static int qp_to(struct sanverbs_ep *ep, enum ibv_qp_state state)
@@ -287,7 +327,7 @@ SV_EXPORT int sanverbs_addr_device(const char *ip, unsigned int flags,
 {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *id = NULL;
-	struct sockaddr_in sin;
+	struct sockaddr_storage sin;
 	const char *dev;
 	int ret;
 
@@ -335,7 +375,7 @@ SV_EXPORT int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
 {
 	struct sanverbs_ep_attr a;
 	struct sanverbs_ep *ep;
-	struct sockaddr_in sin;
+	struct sockaddr_storage sin;
 	int ret;
 
 	if (out)
@@ -422,7 +462,7 @@ SV_EXPORT int sanverbs_ep_accept(struct sanverbs_ep *listener, int timeout_ms,
 		ret = -errno;
 		goto err_free;
 	}
-	ep->connected = 1;
+	sv_ep_set_connected(ep, 1);
 	*out = ep;
 	return 0;
 err:
@@ -440,7 +480,7 @@ SV_EXPORT int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
 	struct sanverbs_ep_attr a;
 	struct rdma_conn_param p;
 	struct sanverbs_ep *ep;
-	struct sockaddr_in sin;
+	struct sockaddr_storage sin;
 	int ret, tmo;
 
 	if (out)
@@ -493,7 +533,7 @@ SV_EXPORT int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
 		ret = -errno;
 	if (ret)
 		goto err;
-	ep->connected = 1;
+	sv_ep_set_connected(ep, 1);
 	*out = ep;
 	return 0;
 err:
@@ -508,6 +548,24 @@ SV_EXPORT uint16_t sanverbs_ep_local_port(const struct sanverbs_ep *ep)
 	return ntohs(rdma_get_src_port(ep->id));
 }
 
+SV_EXPORT int sanverbs_ep_peer_addr(const struct sanverbs_ep *ep,
+				    struct sockaddr *addr, size_t *len)
+{
+	struct sockaddr *sa;
+	size_t n;
+
+	if (!ep || !ep->id || ep->listening || !addr || !len)
+		return -EINVAL;
+	sa = rdma_get_peer_addr(ep->id);
+	n = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					sizeof(struct sockaddr_in);
+	if (*len < n)
+		return -ENOSPC;
+	memcpy(addr, sa, n);
+	*len = n;
+	return 0;
+}
+
 SV_EXPORT struct sanverbs_ctx *sanverbs_ep_ctx(const struct sanverbs_ep *ep)
 {
 	return ep ? ep->ctx : NULL;
@@ -517,10 +575,9 @@ void sv_ep_mark_disconnected(struct sanverbs_ep *ep)
 {
 	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
 
-	if (ep->disconnected)
+	if (__atomic_exchange_n(&ep->disconnected, 1, __ATOMIC_ACQ_REL))
 		return;
-	ep->disconnected = 1;
-	ep->connected = 0;
+	sv_ep_set_connected(ep, 0);
 	/* Flush what is outstanding so every waiter gets a completion. */
 	if (ep->qp)
 		ibv_modify_qp(ep->qp, &qa, IBV_QP_STATE);
@@ -532,6 +589,7 @@ void sv_ep_cm_drain(struct sanverbs_ep *ep)
 {
 	struct rdma_cm_event *ev;
 
+	pthread_mutex_lock(&ep->cm_lock);
 	while (!rdma_get_cm_event(ep->ch, &ev)) {
 		enum rdma_cm_event_type type = ev->event;
 
@@ -540,6 +598,7 @@ void sv_ep_cm_drain(struct sanverbs_ep *ep)
 		    type == RDMA_CM_EVENT_DEVICE_REMOVAL)
 			sv_ep_mark_disconnected(ep);
 	}
+	pthread_mutex_unlock(&ep->cm_lock);
 }
 
 SV_EXPORT int sanverbs_ep_disconnect(struct sanverbs_ep *ep)
@@ -547,100 +606,22 @@ SV_EXPORT int sanverbs_ep_disconnect(struct sanverbs_ep *ep)
 	if (!ep || ep->listening)
 		return -EINVAL;
 	sv_ep_cm_drain(ep);
-	if (ep->disconnected)
+	if (__atomic_load_n(&ep->disconnected, __ATOMIC_ACQUIRE))
 		return 0;
 	sv_ep_mark_disconnected(ep);
 	/* Bounded: a vanished peer must not hold up the close. */
+	pthread_mutex_lock(&ep->cm_lock);
 	cm_wait(ep->ch, RDMA_CM_EVENT_DISCONNECTED, EP_DISCONNECT_WAIT_MS, NULL);
+	pthread_mutex_unlock(&ep->cm_lock);
 	return 0;
 }
 
 SV_EXPORT int sanverbs_ep_close(struct sanverbs_ep *ep)
 {
-	struct sv_ep_mr *m, *next;
-
 	if (!ep)
 		return -EINVAL;
 	if (!ep->listening)
 		sanverbs_ep_disconnect(ep);
-	/* The SAN rule: a connection's registrations die with it. */
-	for (m = ep->mrs; m; m = next) {
-		void *addr = sanverbs_mr_addr(m->mr);
-		size_t len = sanverbs_mr_length(m->mr);
-
-		next = m->next;
-		sanverbs_mr_dereg(m->mr);
-		/* Unpin it too, not just drop our handle; other holders keep
-		 * theirs (the cache only stops handing the entry out). */
-		sanverbs_cache_invalidate(ep->ctx, addr, len);
-		free(m);
-	}
-	ep->mrs = NULL;
-	ep->nmrs = 0;
 	ep_free(ep);
 	return 0;
-}
-
-SV_EXPORT int sanverbs_ep_mr_reg(struct sanverbs_ep *ep, void *addr,
-				 size_t len, unsigned int access,
-				 struct sanverbs_mr **out)
-{
-	struct sv_ep_mr *m;
-	int ret;
-
-	if (out)
-		*out = NULL;
-	if (!ep || !out)
-		return -EINVAL;
-	m = calloc(1, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	ret = sanverbs_mr_reg(ep->ctx, addr, len, access, &m->mr);
-	if (ret) {
-		free(m);
-		return ret;
-	}
-	pthread_mutex_lock(&ep->mr_lock);
-	m->next = ep->mrs;
-	ep->mrs = m;
-	ep->nmrs++;
-	pthread_mutex_unlock(&ep->mr_lock);
-	*out = m->mr;
-	return 0;
-}
-
-SV_EXPORT int sanverbs_ep_mr_dereg(struct sanverbs_ep *ep,
-				   struct sanverbs_mr *mr)
-{
-	struct sv_ep_mr **pp, *m = NULL;
-
-	if (!ep || !mr)
-		return -EINVAL;
-	pthread_mutex_lock(&ep->mr_lock);
-	for (pp = &ep->mrs; *pp; pp = &(*pp)->next) {
-		if ((*pp)->mr == mr) {
-			m = *pp;
-			*pp = m->next;
-			ep->nmrs--;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ep->mr_lock);
-	if (!m)
-		return -ENOENT;
-	free(m);
-	/* Outside the lock: deregistration may unmap or madvise. */
-	return sanverbs_mr_dereg(mr);
-}
-
-SV_EXPORT size_t sanverbs_ep_mr_count(const struct sanverbs_ep *ep)
-{
-	size_t n;
-
-	if (!ep)
-		return 0;
-	pthread_mutex_lock((pthread_mutex_t *)&ep->mr_lock);
-	n = ep->nmrs;
-	pthread_mutex_unlock((pthread_mutex_t *)&ep->mr_lock);
-	return n;
 }

@@ -12,11 +12,6 @@
 
 #include "sanverbs.h"
 
-struct sv_ep_mr {
-	struct sv_ep_mr *next;
-	struct sanverbs_mr *mr;
-};
-
 struct sanverbs_ep {
 	struct sanverbs_ctx *ctx;
 	struct sanverbs_ep_attr attr;
@@ -27,14 +22,27 @@ struct sanverbs_ep {
 	struct ibv_comp_channel *cc;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
+	/* epoll over cc and ch: the one descriptor sanverbs_ep_fd() gives */
+	int efd;
+	uint32_t max_inline;
 	int listening;
+	/* Written by the polling thread, read by posting threads: atomics. */
 	int connected;    /* established and neither side has left */
 	int disconnected; /* DISCONNECTED seen or disconnect done */
 	unsigned int idle_polls;
-	pthread_mutex_t mr_lock;
-	struct sv_ep_mr *mrs;
-	size_t nmrs;
+	/* Serializes CM-channel draining between a poller and a closer. */
+	pthread_mutex_t cm_lock;
 };
+
+static inline int sv_ep_is_connected(const struct sanverbs_ep *ep)
+{
+	return __atomic_load_n(&ep->connected, __ATOMIC_ACQUIRE);
+}
+
+static inline void sv_ep_set_connected(struct sanverbs_ep *ep, int v)
+{
+	__atomic_store_n(&ep->connected, v, __ATOMIC_RELEASE);
+}
 
 /* Drains the CM channel without blocking; acts on DISCONNECTED. */
 void sv_ep_cm_drain(struct sanverbs_ep *ep);

@@ -25,22 +25,22 @@ static long long now_ns(void)
 }
 
 /* [buf, buf+len) inside the registration? */
-static int span_in_mr(struct sanverbs_mr *mr, const void *buf, size_t len)
+static int span_in_reg(const struct sanverbs_region *reg, const void *buf,
+		       size_t len)
 {
-	uintptr_t a = (uintptr_t)sanverbs_mr_addr(mr);
+	uintptr_t a = (uintptr_t)reg->addr;
 	uintptr_t b = (uintptr_t)buf;
 
 	if (!sv_range_ok(buf, len))
 		return 0;
-	return b >= a && b - a <= sanverbs_mr_length(mr) &&
-	       len <= sanverbs_mr_length(mr) - (b - a);
+	return b >= a && b - a <= reg->len && len <= reg->len - (b - a);
 }
 
 static int ep_ready(struct sanverbs_ep *ep)
 {
 	if (ep->listening)
 		return -EINVAL;
-	if (!ep->connected)
+	if (!sv_ep_is_connected(ep))
 		return -ENOTCONN;
 	return 0;
 }
@@ -53,6 +53,19 @@ static int post_errno(int ret)
 	return ret == ENOMEM ? -ENOBUFS : -ret;
 }
 
+/* Signalling and inlining for a send-queue work request. */
+static unsigned int send_flags(const struct sanverbs_ep *ep, size_t len,
+			       unsigned int flags, int is_read)
+{
+	unsigned int f = 0;
+
+	if (!(flags & SANVERBS_POST_UNSIGNALED))
+		f |= IBV_SEND_SIGNALED;
+	if (!is_read && len && len <= ep->max_inline)
+		f |= IBV_SEND_INLINE;
+	return f;
+}
+
 static int post(struct sanverbs_ep *ep, struct ibv_send_wr *wr)
 {
 	struct ibv_send_wr *bad;
@@ -60,23 +73,25 @@ static int post(struct sanverbs_ep *ep, struct ibv_send_wr *wr)
 	return post_errno(ibv_post_send(ep->qp, wr, &bad));
 }
 
-static struct ibv_sge sge_of(const struct sanverbs_mr *mr, const void *buf,
-			     size_t len)
+static struct ibv_sge sge_of(const struct sanverbs_region *reg,
+			     const void *buf, size_t len)
 {
 	return (struct ibv_sge){ .addr = (uintptr_t)buf,
 				 .length = (uint32_t)len,
-				 .lkey = sanverbs_mr_lkey(mr) };
+				 .lkey = reg ? reg->lkey : 0 };
 }
 
 SV_EXPORT int sanverbs_ep_post_send(struct sanverbs_ep *ep,
-				    struct sanverbs_mr *mr, const void *buf,
-				    size_t len, uint64_t wr_id)
+				    const struct sanverbs_region *reg,
+				    const void *buf, size_t len,
+				    uint64_t wr_id, unsigned int flags)
 {
 	struct ibv_send_wr wr = { 0 };
 	struct ibv_sge sge;
 	int ret;
 
-	if (!ep || (len && (!mr || !span_in_mr(mr, buf, len))))
+	if (!ep || (flags & ~SANVERBS_POST_UNSIGNALED) ||
+	    (len && (!reg || !span_in_reg(reg, buf, len))))
 		return -EINVAL;
 	if (len > EP_MAX_MSG)
 		return -EMSGSIZE;
@@ -85,9 +100,9 @@ SV_EXPORT int sanverbs_ep_post_send(struct sanverbs_ep *ep,
 		return ret;
 	wr.wr_id = wr_id;
 	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.send_flags = send_flags(ep, len, flags, 0);
 	if (len) {
-		sge = sge_of(mr, buf, len);
+		sge = sge_of(reg, buf, len);
 		wr.sg_list = &sge;
 		wr.num_sge = 1;
 	}
@@ -95,39 +110,40 @@ SV_EXPORT int sanverbs_ep_post_send(struct sanverbs_ep *ep,
 }
 
 SV_EXPORT int sanverbs_ep_post_recv(struct sanverbs_ep *ep,
-				    struct sanverbs_mr *mr, void *buf,
-				    size_t len, uint64_t wr_id)
+				    const struct sanverbs_region *reg,
+				    void *buf, size_t len, uint64_t wr_id)
 {
 	struct ibv_recv_wr wr = { 0 }, *bad;
 	struct ibv_sge sge;
 	int ret;
 
-	if (!ep || !mr || !span_in_mr(mr, buf, len))
+	if (!ep || !reg || !span_in_reg(reg, buf, len))
 		return -EINVAL;
 	if (len > EP_MAX_MSG)
 		return -EMSGSIZE;
-	if (!(sanverbs_mr_access(mr) & SANVERBS_ACCESS_LOCAL_WRITE))
+	if (!(reg->access & SANVERBS_ACCESS_LOCAL_WRITE))
 		return -EACCES;
 	ret = ep_ready(ep);
 	if (ret)
 		return ret;
-	sge = sge_of(mr, buf, len);
+	sge = sge_of(reg, buf, len);
 	wr.wr_id = wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
 	return post_errno(ibv_post_recv(ep->qp, &wr, &bad));
 }
 
-static int post_rdma(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
+static int post_rdma(struct sanverbs_ep *ep, const struct sanverbs_region *reg,
 		     const void *buf, size_t len,
 		     const struct sanverbs_desc *desc, uint64_t offset,
-		     uint64_t wr_id, int is_read)
+		     uint64_t wr_id, unsigned int flags, int is_read)
 {
 	struct ibv_send_wr wr = { 0 };
 	struct ibv_sge sge;
 	int ret;
 
-	if (!ep || !mr || !desc || !span_in_mr(mr, buf, len))
+	if (!ep || !reg || !desc || (flags & ~SANVERBS_POST_UNSIGNALED) ||
+	    !span_in_reg(reg, buf, len))
 		return -EINVAL;
 	if (len > EP_MAX_MSG)
 		return -EMSGSIZE;
@@ -138,37 +154,40 @@ static int post_rdma(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
 					    SANVERBS_ACCESS_REMOTE_WRITE);
 	if (ret)
 		return ret;
-	if (is_read && !(sanverbs_mr_access(mr) & SANVERBS_ACCESS_LOCAL_WRITE))
+	if (is_read && !(reg->access & SANVERBS_ACCESS_LOCAL_WRITE))
 		return -EACCES;
 	ret = ep_ready(ep);
 	if (ret)
 		return ret;
-	sge = sge_of(mr, buf, len);
+	sge = sge_of(reg, buf, len);
 	wr.wr_id = wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
 	wr.opcode = is_read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
-	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.send_flags = send_flags(ep, len, flags, is_read);
 	wr.wr.rdma.remote_addr = desc->addr + offset;
 	wr.wr.rdma.rkey = desc->rkey;
 	return post(ep, &wr);
 }
 
 SV_EXPORT int sanverbs_ep_post_write(struct sanverbs_ep *ep,
-				     struct sanverbs_mr *mr, const void *buf,
-				     size_t len,
+				     const struct sanverbs_region *reg,
+				     const void *buf, size_t len,
 				     const struct sanverbs_desc *desc,
-				     uint64_t offset, uint64_t wr_id)
+				     uint64_t offset, uint64_t wr_id,
+				     unsigned int flags)
 {
-	return post_rdma(ep, mr, buf, len, desc, offset, wr_id, 0);
+	return post_rdma(ep, reg, buf, len, desc, offset, wr_id, flags, 0);
 }
 
 SV_EXPORT int sanverbs_ep_post_read(struct sanverbs_ep *ep,
-				    struct sanverbs_mr *mr, void *buf,
-				    size_t len, const struct sanverbs_desc *desc,
-				    uint64_t offset, uint64_t wr_id)
+				    const struct sanverbs_region *reg,
+				    void *buf, size_t len,
+				    const struct sanverbs_desc *desc,
+				    uint64_t offset, uint64_t wr_id,
+				    unsigned int flags)
 {
-	return post_rdma(ep, mr, buf, len, desc, offset, wr_id, 1);
+	return post_rdma(ep, reg, buf, len, desc, offset, wr_id, flags, 1);
 }
 
 static int wc_errno(enum ibv_wc_status s)
@@ -236,7 +255,7 @@ static int reap(struct sanverbs_ep *ep, struct sanverbs_wc *wc, int max)
 			 * posts would only be flushed. */
 			if (w[i].status != IBV_WC_SUCCESS &&
 			    w[i].status != IBV_WC_WR_FLUSH_ERR)
-				ep->connected = 0;
+				sv_ep_set_connected(ep, 0);
 		}
 		got += n;
 		if (n < want)
@@ -260,6 +279,44 @@ SV_EXPORT int sanverbs_ep_poll(struct sanverbs_ep *ep, struct sanverbs_wc *wc,
 	return n;
 }
 
+/* Takes the pending completion events off the channel (acking them) and
+ * asks for the next one. */
+static int arm(struct sanverbs_ep *ep)
+{
+	struct ibv_cq *cq;
+	void *cq_ctx;
+	unsigned int n = 0;
+
+	while (!ibv_get_cq_event(ep->cc, &cq, &cq_ctx))
+		n++;
+	if (n)
+		ibv_ack_cq_events(ep->cq, n);
+	return ibv_req_notify_cq(ep->cq, 0) ? -EIO : 0;
+}
+
+SV_EXPORT int sanverbs_ep_fd(const struct sanverbs_ep *ep)
+{
+	if (!ep)
+		return -EINVAL;
+	/* a listener: readable while a connection request waits */
+	if (ep->listening)
+		return ep->ch ? ep->ch->fd : -EINVAL;
+	return ep->efd >= 0 ? ep->efd : -EINVAL;
+}
+
+SV_EXPORT int sanverbs_ep_arm(struct sanverbs_ep *ep)
+{
+	if (!ep || ep->listening || !ep->cq)
+		return -EINVAL;
+	sv_ep_cm_drain(ep);
+	return arm(ep);
+}
+
+SV_EXPORT int sanverbs_ep_connected(const struct sanverbs_ep *ep)
+{
+	return ep && !ep->listening && sv_ep_is_connected(ep);
+}
+
 SV_EXPORT int sanverbs_ep_wait(struct sanverbs_ep *ep, struct sanverbs_wc *wc,
 			       int max, int timeout_ms)
 {
@@ -278,23 +335,19 @@ SV_EXPORT int sanverbs_ep_wait(struct sanverbs_ep *ep, struct sanverbs_wc *wc,
 	} while (now_ns() - start < EP_SPIN_NS);
 
 	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = ep->cc->fd, .events = POLLIN },
-			{ .fd = ep->ch->fd, .events = POLLIN },
-		};
-		struct ibv_cq *cq;
-		void *cq_ctx;
+		struct pollfd pfd = { .fd = ep->efd, .events = POLLIN };
 		int left = -1;
 
 		sv_ep_cm_drain(ep);
 		/* Arm, then look again: a completion between the last poll
 		 * and the arm would otherwise raise no event. */
-		if (ibv_req_notify_cq(ep->cq, 0))
+		if (arm(ep))
 			return -EIO;
 		n = reap(ep, wc, max);
 		if (n)
 			return n;
-		if (ep->disconnected || !ep->connected)
+		if (__atomic_load_n(&ep->disconnected, __ATOMIC_ACQUIRE) ||
+		    !sv_ep_is_connected(ep))
 			return -ENOTCONN;
 		if (timeout_ms >= 0) {
 			long long rem = deadline - now_ns();
@@ -303,9 +356,7 @@ SV_EXPORT int sanverbs_ep_wait(struct sanverbs_ep *ep, struct sanverbs_wc *wc,
 				return -ETIMEDOUT;
 			left = (int)((rem + 999999) / 1000000);
 		}
-		if (poll(pfd, 2, left) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
 			return -errno;
-		if (!ibv_get_cq_event(ep->cc, &cq, &cq_ctx))
-			ibv_ack_cq_events(cq, 1);
 	}
 }

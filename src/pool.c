@@ -294,6 +294,14 @@ SV_EXPORT int sanverbs_pool_free(struct sanverbs_pool *pool, void *buf)
 	return 0;
 }
 
+void sv_pool_span(const struct sanverbs_pool *pool, void **base,
+		  uint64_t *size, uint32_t *access)
+{
+	*base = pool->base;
+	*size = pool->size;
+	*access = pool->access;
+}
+
 SV_EXPORT uint32_t sanverbs_pool_lkey(const struct sanverbs_pool *pool)
 {
 	return !pool_check(pool) && pool->mr ? pool->mr->lkey : 0;

@@ -8,6 +8,7 @@
 #define SV_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sanverbs.h"
@@ -24,5 +25,9 @@ void sv_pool_put(struct sanverbs_pool *pool);
  * set. *map_base / *map_len receive what to munmap later. */
 void *sv_pool_alias(struct sanverbs_pool *pool, const void *addr, size_t len,
 		    int nowrite, void **map_base, size_t *map_len);
+
+/* The pool's mapping and registered access, for sanverbs_pool_region(). */
+void sv_pool_span(const struct sanverbs_pool *pool, void **base,
+		  uint64_t *size, uint32_t *access);
 
 #endif

@@ -21,7 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+
 #include "sanverbs.h"
+
+/* The region of @mr, as the posts take it (valid in the enclosing block). */
+#define REG(mr)                                                               \
+	(&(struct sanverbs_region){ sanverbs_mr_addr(mr),                     \
+				    sanverbs_mr_length(mr),                   \
+				    sanverbs_mr_lkey(mr),                     \
+				    sanverbs_mr_access(mr) })
 
 #define PAYLOAD (8u << 20)
 #define ROUNDS 4
@@ -124,10 +132,10 @@ static int wait_op(struct sanverbs_ep *ep, uint32_t opcode, uint32_t *len)
 static int call(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
 		struct msg *m, struct msg *r)
 {
-	int ret = sanverbs_ep_post_recv(ep, mr, r, sizeof(*r), 2);
+	int ret = sanverbs_ep_post_recv(ep, REG(mr), r, sizeof(*r), 2);
 
 	if (!ret)
-		ret = sanverbs_ep_post_send(ep, mr, m, sizeof(*m), 1);
+		ret = sanverbs_ep_post_send(ep, REG(mr), m, sizeof(*m), 1, 0);
 	if (!ret)
 		ret = wait_op(ep, SANVERBS_WC_SEND, NULL);
 	if (!ret && m->cmd != CMD_QUIT)
@@ -168,12 +176,12 @@ static int server(const struct side *b, int port_fd)
 	c = calloc(1, sizeof(*c));
 	if (!region || !c)
 		return die("B", "allocate", -ENOMEM);
-	ret = sanverbs_ep_mr_reg(ep, region, PAYLOAD,
+	ret = sanverbs_mr_reg(sanverbs_ep_ctx(ep), region, PAYLOAD,
 				 SANVERBS_ACCESS_REMOTE_WRITE |
 					 SANVERBS_ACCESS_REMOTE_READ,
 				 &rmr);
 	if (!ret)
-		ret = sanverbs_ep_mr_reg(ep, c, sizeof(*c),
+		ret = sanverbs_mr_reg(sanverbs_ep_ctx(ep), c, sizeof(*c),
 					 SANVERBS_ACCESS_LOCAL_WRITE, &cmr);
 	if (!ret)
 		ret = sanverbs_desc_from_mr(rmr, &d);
@@ -182,7 +190,7 @@ static int server(const struct side *b, int port_fd)
 	if (ret)
 		return die("B", "register region", ret);
 	/* hello, then the descriptor */
-	ret = sanverbs_ep_post_recv(ep, cmr, &c->in, sizeof(c->in), 1);
+	ret = sanverbs_ep_post_recv(ep, REG(cmr), &c->in, sizeof(c->in), 1);
 	if (!ret)
 		ret = wait_op(ep, SANVERBS_WC_RECV, NULL);
 	if (ret)
@@ -190,9 +198,9 @@ static int server(const struct side *b, int port_fd)
 	printf("[B %s] got \"%s\"\n", b->ip, c->in.text);
 	fflush(stdout); /* the child leaves through _exit() */
 	snprintf(c->out.text, sizeof(c->out.text), "hello from %s", b->ip);
-	ret = sanverbs_ep_post_send(ep, cmr, &c->out, sizeof(c->out), 2);
+	ret = sanverbs_ep_post_send(ep, REG(cmr), &c->out, sizeof(c->out), 2, 0);
 	if (!ret)
-		ret = sanverbs_ep_post_send(ep, cmr, c->desc, dl, 3);
+		ret = sanverbs_ep_post_send(ep, REG(cmr), c->desc, dl, 3, 0);
 	if (!ret)
 		ret = wait_op(ep, SANVERBS_WC_SEND, NULL);
 	if (!ret)
@@ -200,7 +208,7 @@ static int server(const struct side *b, int port_fd)
 	if (ret)
 		return die("B", "send descriptor", ret);
 	for (;;) {
-		ret = sanverbs_ep_post_recv(ep, cmr, &c->in, sizeof(c->in), 1);
+		ret = sanverbs_ep_post_recv(ep, REG(cmr), &c->in, sizeof(c->in), 1);
 		if (!ret)
 			ret = wait_op(ep, SANVERBS_WC_RECV, NULL);
 		if (ret)
@@ -208,13 +216,15 @@ static int server(const struct side *b, int port_fd)
 		if (c->in.cmd == CMD_QUIT)
 			break;
 		c->out.sum = fnv(region, c->in.len <= PAYLOAD ? c->in.len : 0);
-		ret = sanverbs_ep_post_send(ep, cmr, &c->out, sizeof(c->out), 2);
+		ret = sanverbs_ep_post_send(ep, REG(cmr), &c->out, sizeof(c->out), 2, 0);
 		if (!ret)
 			ret = wait_op(ep, SANVERBS_WC_SEND, NULL);
 		if (ret)
 			return die("B", "answer", ret);
 	}
-	sanverbs_ep_close(ep); /* releases the region's registration */
+	sanverbs_ep_close(ep);
+	sanverbs_mr_dereg(rmr);
+	sanverbs_mr_dereg(cmr);
 	sanverbs_ep_close(lis);
 	sanverbs_ctx_close(ctx);
 	free(region);
@@ -252,7 +262,7 @@ static int write_round(struct sanverbs_ctx *ctx, struct sanverbs_ep *ep,
 	ret = sanverbs_mr_reg(ctx, buf, len, 0, &mr);
 	if (ret)
 		return ret;
-	ret = sanverbs_ep_post_write(ep, mr, buf, len, d, 0, 7);
+	ret = sanverbs_ep_post_write(ep, REG(mr), buf, len, d, 0, 7, 0);
 	if (!ret)
 		ret = wait_op(ep, SANVERBS_WC_WRITE, NULL);
 	rep->wsec += now() - t0;
@@ -295,16 +305,16 @@ static int client(const struct side *a, const char *peer_ip, uint16_t port)
 	printf("[A %s] connected to %s:%u over %s\n", a->ip, peer_ip, port,
 	       sanverbs_ctx_device_name(ctx));
 	m = calloc(3, sizeof(*m) + 64);
-	ret = sanverbs_ep_mr_reg(ep, m, 3 * (sizeof(*m) + 64),
+	ret = sanverbs_mr_reg(sanverbs_ep_ctx(ep), m, 3 * (sizeof(*m) + 64),
 				 SANVERBS_ACCESS_LOCAL_WRITE, &cmr);
 	if (ret)
 		return die("A", "register messages", ret);
 	snprintf(m[0].text, sizeof(m[0].text), "hello from %s", a->ip);
-	ret = sanverbs_ep_post_recv(ep, cmr, &m[1], sizeof(m[1]), 2);
+	ret = sanverbs_ep_post_recv(ep, REG(cmr), &m[1], sizeof(m[1]), 2);
 	if (!ret)
-		ret = sanverbs_ep_post_recv(ep, cmr, &m[2], sizeof(m[2]) + 64, 3);
+		ret = sanverbs_ep_post_recv(ep, REG(cmr), &m[2], sizeof(m[2]) + 64, 3);
 	if (!ret)
-		ret = sanverbs_ep_post_send(ep, cmr, &m[0], sizeof(m[0]), 1);
+		ret = sanverbs_ep_post_send(ep, REG(cmr), &m[0], sizeof(m[0]), 1, 0);
 	if (!ret)
 		ret = wait_op(ep, SANVERBS_WC_RECV, NULL);
 	if (!ret)
@@ -333,7 +343,7 @@ static int client(const struct side *a, const char *peer_ip, uint16_t port)
 	if (!ret) {
 		double t0 = now();
 
-		ret = sanverbs_ep_post_read(ep, bmr, back, PAYLOAD, &d, 0, 8);
+		ret = sanverbs_ep_post_read(ep, REG(bmr), back, PAYLOAD, &d, 0, 8, 0);
 		if (!ret)
 			ret = wait_op(ep, SANVERBS_WC_READ, NULL);
 		rep.rsec = now() - t0;
@@ -397,6 +407,7 @@ static int client(const struct side *a, const char *peer_ip, uint16_t port)
 	m[0] = (struct msg){ .cmd = CMD_QUIT };
 	call(ep, cmr, &m[0], &m[1]);
 	sanverbs_ep_close(ep);
+	sanverbs_mr_dereg(cmr);
 
 	printf("\nsanverbs-demo report (%s -> %s)\n", a->ip, peer_ip);
 	printf("  RDMA write : %llu bytes in %d transfers, %.1f MB/s (incl. registration)\n",

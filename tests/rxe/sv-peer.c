@@ -545,7 +545,7 @@ size_t sv_send_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr,
 	size_t got = 0;
 	int sent = 0, have = 0;
 
-	ck_assert_int_eq(sanverbs_ep_post_send(ep, mr, buf, len, 0x5e), 0);
+	ck_assert_int_eq(sanverbs_ep_post_send(ep, SV_REG(mr), buf, len, 0x5e, 0), 0);
 	while (!sent || !have) {
 		wc = sv_wait1(ep, 60000);
 		ck_assert_int_eq(wc.status, 0);
@@ -565,7 +565,7 @@ size_t sv_recv_sync(struct sanverbs_ep *ep, struct sanverbs_mr *mr, void *buf,
 {
 	struct sanverbs_wc wc;
 
-	ck_assert_int_eq(sanverbs_ep_post_recv(ep, mr, buf, len, 0xec), 0);
+	ck_assert_int_eq(sanverbs_ep_post_recv(ep, SV_REG(mr), buf, len, 0xec), 0);
 	wc = sv_wait1(ep, 30000);
 	ck_assert_int_eq(wc.status, 0);
 	ck_assert_uint_eq(wc.opcode, SANVERBS_WC_RECV);

@@ -73,6 +73,12 @@ int sv_peer_wait(struct sv_peer *p, int timeout_s);
 
 /* Bounded wait for exactly one completion; fails the test on timeout. */
 struct sanverbs_wc sv_wait1(struct sanverbs_ep *ep, int timeout_ms);
+/* The region of @mr as a post takes it (valid in the enclosing block). */
+#define SV_REG(mr)                                                            \
+	(&(struct sanverbs_region){ sanverbs_mr_addr(mr),                     \
+				    sanverbs_mr_length(mr),                   \
+				    sanverbs_mr_lkey(mr),                     \
+				    sanverbs_mr_access(mr) })
 /* Sends @len bytes of @buf and waits for the send's completion and for the
  * one receive posted before; on a real link the reply can come first.
  * Returns the receive's length. */

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* The completion engine: one thread per device context, asleep in
+ * epoll_wait on every connected socket's endpoint descriptor (its
+ * completion and connection events), reaping and indicating what completed.
+ * Not a thread per socket: a process with many SAN sockets on one device
+ * has one engine for all of them. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wsp_priv.h"
+
+#define ENG_WAKE UINT64_MAX
+#define CLOSE_DRAIN_MS 2000
+
+struct wsp_engine {
+	pthread_t thr;
+	pthread_mutex_t lock;
+	int epfd;
+	int wake;
+	int stop;
+	struct wsp_done_list dl;
+};
+
+/* Drives socket @s under the engine lock; indicates after unlocking. */
+static void drive(struct wsp_engine *eng, SOCKET s, struct wsp_done_list *dl)
+{
+	struct wsp_sock *so;
+	int err;
+
+	pthread_mutex_lock(&eng->lock);
+	so = wsp_get(s, &err);
+	if (so && so->eng == eng && so->ep) {
+		pthread_mutex_lock(&so->lock);
+		wsp_progress(so, dl);
+		pthread_mutex_unlock(&so->lock);
+	} else if (so && so->eng == eng && so->lis) {
+		/* a connection request waits (one shot: re-armed by
+		 * WSPAccept) */
+		pthread_mutex_lock(&so->lock);
+		wsp_event_note(so, FD_ACCEPT, 0, dl);
+		pthread_mutex_unlock(&so->lock);
+	}
+	pthread_mutex_unlock(&eng->lock);
+	wsp_indicate(dl);
+	wsp_event_signal(s, dl);
+}
+
+void wsp_drive(SOCKET s)
+{
+	struct wsp_done_list dl = { 0 };
+	struct wsp_engine *eng;
+	struct wsp_sock *so;
+	int err;
+
+	pthread_mutex_lock(&wsp_lock);
+	so = wsp_get(s, &err);
+	eng = so ? so->eng : NULL;
+	pthread_mutex_unlock(&wsp_lock);
+	if (eng)
+		drive(eng, s, &dl);
+	wsp_done_list_free(&dl);
+}
+
+static void *engine_main(void *arg)
+{
+	struct wsp_engine *eng = arg;
+
+	for (;;) {
+		struct epoll_event ev[16];
+		int i, n = epoll_wait(eng->epfd, ev, 16, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == ENG_WAKE)
+				continue;
+			drive(eng, (SOCKET)ev[i].data.u64, &eng->dl);
+		}
+		if (__atomic_load_n(&eng->stop, __ATOMIC_ACQUIRE))
+			break;
+	}
+	return NULL;
+}
+
+struct wsp_engine *wsp_engine_start(int *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ENG_WAKE };
+	struct wsp_engine *eng = calloc(1, sizeof(*eng));
+
+	if (!eng) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&eng->lock, NULL);
+	eng->epfd = epoll_create1(EPOLL_CLOEXEC);
+	eng->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (eng->epfd < 0 || eng->wake < 0 ||
+	    epoll_ctl(eng->epfd, EPOLL_CTL_ADD, eng->wake, &ev)) {
+		*err = -errno;
+		goto fail;
+	}
+	*err = -pthread_create(&eng->thr, NULL, engine_main, eng);
+	if (*err)
+		goto fail;
+	return eng;
+fail:
+	if (eng->epfd >= 0)
+		close(eng->epfd);
+	if (eng->wake >= 0)
+		close(eng->wake);
+	free(eng);
+	return NULL;
+}
+
+void wsp_engine_stop(struct wsp_engine *eng)
+{
+	uint64_t one = 1;
+
+	if (!eng)
+		return;
+	__atomic_store_n(&eng->stop, 1, __ATOMIC_RELEASE);
+	if (write(eng->wake, &one, sizeof(one)) != sizeof(one))
+		return; /* cannot wake it: leave it rather than hang */
+	pthread_join(eng->thr, NULL);
+	close(eng->epfd);
+	close(eng->wake);
+	wsp_done_list_free(&eng->dl);
+	pthread_mutex_destroy(&eng->lock);
+	free(eng);
+}
+
+int wsp_engine_add(struct wsp_sock *so)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = sanverbs_ep_fd(so->ep);
+
+	if (fd < 0)
+		return fd;
+	ev.data.u64 = wsp_sock_id(so);
+	if (epoll_ctl(so->eng->epfd, EPOLL_CTL_ADD, fd, &ev))
+		return -errno;
+	return 0;
+}
+
+void wsp_engine_watch_listener(struct wsp_sock *so)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+	int fd = sanverbs_ep_fd(so->lis);
+
+	if (fd < 0 || !so->eng)
+		return;
+	ev.data.u64 = wsp_sock_id(so);
+	if (epoll_ctl(so->eng->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
+		epoll_ctl(so->eng->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void wsp_engine_forget(struct wsp_sock *so)
+{
+	int fd = so->lis ? sanverbs_ep_fd(so->lis) : -1;
+
+	if (fd < 0 || !so->eng)
+		return;
+	pthread_mutex_lock(&so->eng->lock);
+	epoll_ctl(so->eng->epfd, EPOLL_CTL_DEL, fd, NULL);
+	pthread_mutex_unlock(&so->eng->lock);
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static int outstanding(struct wsp_sock *so)
+{
+	int i, n = 0;
+
+	for (i = 0; i < WSP_MAX_OPS; i++)
+		if (so->ops[i].kind && !so->ops[i].done)
+			n++;
+	return n - so->rq_n;
+}
+
+void wsp_engine_cancel(struct wsp_sock *so)
+{
+	struct wsp_done_list dl = { 0 };
+	long long deadline;
+	int i, fd;
+
+	if (!so->eng || !so->ep || !so->ops)
+		return;
+	pthread_mutex_lock(&so->eng->lock);
+	fd = sanverbs_ep_fd(so->ep);
+	if (fd >= 0)
+		epoll_ctl(so->eng->epfd, EPOLL_CTL_DEL, fd, NULL);
+	pthread_mutex_lock(&so->lock);
+	so->closing = 1;
+	/* Flush the queue: every work request completes (flushed). */
+	sanverbs_ep_disconnect(so->ep);
+	deadline = now_ms() + CLOSE_DRAIN_MS;
+	while (outstanding(so) && now_ms() < deadline) {
+		struct sanverbs_wc wc[16];
+		int n = sanverbs_ep_poll(so->ep, wc, 16);
+
+		for (i = 0; i < n; i++)
+			wsp_handle_wc(so, &wc[i], &dl);
+	}
+	/* What the device never gave back is aborted all the same: the QP
+	 * goes with the endpoint, nothing of it lands after this. */
+	for (i = 0; i < WSP_MAX_OPS; i++) {
+		struct wsp_op *op = &so->ops[i];
+
+		if (op->kind && !op->done && op->kind != WSP_OP_RECV) {
+			op->err = WSA_OPERATION_ABORTED;
+			wsp_op_finish(so, op, &dl);
+		}
+	}
+	wsp_serve_recvs(so, &dl);
+	pthread_mutex_unlock(&so->lock);
+	pthread_mutex_unlock(&so->eng->lock);
+	wsp_indicate(&dl);
+	wsp_done_list_free(&dl);
+}
