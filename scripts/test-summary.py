@@ -67,7 +67,7 @@ def main():
     print("\n== sanverbs test summary ==")
     for suite in sorted(per_suite):
         c = per_suite[suite]
-        print(f"  {suite:8s} passed {c['passed']:3d}  failed {c['failed']:3d}"
+        print(f"  {suite:10s} passed {c['passed']:3d}  failed {c['failed']:3d}"
               f"  skipped {c['skipped']:3d}")
     for p in problems:
         print(f"  FAILED: {p}")
