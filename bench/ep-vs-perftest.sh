@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # RDMA write bandwidth and send latency: sanverbs endpoints vs perftest
 # (ib_write_bw, ib_send_lat) on the same rxe link, in the same run, with the
 # same message size, iteration count and queue depth. Prints each number and

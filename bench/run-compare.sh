@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the registration comparison (sanverbs vs libfabric's MR cache vs raw
 # verbs, plus ib_write_bw) inside the rxe guest, prints the ratio table and
 # plots hit cost vs entries.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: build sanverbs and run sanverbs-demo on a real SoftRoCE
 # device (inside a QEMU guest with Debian's 6.1 kernel when this kernel has
 # no rxe; natively otherwise). Installs its own dependencies.

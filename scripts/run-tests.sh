@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite, from a fresh Debian 12 machine (as root):
 #   1. install dependencies (scripts/setup-deps.sh)
 #   2. build with -Werror

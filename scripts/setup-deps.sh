@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs every Debian 12 package the build, the tests, the guest rig and the
 # benchmarks need. Idempotent: asks apt only for what is missing, so a warm
 # machine pays nothing.

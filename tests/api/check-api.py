@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Description: the public API stays consistent and documented.
 
 Every symbol in the version script is declared in a public header and

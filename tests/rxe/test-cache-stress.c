@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: randomized multi-threaded stress of the registration cache
  * on rxe. Four threads, each with its own loopback QP pair, share 32
  * adjacent slots of one mapping and, for a few thousand operations, at

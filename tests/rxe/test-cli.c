@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the sanverbs CLI against a real device. `sanverbs info`
  * lists the test device with an active port and its RoCEv2 GID.
  * `sanverbs stat PID` reads the live cache counters of a process that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the sanverbs CLI's argument handling and output shapes.
  * Bad usage exits 2 with nothing on stdout, --help/--version exit 0;
  * `info --json` and `stat --json` print one valid JSON document with the

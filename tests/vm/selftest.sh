@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # selftest.sh — prove the SoftRoCE rig end to end: boot the guest (or use the
 # native rxe), then check that real bytes move through rxe:
 #   - ibv_devinfo -d rxe0 shows PORT_ACTIVE; the exported GID index is the
