@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${SANVERBS_BUILD:-build}
 
-scripts/setup-deps.sh
+scripts/setup-deps.sh demo
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 
