@@ -7,7 +7,10 @@
 #   4. build the kernel module against Debian's 6.1 headers
 #   5. rxe and kmod suites on a real SoftRoCE device: inside a QEMU guest
 #      running Debian's 6.1 kernel (or natively if this kernel has rxe)
-#   6. one summary over all of it, ending in "N passed, N failed, N skipped"
+#   6. the Debian packages: dpkg-buildpackage, lintian, and in the guest
+#      install them, DKMS, pkg-config builds on rxe, man -w
+#      (scripts/test-packages.sh)
+#   7. one summary over all of it, ending in "N passed, N failed, N skipped"
 # Exit status is non-zero if anything failed, or if a device suite skipped.
 set -euo pipefail
 
@@ -61,6 +64,12 @@ logs+=("$build/meson-logs/guest.json")
 
 expect=(--expect-suite unit --expect-suite unit+vg --expect-suite rxe)
 [ ${#kmod_args[@]} -gt 0 ] && expect+=(--expect-suite kmod)
+
+step "Debian packages: build, lintian, install and use them in the guest"
+scripts/test-packages.sh "$build" || status=1
+logs+=("$build/meson-logs/packages.json")
+expect+=(--expect-suite packages)
+
 scripts/test-summary.py --no-device-skips "${expect[@]}" "${logs[@]}" ||
 	status=1
 exit $status
