@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # RDMA write bandwidth and send latency: sanverbs endpoints (and the SAN
 # provider's overlapped WSPRdmaWrite) vs perftest (ib_write_bw, ib_send_lat)
 # on the same rxe link, interleaved trial by trial so that no ratio spans

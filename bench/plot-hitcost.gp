@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: MIT
 # Hit cost vs number of cached entries, one line per system, from the data
-# files `sanverbs bench --data DIR` writes (hit_entries-<label>.dat:
+# files `sanverbs-bench --data DIR` writes (hit_entries-<label>.dat:
 # entries median min max). Systems without a cache are drawn flat at their
 # reg+dereg cost: that is what every "hit" costs them.
 #

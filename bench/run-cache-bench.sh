@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the registration-cache benchmark in the rxe guest and prints its
 # ratios. Usage: bench/run-cache-bench.sh [BUILD_DIR] [-q] [--callgrind]
 #   BUILD_DIR    a configured meson build (default: build); it is rebuilt

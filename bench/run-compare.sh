@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the registration comparison (sanverbs vs libfabric's MR cache vs raw
 # verbs, plus ib_write_bw) inside the rxe guest, prints the ratio table and
 # plots hit cost vs entries.
@@ -9,7 +10,7 @@
 #   --out DIR     where results go (default: DIR/bench-results):
 #                 table.txt, results.json, data/*.dat, hitcost.png
 #   --timeout SEC bound on the guest run (default 2400)
-# Everything after -- goes to `sanverbs bench` (e.g. --quick, --trials 7).
+# Everything after -- goes to sanverbs-bench (e.g. --quick, --trials 7).
 # A peer that cannot run on rxe is named, with the reason, in the table's
 # notes; the script fails only when the rig or the build is missing.
 set -euo pipefail
@@ -33,7 +34,7 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 out=${out:-$build/bench-results}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 
-cli=$build/tools/sanverbs
+cli=$build/bench/sanverbs-bench
 [ -x "$cli" ] || { echo "run-compare: $cli missing: build first (ninja -C $build)" >&2; exit 1; }
 [ -x "$build/bench/sanverbs-compare" ] || {
 	echo "run-compare: $build/bench/sanverbs-compare missing: libfabric-dev was not found at meson setup (scripts/setup-deps.sh installs it)" >&2
@@ -46,7 +47,7 @@ rm -f "$out"/data/*.dat "$out/table.txt" "$out/results.json"
 "$top/tests/vm/fetch-guest.sh" >/dev/null
 status=0
 "$top/tests/vm/run.sh" --timeout "$timeout" --rw "$out" -- \
-	"$cli" bench --data "$out/data" --json-out "$out/results.json" "$@" \
+	"$cli" --data "$out/data" --json-out "$out/results.json" "$@" \
 	> "$out/table.txt" || status=$?
 cat "$out/table.txt"
 if [ $status -ne 0 ]; then

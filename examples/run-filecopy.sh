@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Copies a 5 MiB random file from side A to side B with wsp-filecopy and
 # compares it. Run on an rxe host:
 #   tests/vm/run.sh --rw $PWD/build -- examples/run-filecopy.sh build

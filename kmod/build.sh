@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # build.sh — build kmod/sanverbs.ko for the test guest's kernel and print the
 # path of the .ko on stdout (the only thing printed there).
 #

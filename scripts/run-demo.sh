@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: build sanverbs and run sanverbs-demo between two machines on
 # real SoftRoCE devices: two QEMU guests joined by an Ethernet link, guest A
 # on Debian 12's 6.1 kernel and guest B on Debian's 6.12, side B of the demo
@@ -10,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${SANVERBS_BUILD:-build}
 
-scripts/setup-deps.sh
+scripts/setup-deps.sh demo
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite, from a fresh Debian 12 machine (as root):
 #   1. install dependencies (scripts/setup-deps.sh)
 #   2. build with -Werror
@@ -12,7 +13,9 @@
 #   6. the unit suite under ASan+UBSan on the host, the rxe and kmod suites
 #      under them in a 6.1 guest, and the fuzz targets for a bounded time
 #      (scripts/test-sanitize.sh)
-#   7. one summary over all of it, ending in "N passed, N failed, N skipped",
+#   7. the Debian packages: dpkg-buildpackage in a fresh copy, lintian, a
+#      DKMS build of the packaged module (scripts/test-packages.sh)
+#   8. one summary over all of it, ending in "N passed, N failed, N skipped",
 #      each device suite named with its kernel
 # Exit status is non-zero if anything failed, or if a device suite skipped.
 set -euo pipefail
@@ -79,6 +82,12 @@ done
 expect+=(--expect-suite "rxe@two guests $kver_a+$kver_b")
 expect+=(--expect-suite unit+asan --expect-suite rxe+asan --expect-suite kmod+asan)
 expect+=(--expect-suite fuzz)
+
+step "Debian packages: build, lintian, DKMS"
+scripts/test-packages.sh "$build" || status=1
+logs+=("$build/meson-logs/packages.json")
+expect+=(--expect-suite packages)
+
 scripts/test-summary.py --no-device-skips "${expect[@]}" "${logs[@]}" ||
 	status=1
 exit $status

@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package the build, the tests, the guest rig and the
-# benchmarks need. Idempotent: asks apt only for what is missing, so a warm
-# machine pays nothing.
+# SPDX-License-Identifier: MIT
+# Installs the Debian 12 packages a task needs, and only those:
+#   setup-deps.sh demo    build the library and tools, boot the rxe guest
+#   setup-deps.sh tests   (default) also the test suites, valgrind, the
+#                         peers the benchmarks compare with, and what the
+#                         Debian package test needs (debhelper, DKMS,
+#                         lintian, pandoc)
+# Idempotent: asks apt only for what is missing, so a warm machine pays
+# nothing. apt's progress (each package fetched and set up) is shown.
 set -euo pipefail
 
-PKGS=(
-	build-essential g++ pkg-config meson ninja-build
+profile=${1:-tests}
+demo=(
+	build-essential pkg-config meson ninja-build
 	libibverbs-dev librdmacm-dev ibverbs-providers rdma-core
-	ibverbs-utils rdmacm-utils perftest
-	check valgrind
-	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod iproute2 xz-utils python3
-	libfabric-dev libfabric-bin libucx-dev ucx-utils gnuplot-nox
 )
+tests=(
+	"${demo[@]}"
+	g++ check valgrind
+	clang libclang-rt-14-dev
+	ibverbs-utils rdmacm-utils perftest
+	libfabric-dev libfabric-bin libucx-dev ucx-utils gnuplot-nox
+	debhelper dh-dkms dkms lintian pandoc fakeroot man-db
+)
+case $profile in
+demo) PKGS=("${demo[@]}") ;;
+tests) PKGS=("${tests[@]}") ;;
+*) echo "usage: setup-deps.sh [demo|tests]" >&2; exit 2 ;;
+esac
 
 missing=()
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null |
+	sed -n 's/ install ok installed$//p')
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$p")
+	[[ $'\n'$installed$'\n' == *$'\n'"$p"$'\n'* ]] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -25,7 +42,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "setup-deps: need root to install: ${missing[*]}" >&2
 	exit 1
 fi
-echo "setup-deps: installing ${missing[*]}"
+echo "setup-deps: ${#missing[@]} packages missing for the $profile: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+echo "setup-deps: apt-get update"
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# One line per package fetched and set up, so a slow mirror is visible.
+apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 \
+	"${missing[@]}" 2>&1 |
+	stdbuf -oL grep -E '^(Need to get|After this operation|Get:|Setting up|E:)' |
+	stdbuf -oL sed 's/^/setup-deps: /'
+exit "${PIPESTATUS[0]}"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The sanitizer and fuzzing part of the test command:
 #   1. an ASan+UBSan build (gcc, LeakSanitizer included) in build-asan/
 #   2. the unit suite under it on the host

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Sums meson's JSON test logs from the host and guest runs into one report.
 
 The README test command runs the unit suite on the host and the device

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,51 @@ static int emit_devices(struct jw *w, int json)
 	return n;
 }
 
+static const char info_usage[] =
+	"usage: sanverbs info [--json]\n"
+	"\n"
+	"What a process on this machine gets from sanverbs: RDMA devices,\n"
+	"ports and GIDs, the kernel module (/dev/sanverbs) and its ABI, the\n"
+	"userfaultfd mode, RLIMIT_MEMLOCK, and every SANVERBS_* setting the\n"
+	"libraries read with its value, default, source and meaning.\n"
+	"\n"
+	"  -j, --json   one JSON document instead of the tables\n"
+	"  -h, --help   this text\n";
+
+static void emit_settings(struct jw *w, int json)
+{
+	const struct cli_setting *st;
+	size_t n, i;
+
+	st = cli_settings(&n);
+	if (json)
+		jw_arr_begin(w, "settings");
+	else
+		printf("\nSettings (environment variables read by the "
+		       "libraries):\n");
+	for (i = 0; i < n; i++) {
+		const char *v = getenv(st[i].name);
+
+		if (json) {
+			jw_obj_begin(w, NULL);
+			jw_str(w, "name", st[i].name);
+			jw_str(w, "value", v ? v : st[i].def);
+			jw_str(w, "default", st[i].def);
+			jw_str(w, "source", v ? "environment" : "default");
+			jw_str(w, "read_by", st[i].component);
+			jw_str(w, "meaning", st[i].meaning);
+			jw_obj_end(w);
+		} else {
+			printf("  %-28s %s (%s)\n      %s; default %s; read by "
+			       "%s\n", st[i].name, v ? v : st[i].def,
+			       v ? "environment" : "default", st[i].meaning,
+			       st[i].def, st[i].component);
+		}
+	}
+	if (json)
+		jw_arr_end(w);
+}
+
 static void print_limit(const char *what, rlim_t v)
 {
 	if (v == RLIM_INFINITY)
@@ -284,13 +330,13 @@ int cli_info(int argc, char **argv)
 	int json = 0, i, env_ok;
 	struct jw w;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else {
-			fprintf(stderr, "usage: sanverbs info [--json]\n");
-			return CLI_EXIT_USAGE;
-		}
+	i = cli_std_opts(argc, argv, info_usage, &json);
+	if (i >= 0)
+		return i;
+	if (optind < argc) {
+		fprintf(stderr, "sanverbs info: unexpected argument '%s'\n"
+			"Try 'sanverbs info --help'.\n", argv[optind]);
+		return CLI_EXIT_USAGE;
 	}
 	probe_uffd(&u);
 	probe_kmod(&k);
@@ -301,7 +347,7 @@ int cli_info(int argc, char **argv)
 	if (json) {
 		jw_init(&w, stdout);
 		jw_obj_begin(&w, NULL);
-		jw_str(&w, "version", SV_CLI_VERSION);
+		jw_str(&w, "version", SV_VERSION);
 	}
 	emit_devices(&w, json);
 	if (json) {
@@ -346,6 +392,7 @@ int cli_info(int argc, char **argv)
 			jw_uint(&w, "max_bytes", attr.cache_max_bytes);
 		}
 		jw_obj_end(&w);
+		emit_settings(&w, 1);
 		jw_obj_end(&w);
 		jw_finish(&w);
 		return CLI_EXIT_OK;
@@ -387,5 +434,6 @@ int cli_info(int argc, char **argv)
 	} else {
 		printf("  the SANVERBS_* environment does not parse\n");
 	}
+	emit_settings(NULL, 0);
 	return CLI_EXIT_OK;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON writer and argument helpers of the CLI. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -136,4 +138,34 @@ int cli_parse_uint(const char *s, unsigned long lo, unsigned long hi,
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int cli_std_opts(int argc, char **argv, const char *usage, int *json)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *name = argv[0];
+	int c;
+
+	/* getopt names the bad option after argv[0]: "sanverbs info: ..." */
+	argv[0] = (char *)(strcmp(name, "info") ? "sanverbs stat" :
+			   "sanverbs info");
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		case 'j':
+			*json = 1;
+			break;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	argv[0] = name;
+	return -1;
 }

@@ -3,6 +3,7 @@
  * "sanverbs.<pid>" abstract unix socket (SANVERBS_STATS=1). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,17 @@ static void json_proc(struct jw *w, const struct sproc *p)
 	jw_obj_end(w);
 }
 
+static const char stat_usage[] =
+	"usage: sanverbs stat [--json] [PID...]\n"
+	"\n"
+	"Cache counters of running processes that set SANVERBS_STATS=1 (all\n"
+	"of them when no PID is given), one line per open context: hits,\n"
+	"misses, hit ratio, evictions, invalidations, uncached registrations,\n"
+	"cached entries and bytes pinned.\n"
+	"\n"
+	"  -j, --json   one JSON document instead of the table\n"
+	"  -h, --help   this text\n";
+
 int cli_stat(int argc, char **argv)
 {
 	static char buf[65536];
@@ -205,20 +217,24 @@ int cli_stat(int argc, char **argv)
 	struct sproc *p;
 	struct jw w;
 
-	for (i = 1; i < argc; i++) {
+	i = cli_std_opts(argc, argv, stat_usage, &json);
+	if (i >= 0)
+		return i;
+	for (i = optind; i < argc; i++) {
 		unsigned long v;
 
-		if (!strcmp(argv[i], "--json")) {
-			json = 1;
-		} else if (!cli_parse_uint(argv[i], 1, 4194304, &v) &&
-			   npids < MAX_PIDS) {
-			pids[npids++] = (long)v;
-			explicit = 1;
-		} else {
-			fprintf(stderr, "usage: sanverbs stat [--json] "
-				"[PID...]\n");
+		if (cli_parse_uint(argv[i], 1, 4194304, &v)) {
+			fprintf(stderr, "sanverbs stat: '%s' is not a process "
+				"id\nTry 'sanverbs stat --help'.\n", argv[i]);
 			return CLI_EXIT_USAGE;
 		}
+		if (npids == MAX_PIDS) {
+			fprintf(stderr, "sanverbs stat: more than %d process "
+				"ids\n", MAX_PIDS);
+			return CLI_EXIT_USAGE;
+		}
+		pids[npids++] = (long)v;
+		explicit = 1;
 	}
 	if (!explicit)
 		npids = discover(pids, MAX_PIDS);

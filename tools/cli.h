@@ -6,6 +6,7 @@
 #ifndef SV_CLI_H
 #define SV_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -36,12 +37,27 @@ void jw_null(struct jw *w, const char *key);
 /* Ends the document with a newline. */
 void jw_finish(struct jw *w);
 
+/* Parses the options of a subcommand (argv[0] is its name) that takes only
+ * --json and --help: -1 to go on (operands from optind), or the exit
+ * status to return now (help printed from @usage on stdout, or the bad
+ * option named on stderr). */
+int cli_std_opts(int argc, char **argv, const char *usage, int *json);
+
 /* Parses a decimal in [lo, hi]; 0 or -1. */
 int cli_parse_uint(const char *s, unsigned long lo, unsigned long hi,
 		   unsigned long *out);
 
+/* One SANVERBS_* environment variable a library reads. */
+struct cli_setting {
+	const char *name;
+	const char *component; /* the library that reads it */
+	const char *def;       /* default, as a user would write it */
+	const char *meaning;
+};
+
+const struct cli_setting *cli_settings(size_t *n);
+
 int cli_info(int argc, char **argv);
 int cli_stat(int argc, char **argv);
-int cli_bench(int argc, char **argv);
 
 #endif

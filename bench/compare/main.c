@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* sanverbs-compare: runs the registration measures and stale-hit scenarios
  * against ONE system in this process and prints records (out.h). The
- * sanverbs CLI ("sanverbs bench") runs one process per system, because
+ * benchmark runner (sanverbs-bench) runs one process per system, because
  * libfabric reads its cache settings once per process, and builds the ratio
  * table from all of them. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The comparison's peer: tools/loopqp.h on a caller-given PD, plus a
+/* The comparison's peer: tests/common/loopqp.h on a caller-given PD, plus a
  * pipelined write for bandwidth (see peer.h). */
 #include <errno.h>
 #include <string.h>

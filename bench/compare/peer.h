@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The peer of every system in the comparison: a loopback RC QP pair
- * (tools/loopqp.h) on whatever PD that system registers in, since libfabric
+ * (tests/common/loopqp.h) on whatever PD that system registers in, since libfabric
  * and raw verbs own their PDs. */
 #ifndef CMP_PEER_H
 #define CMP_PEER_H

@@ -13,10 +13,11 @@
 
 #include "cli-run.h"
 
-const char *cli_path(void)
+/* $@env, else @rel relative to this test's directory (build/tests/). */
+static const char *build_path(const char *env_name, const char *rel,
+			      char *path, size_t len)
 {
-	static char path[PATH_MAX];
-	const char *env = getenv("SANVERBS_CLI");
+	const char *env = getenv(env_name);
 	char self[PATH_MAX];
 	ssize_t n;
 	char *slash;
@@ -25,37 +26,78 @@ const char *cli_path(void)
 		return env;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
-		return "sanverbs";
+		return rel;
 	self[n] = 0;
 	slash = strrchr(self, '/');
 	if (slash)
 		*slash = 0;
-	if (snprintf(path, sizeof(path), "%s/../tools/sanverbs", self) >=
-	    (int)sizeof(path))
-		return "sanverbs";
+	if ((size_t)snprintf(path, len, "%s/%s", self, rel) >= len)
+		return rel;
 	return path;
+}
+
+const char *cli_path(void)
+{
+	static char path[PATH_MAX];
+
+	return build_path("SANVERBS_CLI", "../tools/sanverbs", path,
+			  sizeof(path));
+}
+
+const char *bench_path(void)
+{
+	static char path[PATH_MAX];
+
+	return build_path("SANVERBS_BENCH", "../bench/sanverbs-bench", path,
+			  sizeof(path));
+}
+
+static char *slurp(FILE *f)
+{
+	long n;
+	char *s;
+
+	if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET))
+		return NULL;
+	s = calloc(1, (size_t)n + 1);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 int cli_run(struct cli_result *r, const char *const *args,
 	    const char *const *env, int timeout_s)
 {
+	return prog_run(r, cli_path(), args, env, timeout_s);
+}
+
+int prog_run(struct cli_result *r, const char *prog, const char *const *args,
+	     const char *const *env, int timeout_s)
+{
 	const char *argv[32];
 	size_t cap = 4096;
 	int fd[2], st, i, n = 0;
 	time_t t0 = time(NULL);
+	FILE *err;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
-	argv[n++] = cli_path();
+	argv[n++] = prog;
 	for (i = 0; args && args[i] && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	r->out = malloc(cap);
-	if (!r->out || pipe(fd))
+	err = tmpfile();
+	if (!r->out || !err || pipe(fd))
 		return -ENOMEM;
+	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
 		dup2(fd[1], 1);
+		dup2(fileno(err), 2);
 		close(fd[0]);
 		close(fd[1]);
 		for (i = 0; env && env[i]; i++)
@@ -91,7 +133,18 @@ int cli_run(struct cli_result *r, const char *const *args,
 	close(fd[0]);
 	waitpid(pid, &st, 0);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return 0;
+	r->err = slurp(err);
+	fclose(err);
+	if (!r->err)
+		r->err = calloc(1, 1);
+	return r->err ? 0 : -ENOMEM;
+}
+
+void cli_result_free(struct cli_result *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
 }
 
 /* Recursive-descent JSON syntax check (RFC 8259). */

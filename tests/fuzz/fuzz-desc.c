@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: libFuzzer target for the remote-descriptor parser, the one
  * parser in the library fed bytes straight from the network. Whatever the
  * bytes: sanverbs_desc_parse never reads past @size, and what it accepts is

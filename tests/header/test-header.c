@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sanverbs.h compiles alone as ISO C11 with -pedantic -Werror
  * (meson builds this file with exactly those flags); the run checks that the
  * constants a port relies on keep their documented values. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Description: sanverbs.h compiles as C++ (extern "C", no C-only syntax) and
 // its symbols have C linkage, so a C++ port links against libsanverbs.
 #include "sanverbs.h"

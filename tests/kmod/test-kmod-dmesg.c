@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the kernel log is clean. Runs after every other test of the
  * device suites (meson priority) and fails on any line of the kernel log
  * since boot that reports a kernel bug: BUG, WARNING, Oops, general

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: /dev/sanverbs as an interface. The ABI handshake matches the
  * shared header; the module unloads and reloads with a parameter; every
  * malformed request (unknown command, zero, unaligned, wrapping or

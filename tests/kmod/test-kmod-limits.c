@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: what an unprivileged user (uid 65534) can make the module
  * hold is charged to that user. RLIMIT_MEMLOCK bounds PIN and ALLOC through
  * mm->pinned_vm (VmPin) as it bounds ibv_reg_mr(), and CAP_IPC_LOCK is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: low-memory buffers from /dev/sanverbs. Contiguous and
  * page-by-page buffers lie below 4 GiB page for page (read as root from
  * /proc/self/pagemap), come zeroed, and a peer QP RDMA-writes into them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the mmu_interval_notifier monitor (src/monitor/kmod.c against
  * the contract of monitor.h). munmap, madvise(DONTNEED) and mremap of a
  * watched range make still_valid() false by the time the call returns and

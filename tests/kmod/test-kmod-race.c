@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: concurrent calls on one /dev/sanverbs file, from threads and
  * from a forked process sharing it, as an unprivileged user (uid 65534).
  * ALLOC and PIN whose answer cannot be copied out (the argument lies in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: system-address mappings (MmGetSystemAddressForMdlSafe via
  * /dev/sanverbs). A peer QP RDMA-writes into an application buffer; its
  * alias, made from pinned pages, shows every byte, still does after the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the registration cache's contract on rxe, with real bytes.
  * Hits and misses are counted; remote access is exactly what was asked and
  * a dropped rkey is refused by the device while local entries stay cached;

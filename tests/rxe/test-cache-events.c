@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: every way an application can change a cached range is seen
  * before the changing call returns. For munmap, MADV_DONTNEED, MADV_REMOVE
  * on shared memory, mremap (move, shrink), mmap(MAP_FIXED) over the range,

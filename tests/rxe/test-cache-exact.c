@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: a registration never grants more than the process's memory
  * allows at that moment, cached or not, under either monitor. Each case
  * moves real bytes on rxe and checks where they went:

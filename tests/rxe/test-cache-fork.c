@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the cache across fork() and without privileges, on rxe.
  * Fork: the parent's cached registration stays exact. A child that writes
  * to and unmaps its copy of a cached buffer neither hangs (the monitor is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: remote-access registrations as memory windows over cached
  * local entries, with real RDMA bytes. Re-registering a range for remote
  * access is a cache hit that hands out a new rkey each time; the peer's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: randomized multi-threaded stress of the registration cache
  * on rxe, with every kind of mapping change a process can make. Four
  * threads, each with its own loopback QP pair, share 32 adjacent slots of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the sanverbs CLI against a real device. `sanverbs info`
  * lists the test device with an active port and its RoCEv2 GID.
  * `sanverbs stat PID` reads the live cache counters of a process that
@@ -42,13 +43,13 @@ START_TEST(info_lists_device)
 	ck_assert_msg(strstr(r.out, want), "%s not in %s", want, r.out);
 	ck_assert_ptr_nonnull(strstr(r.out, "\"state\":\"active\""));
 	ck_assert_ptr_nonnull(strstr(r.out, "\"type\":\"RoCEv2\""));
-	free(r.out);
+	cli_result_free(&r);
 
 	ck_assert_int_eq(cli_run(&r, (const char *const[]){ "info", NULL },
 				 NULL, 60), 0);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.out, "port 1: active"));
-	free(r.out);
+	cli_result_free(&r);
 }
 END_TEST
 
@@ -71,7 +72,7 @@ START_TEST(info_module_line)
 		 * number, which info shows and the library refuses). */
 		ck_assert_ptr_nonnull(strstr(r.out, "\"abi\":null"));
 	}
-	free(r.out);
+	cli_result_free(&r);
 }
 END_TEST
 
@@ -141,14 +142,14 @@ START_TEST(stat_reads_live_counters)
 			 (long long)st1.bytes_pinned);
 	ck_assert_int_eq(ctx_counter(r.out, "invalidations"),
 			 (long long)st1.invalidations);
-	free(r.out);
+	cli_result_free(&r);
 
 	/* Discovery without a PID finds this process too. */
 	ck_assert_int_eq(cli_run(&r, (const char *const[]){ "stat", NULL },
 				 NULL, 30), 0);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.out, pid), "pid %s not in:\n%s", pid, r.out);
-	free(r.out);
+	cli_result_free(&r);
 
 	ck_assert_int_eq(sanverbs_mr_dereg(src_mr), 0);
 	sv_qp_pair_destroy(&pair);
@@ -156,7 +157,7 @@ START_TEST(stat_reads_live_counters)
 	ck_assert_int_eq(cli_run(&r, (const char *const[]){ "stat", pid,
 						      NULL }, NULL, 30), 0);
 	ck_assert_int_eq(r.status, 1);
-	free(r.out);
+	cli_result_free(&r);
 	munmap(buf, LEN);
 	munmap(src, LEN);
 }
@@ -174,7 +175,7 @@ START_TEST(stat_off_by_default)
 	ck_assert_int_eq(cli_run(&r, (const char *const[]){ "stat", pid,
 						      NULL }, NULL, 30), 0);
 	ck_assert_int_eq(r.status, 1);
-	free(r.out);
+	cli_result_free(&r);
 	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
 }
 END_TEST

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sanverbs_ctx_attach() on a protection domain the test made
  * itself with plain verbs (ibv_open_device, ibv_alloc_pd, its own CQ and
  * RC QP pair): registrations through the cache carry keys of that PD, and

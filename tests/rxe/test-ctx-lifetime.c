@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: a context and its handles over their lifetime, on rxe.
  * In a child of fork() every call through the parent's context or handles
  * is -ECHILD and changes nothing: afterwards the parent's registration

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: endpoints between two processes over rxe (two namespaces with
  * one rxe device each when the rig provides them). Connect/accept and
  * send/recv of many sizes; RDMA write and read from 1 byte to 16 MiB against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: MM_PAGE_PRIORITY under real memory pressure, in the test
  * guest only (it eats most of the machine's memory, so it skips elsewhere).
  * The test populates anonymous memory until MemAvailable sits between

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: MDLs with real bytes on rxe. A peer QP RDMA-writes into a
  * pool buffer that an MDL locked, and every byte is read back through the
  * MDL's system address (also after the application unmapped the buffer,

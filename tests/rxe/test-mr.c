@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: registrations move real bytes on rxe. A peer QP RDMA-writes
  * into a registered buffer (every byte checked), RDMA-reads from it, is
  * refused by the device when the access was not granted, and is refused once

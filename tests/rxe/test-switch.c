@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: a test switch, the way the Windows Sockets switch drives a
  * SAN provider: it loads libsanverbs-provider with dlopen() and reaches it
  * only through WSPStartupEx (procedure table, upcall table of its own) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the Mm* / IoAllocateMdl shims a ported proxy driver calls.
  * An MDL probed and locked for write returns STATUS_SUCCESS and its pinned
  * pages feed an RDMA write on rxe (every byte checked); read-only and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the WSP* layer between two processes over rxe, only through
  * Windows-shaped calls. A listening SOCKET accepts a connection; the peer
  * registers a MEM_WRITE and a MEM_READ region and sends their descriptors

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: every public core function rejects bad arguments (NULL
  * handles, zero length, wrapping ranges, unknown access bits, unknown
  * monitor, reserved flags) with -EINVAL before touching any device. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sanverbs_ctx_attr_init() applies the documented defaults and
  * the SANVERBS_* environment overrides, and rejects values that do not parse
  * instead of silently using a default. */

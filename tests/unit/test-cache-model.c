@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the cache core (src/cache/, no device) against a reference
  * model, over random sequences of register, deregister, monitor events
  * (userfaultfd-like: reported at once under the cache lock; kmod-like:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the remote-descriptor wire format. Encoding round-trips in
  * network byte order; a short buffer gets -ENOSPC and the size it needs; a
  * forged, truncated, wrong-version, empty, wrapping or access-less

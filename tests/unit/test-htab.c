@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the cache's hit index (src/cache/htab.c, open addressing
  * with backward-shift deletion) agrees with a brute-force list on random
  * inserts, removals, growth, cover lookups and lookups by entry, with many

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the cache's interval tree (src/lib/itree.c) agrees with a
  * brute-force list on random inserts, removals, cover queries (the hit
  * lookup) and overlap queries (invalidation), including duplicate and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the per-page lock counts behind MDL locking, through the
  * mlock/munlock seam. Overlapping ranges call mlock only for pages that go
  * from 0 to 1 and munlock only for pages that go from 1 to 0, in

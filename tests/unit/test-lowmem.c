@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sanverbs_lowmem_* without the kernel module (forced with
  * SANVERBS_KMOD_DEV pointing nowhere). A mask that covers every physical
  * address gets resident, zeroed, mlock()ed pages and says so; a 32-bit mask

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the module-free system address of MDLs over memfd pool
  * buffers (no RDMA device: pools without a ctx are mlocked). The alias shows
  * the same bytes both ways, is the same address on repeated calls, is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: MDLs on the host kernel, no RDMA device. Probe-and-lock is
  * tried for read, write and modify access against read-write, read-only,
  * PROT_NONE, unmapped, partially unmapped and past-EOF file mappings and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: misuse of the handles that need no device fails cleanly.
  * Freeing an MDL, a low-memory buffer or a pool twice, or calling through
  * one after its free, is -EINVAL (their memory is type-stable, so this is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sanverbs_pool_create() refuses a pool it could never pin,
  * before populating any of it. Over RLIMIT_MEMLOCK without CAP_IPC_LOCK it
  * is -ENOMEM with the process's peak RSS unchanged (populating first let

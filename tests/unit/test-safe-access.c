@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the fault-safe copy helper every library access to
  * application memory goes through. Reads from and writes to unmapped,
  * PROT_NONE, read-only and half-unmapped buffers return -EFAULT instead

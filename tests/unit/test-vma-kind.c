@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: sv_range_anonymous() tells anonymous memory (private, shared
  * anonymous, heap) from file mappings (memfd shared and private, regular
  * files) and from holes, across VMA boundaries; the userfaultfd monitor

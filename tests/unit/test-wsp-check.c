@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Description: the WSP descriptor and buffer-list checks (wsp_check_rdma),
  * a pure function, on the host: a good request passes with its total; a
  * local buffer whose distance into its registration plus its length wraps

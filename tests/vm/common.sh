@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # the variables are for the scripts that source this
 # Helpers shared by the tests/vm scripts. Sourced, never executed.

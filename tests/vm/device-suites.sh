@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # device-suites.sh — the device part of scripts/run-tests.sh, run on guest A
 # of a pair (tests/vm/run.sh --pair): one boot of two guests for everything.
 #   1. the rxe and kmod suites on guest A's kernel     (testlog dev-a)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # fetch-guest.sh — fetch and prepare everything the SoftRoCE test guest needs.
 #
 # The host kernel has no RDMA stack and cannot load modules, so tests that need

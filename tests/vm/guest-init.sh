@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # guest-init.sh — stage 2 of the test guest, PID 1 after switch_root.
 #
 # Stage 1 (the busybox initramfs made by fetch-guest.sh) has mounted the host's

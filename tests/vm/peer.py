@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """peer.py - run commands on guest B of a two-guest rig (run.sh --pair).
 
 Guest B runs `peer.py serve`: it listens on its link address and runs what

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run.sh — run a command as root on a machine that has a SoftRoCE (rxe) device.
 #
 # Usage: run.sh [--kernel K] [--timeout SEC] [--rw DIR]... [--kmod PATH.ko]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # rxe-setup.sh — create the SoftRoCE devices the tests use. Sourced, never
 # executed: by guest-init.sh inside the QEMU guest, and by run.sh directly on

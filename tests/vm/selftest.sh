@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # selftest.sh — prove the SoftRoCE rig end to end, on each guest kernel and in
 # both modes. One guest per kernel (or the native rxe), checking that real
 # bytes move through rxe:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # side-check.sh — the smallest program under the two-host --side convention,
 # for selftest.sh: peer.py pair must run side B on guest B and side A on
 # guest A, both with the pair's link variables. Side B exits 3 on purpose,

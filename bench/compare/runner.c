@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* sanverbs bench: runs sanverbs-compare once per system (libfabric reads
+/* sanverbs-bench: runs sanverbs-compare once per system (libfabric reads
  * its cache settings once per process), then ib_write_bw on the same
  * device, and prints medians, spreads and ratios from that one run. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <infiniband/verbs.h>
 
 #include "cli.h"
 
@@ -90,7 +93,7 @@ struct bopts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sanverbs bench [--json] [--quick] [--trials N] "
+		"usage: sanverbs-bench [--json] [--quick] [--trials N] "
 		"[--max-entries N]\n"
 		"                      [--stale-runs N] [--threads N] "
 		"[--systems LIST]\n"
@@ -100,15 +103,17 @@ static void usage(FILE *f)
 		"[--json-out FILE]\n"
 		"                      [--no-ib-write-bw] [--compare PATH]\n"
 		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx "
-		"(default: all)\n");
+		"(default: all)\n"
+		"Runs in the build tree (build/bench/); bench/run-compare.sh "
+		"runs it on rxe.\n");
 }
 
-/* The compare program: --compare, $SANVERBS_COMPARE, next to this binary
- * in a build tree (../bench/), or the installed libexec copy. */
+/* The compare program: --compare, $SANVERBS_COMPARE, or the one built
+ * next to this binary. */
 static const char *find_compare(const char *given, char *buf, size_t len)
 {
-	char self[PATH_MAX];
 	const char *env = getenv("SANVERBS_COMPARE");
+	char self[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
@@ -117,19 +122,14 @@ static const char *find_compare(const char *given, char *buf, size_t len)
 	if (env && *env)
 		return env;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = 0;
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = 0;
-			int m = snprintf(buf, len,
-					 "%s/../bench/sanverbs-compare", self);
-
-			if (m > 0 && (size_t)m < len && !access(buf, X_OK))
-				return buf;
-		}
-	}
-	snprintf(buf, len, "%s/sanverbs/sanverbs-compare", SV_LIBEXECDIR);
+	if (n <= 0)
+		return "sanverbs-compare";
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = 0;
+	if ((size_t)snprintf(buf, len, "%s/sanverbs-compare", self) >= len)
+		return "sanverbs-compare";
 	return buf;
 }
 
@@ -504,7 +504,7 @@ static void print_tables(const struct run *r, const struct bopts *o)
 	long params[32];
 	int s, i, n, b = sys_index(r, r->baseline);
 
-	printf("sanverbs bench on %s: median [min-max] of %lu trials%s\n\n",
+	printf("sanverbs-bench on %s: median [min-max] of %lu trials%s\n\n",
 	       r->device[0] ? r->device : "?", o->trials,
 	       o->quick ? " (--quick sizes)" : "");
 	for (s = 0; s < r->nsys; s++)
@@ -791,67 +791,110 @@ static int write_data(const struct run *r, const char *dir)
 	return 0;
 }
 
-int cli_bench(int argc, char **argv)
+/* Fails early, in one sentence, when there is no device to measure on. */
+static int have_device(void)
 {
+	struct ibv_device **list;
+	int n = 0;
+
+	list = ibv_get_device_list(&n);
+	if (!list) {
+		fprintf(stderr, "sanverbs-bench: no RDMA device: %s\n",
+			errno == ENOSYS ? "this kernel has no RDMA stack" :
+			strerror(errno));
+		return 0;
+	}
+	ibv_free_device_list(list);
+	if (!n)
+		fprintf(stderr, "sanverbs-bench: no RDMA device (load a driver "
+			"or create one: rdma link add rxe0 type rxe netdev "
+			"IFACE)\n");
+	return n > 0;
+}
+
+static int parse_num(const char *opt, const char *v, unsigned long lo,
+		     unsigned long hi, unsigned long *out)
+{
+	if (!cli_parse_uint(v, lo, hi, out))
+		return 0;
+	fprintf(stderr, "sanverbs-bench: %s wants a number in [%lu, %lu], "
+		"not '%s'\n", opt, lo, hi, v);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_TRIALS = 256, O_MAXENT, O_STALE, O_THREADS, O_SYSTEMS,
+	       O_ONLY, O_COMPARE, O_DATA, O_JSON_OUT, O_BASELINE, O_NOIBW };
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "no-ib-write-bw", no_argument, NULL, O_NOIBW },
+		{ "trials", required_argument, NULL, O_TRIALS },
+		{ "max-entries", required_argument, NULL, O_MAXENT },
+		{ "stale-runs", required_argument, NULL, O_STALE },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "systems", required_argument, NULL, O_SYSTEMS },
+		{ "only", required_argument, NULL, O_ONLY },
+		{ "compare", required_argument, NULL, O_COMPARE },
+		{ "data", required_argument, NULL, O_DATA },
+		{ "json-out", required_argument, NULL, O_JSON_OUT },
+		{ "baseline", required_argument, NULL, O_BASELINE },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct bopts o = { .trials = 5, .max_entries = 100000,
 			   .stale_runs = 20, .threads = 4, .ib_write_bw = 1,
 			   .baseline = "sanverbs" };
 	char cbuf[PATH_MAX];
 	const char *compare;
 	struct run *r;
-	int i, s, failed = 0;
+	int i, s, c, bad = 0, failed = 0;
 	double t0;
 
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(a, "--json")) {
-			o.json = 1;
-		} else if (!strcmp(a, "--quick")) {
-			o.quick = 1;
-		} else if (!strcmp(a, "--no-ib-write-bw")) {
-			o.ib_write_bw = 0;
-		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return CLI_EXIT_OK;
-		} else if (v && !strcmp(a, "--trials")) {
-			if (cli_parse_uint(v, 1, 64, &o.trials))
-				goto bad;
-			i++;
-		} else if (v && !strcmp(a, "--max-entries")) {
-			if (cli_parse_uint(v, 1000, 200000, &o.max_entries))
-				goto bad;
-			i++;
-		} else if (v && !strcmp(a, "--stale-runs")) {
-			if (cli_parse_uint(v, 1, 10000, &o.stale_runs))
-				goto bad;
-			i++;
-		} else if (v && !strcmp(a, "--threads")) {
-			if (cli_parse_uint(v, 1, 64, &o.threads))
-				goto bad;
-			i++;
-		} else if (v && !strcmp(a, "--systems")) {
-			o.systems = v;
-			i++;
-		} else if (v && !strcmp(a, "--only")) {
-			o.only = v;
-			i++;
-		} else if (v && !strcmp(a, "--compare")) {
-			o.compare = v;
-			i++;
-		} else if (v && !strcmp(a, "--data")) {
-			o.data = v;
-			i++;
-		} else if (v && !strcmp(a, "--json-out")) {
-			o.json_out = v;
-			i++;
-		} else if (v && !strcmp(a, "--baseline")) {
-			o.baseline = v;
-			i++;
-		} else {
-			goto bad;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "hjq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return CLI_EXIT_OK;
+		case 'j': o.json = 1; break;
+		case 'q': o.quick = 1; break;
+		case O_NOIBW: o.ib_write_bw = 0; break;
+		case O_TRIALS:
+			bad |= parse_num("--trials", optarg, 1, 64, &o.trials);
+			break;
+		case O_MAXENT:
+			bad |= parse_num("--max-entries", optarg, 1000, 200000,
+					 &o.max_entries);
+			break;
+		case O_STALE:
+			bad |= parse_num("--stale-runs", optarg, 1, 10000,
+					 &o.stale_runs);
+			break;
+		case O_THREADS:
+			bad |= parse_num("--threads", optarg, 1, 64,
+					 &o.threads);
+			break;
+		case O_SYSTEMS: o.systems = optarg; break;
+		case O_ONLY: o.only = optarg; break;
+		case O_COMPARE: o.compare = optarg; break;
+		case O_DATA: o.data = optarg; break;
+		case O_JSON_OUT: o.json_out = optarg; break;
+		case O_BASELINE: o.baseline = optarg; break;
+		default: bad = 1; break; /* getopt named the option */
 		}
 	}
+	if (!bad && optind < argc) {
+		fprintf(stderr, "sanverbs-bench: unexpected argument '%s'\n",
+			argv[optind]);
+		bad = 1;
+	}
+	if (bad) {
+		fprintf(stderr, "Try 'sanverbs-bench --help'.\n");
+		return CLI_EXIT_USAGE;
+	}
+	/* A given compare program may be a stand-in that needs no device. */
+	if (!o.compare && !getenv("SANVERBS_COMPARE") && !have_device())
+		return CLI_EXIT_FAIL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return CLI_EXIT_FAIL;
@@ -860,18 +903,18 @@ int cli_bench(int argc, char **argv)
 		if (!o.systems || list_has(o.systems, all_systems[i].label))
 			r->sys[r->nsys++] = &all_systems[i];
 	if (!r->nsys) {
-		fprintf(stderr, "sanverbs bench: --systems names none of raw,"
+		fprintf(stderr, "sanverbs-bench: --systems names none of raw,"
 			"sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx\n");
 		free(r);
 		return CLI_EXIT_USAGE;
 	}
 	r->baseline = o.baseline;
 	if (sys_index(r, o.baseline) < 0 && !o.json)
-		fprintf(stderr, "sanverbs bench: baseline %s is not among the "
+		fprintf(stderr, "sanverbs-bench: baseline %s is not among the "
 			"systems run; no ratio table\n", o.baseline);
 	compare = find_compare(o.compare, cbuf, sizeof(cbuf));
 	if (access(compare, X_OK)) {
-		fprintf(stderr, "sanverbs bench: cannot run %s: %s (build "
+		fprintf(stderr, "sanverbs-bench: cannot run %s: %s (build "
 			"with libfabric-dev, or pass --compare)\n", compare,
 			strerror(errno));
 		free(r);
@@ -894,7 +937,7 @@ int cli_bench(int argc, char **argv)
 	fprintf(stderr, "[bench] done in %.0f s\n", (double)time(NULL) - t0);
 
 	if (o.data && write_data(r, o.data))
-		fprintf(stderr, "sanverbs bench: cannot write %s\n", o.data);
+		fprintf(stderr, "sanverbs-bench: cannot write %s\n", o.data);
 	if (o.json_out) {
 		FILE *f = fopen(o.json_out, "w");
 
@@ -902,7 +945,7 @@ int cli_bench(int argc, char **argv)
 			print_json(r, &o, f);
 			fclose(f);
 		} else {
-			fprintf(stderr, "sanverbs bench: cannot write %s: %s\n",
+			fprintf(stderr, "sanverbs-bench: cannot write %s: %s\n",
 				o.json_out, strerror(errno));
 		}
 	}
@@ -914,9 +957,4 @@ int cli_bench(int argc, char **argv)
 	/* A peer that cannot run is a result (said in the notes), not a
 	 * failure; only the run where nothing ran at all fails. */
 	return failed == s ? CLI_EXIT_FAIL : CLI_EXIT_OK;
-bad:
-	fprintf(stderr, "sanverbs bench: bad or incomplete argument '%s'\n",
-		argv[i]);
-	usage(stderr);
-	return CLI_EXIT_USAGE;
 }
