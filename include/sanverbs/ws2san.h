@@ -281,12 +281,13 @@ typedef int (*LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData,
 
 /* ---- socket-shaped calls: enough to get a connected SOCKET -------------- */
 
-/** Create a SAN socket (AF_INET, SOCK_STREAM; protocol 0). No device is
- *  chosen yet: bind or connect picks the RDMA device of the address. */
+/** Create a SAN socket (AF_INET or AF_INET6, SOCK_STREAM; protocol 0 or
+ *  6). No device is chosen yet: bind or connect picks the RDMA device of
+ *  the address. */
 SOCKET WSPSocket(int af, int type, int protocol,
 		 LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g, DWORD dwFlags,
 		 LPINT lpErrno);
-/** Bind to a local IPv4 address (struct sockaddr_in). */
+/** Bind to a local address (struct sockaddr_in or sockaddr_in6). */
 int WSPBind(SOCKET s, const struct sockaddr *name, int namelen, LPINT lpErrno);
 /** Listen on the bound address. */
 int WSPListen(SOCKET s, int backlog, LPINT lpErrno);
@@ -301,8 +302,8 @@ int WSPGetSockName(SOCKET s, struct sockaddr *name, LPINT namelen,
 SOCKET WSPAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 		 LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData,
 		 LPINT lpErrno);
-/** Connect to an IPv4 peer (struct sockaddr_in). The QoS and caller/callee
- *  data arguments must be NULL. */
+/** Connect to a peer (struct sockaddr_in or sockaddr_in6). The QoS
+ *  arguments must be NULL and caller/callee data empty (WSAEINVAL). */
 int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
 	       LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS,
 	       LPQOS lpGQOS, LPINT lpErrno);
@@ -571,7 +572,9 @@ typedef struct _WSPPROC_TABLE {
  * @p wVersionRequested is the highest SPI version the switch speaks; 2.2 or
  * later is accepted and 2.2 is used (*lpWSPData says so). Returns 0, or a
  * WSA error: WSAVERNOTSUPPORTED (below 2.2), WSAEFAULT (NULL table
- * pointers), WSASYSNOTREADY (no RDMA device).
+ * pointers), WSAEAFNOSUPPORT (@p lpProtocolInfo of another family),
+ * WSAEINVAL (already started with another upcall table). No device is
+ * opened here: a missing one shows at bind or connect.
  */
 int WSPStartupEx(WORD wVersionRequested, LPWSPDATA lpWSPData,
 		 LPWSAPROTOCOL_INFOW lpProtocolInfo,
