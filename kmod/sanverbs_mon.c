@@ -88,10 +88,13 @@ struct sv_mwatch {
  * refuse the split.
  *
  * PROTECTION_VMA is mprotect() (also NUMA hinting and userfaultfd
- * write-protect). Before 6.3 the range names the VMA, whose flags
- * mprotect_fixup() has already changed when it calls the notifier, so an
- * mprotect() that adds rights is not reported; without it the direction
- * is unknown and the event is reported.
+ * write-protect, which keep the rights). It is compared with the flags of
+ * the VMA, which mprotect_fixup() has already changed when it calls the
+ * notifier, so an mprotect() that adds rights is not reported. Before 6.3
+ * the range names the VMA; later the part of the range that overlaps the
+ * watch is looked up. Every caller holds the mmap lock or the VMA's lock,
+ * and VMAs are freed after an RCU grace period; with no VMA there, every
+ * right counts as lost.
  */
 static bool sv_event_relevant(const struct sv_mwatch *w,
 			      const struct mmu_notifier_range *range)
@@ -109,8 +112,20 @@ static bool sv_event_relevant(const struct sv_mwatch *w,
 	if (range->vma)
 		return READ_ONCE(w->prot) &
 		       ~(READ_ONCE(range->vma->vm_flags) & SV_PROT_MASK);
-#endif
 	return true;
+#else
+	{
+		struct vm_area_struct *vma;
+		unsigned long flags = 0;
+
+		rcu_read_lock();
+		vma = vma_lookup(range->mm, max_t(u64, range->start, w->start));
+		if (vma)
+			flags = READ_ONCE(vma->vm_flags);
+		rcu_read_unlock();
+		return READ_ONCE(w->prot) & ~(flags & SV_PROT_MASK);
+	}
+#endif
 }
 
 /*
