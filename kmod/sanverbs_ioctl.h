@@ -147,10 +147,12 @@ struct sanverbs_mon_event {
 #define SANVERBS_EVENT_KIND(flags) (((flags) >> SANVERBS_EVENT_KIND_SHIFT) & 0xffu)
 
 /*
- * Asks whether the last change of a watch (generation gen, flagged
+ * Asks whether the changes of a watch up to generation gen (events flagged
  * SANVERBS_EVENT_MAYBE_SPLIT) left the range mapping the same pages it did
- * before: 0 if so (the caller may take gen as its own again), -ESTALE if
- * the pages differ, another change followed, or the event was not a
+ * at WATCH: 0 if every change so far was a possible split and each split
+ * block still maps its huge page's pages (the caller may take gen as its
+ * own again), -ESTALE if the pages differ, gen is newer than the watch's
+ * generation, nothing changed, or any change since WATCH was not a
  * possible split.
  */
 struct sanverbs_revalidate {

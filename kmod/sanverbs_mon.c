@@ -18,6 +18,9 @@
 #include "sanverbs_priv.h"
 
 #define SV_MON_RING	4096u
+/* One fork() splits each pinned THP of a range: room for an 8 MiB range. */
+#define SV_SPLITS	4u
+#define SV_SPLITS_LOST	U32_MAX
 #define SV_MON_BATCH	16u
 #define SV_MON_RING_BYTES (SV_MON_RING * sizeof(struct sanverbs_mon_event))
 /* Charged to the caller's memcg; over its limit, -ENOMEM, not the OOM killer. */
@@ -48,10 +51,16 @@ struct sv_mwatch {
 	u64 len;
 	/* VM_READ/VM_WRITE every VMA of the range had at WATCH time. */
 	unsigned long prot;
-	/* Set by a possible huge pmd split (qlock): see sv_huge_pfn(). */
-	u64 split_gen;
-	unsigned long split_pfn;
-	unsigned long split_block;
+	/*
+	 * Every change since WATCH, as long as each was a possible huge pmd
+	 * split (qlock): see sv_huge_pfn(). SV_SPLITS_LOST once any other
+	 * change, or more possible splits than fit, happened.
+	 */
+	u32 nsplits;
+	struct {
+		unsigned long block;
+		unsigned long pfn;
+	} splits[SV_SPLITS];
 };
 
 /* What one watch counts against the budgets, on top of the monitor. */
@@ -64,23 +73,37 @@ struct sv_mwatch {
  * (every event but the protection and soft-dirty ones) or the rights the
  * range had when it was watched. A registration must not outlive either,
  * so an mprotect() that drops write (or all) access is an invalidation.
- * Protection events that leave the VMA's rights as they were are not:
- * fork() write-protects private pages (PROTECTION_PAGE) but pinned pages
- * stay mapped writable in the parent, writeback's page_mkclean() and
- * soft-dirty clearing restore write access on the next fault, NUMA hinting
- * makes PTEs inaccessible only until the next touch, and an mprotect() that
- * adds rights takes nothing; reporting those would empty the cache at every
- * fork. Before 6.3 the range names the VMA, whose flags mprotect_fixup()
- * has already changed when it calls the notifier; without it the direction
- * is unknown and the event is reported.
+ *
+ * PROTECTION_PAGE and SOFT_DIRTY only write-protect PTEs of pages that stay
+ * mapped, and never change the VMA's rights: 6.1 and 6.12 raise them from
+ * copy_page_range() (fork: pinned pages, which every registration's are,
+ * are copied for the child and stay mapped writable in the parent; an
+ * unpinned page that the parent later copies on write is reported then, by
+ * the fault's CLEAR), page_vma_mkclean_one() and wp_clean_pre_vma()
+ * (writeback and dirty tracking: the next fault restores write access to
+ * the same page) and clear_refs (soft-dirty). They are never reported, on
+ * any kernel: since 6.3 the range no longer names the VMA, and reporting
+ * them there made every fork() drop the parent's watches, and, coming
+ * after a THP split's CLEAR in the same fork, made SANVERBS_IOC_REVALIDATE
+ * refuse the split.
+ *
+ * PROTECTION_VMA is mprotect() (also NUMA hinting and userfaultfd
+ * write-protect, which keep the rights). It is compared with the flags of
+ * the VMA, which mprotect_fixup() has already changed when it calls the
+ * notifier, so an mprotect() that adds rights is not reported. Before 6.3
+ * the range names the VMA; later the part of the range that overlaps the
+ * watch is looked up. Every caller holds the mmap lock or the VMA's lock,
+ * and VMAs are freed after an RCU grace period; with no VMA there, every
+ * right counts as lost.
  */
 static bool sv_event_relevant(const struct sv_mwatch *w,
 			      const struct mmu_notifier_range *range)
 {
 	switch (range->event) {
-	case MMU_NOTIFY_PROTECTION_VMA:
 	case MMU_NOTIFY_PROTECTION_PAGE:
 	case MMU_NOTIFY_SOFT_DIRTY:
+		return false;
+	case MMU_NOTIFY_PROTECTION_VMA:
 		break;
 	default:
 		return true;
@@ -89,8 +112,20 @@ static bool sv_event_relevant(const struct sv_mwatch *w,
 	if (range->vma)
 		return READ_ONCE(w->prot) &
 		       ~(READ_ONCE(range->vma->vm_flags) & SV_PROT_MASK);
-#endif
 	return true;
+#else
+	{
+		struct vm_area_struct *vma;
+		unsigned long flags = 0;
+
+		rcu_read_lock();
+		vma = vma_lookup(range->mm, max_t(u64, range->start, w->start));
+		if (vma)
+			flags = READ_ONCE(vma->vm_flags);
+		rcu_read_unlock();
+		return READ_ONCE(w->prot) & ~(flags & SV_PROT_MASK);
+	}
+#endif
 }
 
 /*
@@ -100,7 +135,9 @@ static bool sv_event_relevant(const struct sv_mwatch *w,
  * zaps next to a THP and reclaim. A zap of exactly the block looks the
  * same from here, so the event is still reported (the generation moves),
  * but the huge page's pfn is recorded for SANVERBS_IOC_REVALIDATE to
- * compare with what is mapped once the change is over. The caller of the
+ * compare with what is mapped once the change is over. A range over
+ * several THPs gets one such event per block from the same fork(), so
+ * every one since WATCH is kept, not only the last. The caller of the
  * notifier holds the locks that keep these page tables alive (mmap lock or
  * the rmap locks); only one pmd is read.
  */
@@ -182,9 +219,13 @@ static bool sv_mon_invalidate(struct mmu_interval_notifier *mni,
 		start = max_t(u64, range->start, w->start);
 		end = min_t(u64, range->end, w->start + w->len);
 		gen = sv_mon_bump(mon, w->slot);
-		w->split_gen = pfn ? gen : 0;
-		w->split_pfn = pfn;
-		w->split_block = range->start;
+		if (pfn && w->nsplits < SV_SPLITS) {
+			w->splits[w->nsplits].block = range->start;
+			w->splits[w->nsplits].pfn = pfn;
+			w->nsplits++;
+		} else {
+			w->nsplits = SV_SPLITS_LOST;
+		}
 		sv_mon_queue(mon, w, start, end, gen, range->event,
 			     pfn ? SANVERBS_EVENT_MAYBE_SPLIT : 0);
 		atomic64_inc(&sv_counters.invalidations);
@@ -417,22 +458,56 @@ long sv_ioctl_unwatch(struct sv_file *f, void __user *arg)
 }
 
 /*
- * The pages now mapped in the watch's part of the block are the huge page
- * recorded at the event, one for one. get_user_pages_fast_only() neither
- * faults nor takes the mmap lock, so this cannot wait for an unmapper that
- * waits for the library; the interval sequence catches any change that
- * races with the look-up.
+ * Whether the pages now mapped in the watch's part of one recorded block
+ * are the huge page recorded at its event, one for one.
+ * get_user_pages_fast_only() neither faults nor takes the mmap lock, so
+ * this cannot wait for an unmapper that waits for the library.
+ */
+static int sv_split_same(const struct sv_mwatch *w, unsigned long block,
+			 unsigned long pfn)
+{
+	unsigned long start, end, i;
+	struct page **pages;
+	int n, want, ret = -ESTALE;
+
+	start = max_t(u64, block, w->start & PAGE_MASK);
+	end = min_t(u64, block + PMD_SIZE, PAGE_ALIGN(w->start + w->len));
+	if (start >= end)
+		return -ESTALE;
+	want = (end - start) >> PAGE_SHIFT;
+	pages = kmalloc_array(want, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	n = get_user_pages_fast_only(start, want, 0, pages);
+	if (n == want) {
+		ret = 0;
+		for (i = 0; i < want; i++)
+			if (page_to_pfn(pages[i]) !=
+			    pfn + ((start - block) >> PAGE_SHIFT) + i)
+				ret = -ESTALE;
+	}
+	for (i = 0; n > 0 && i < n; i++)
+		put_page(pages[i]);
+	kfree(pages);
+	return ret;
+}
+
+/*
+ * Every change since WATCH was a possible split, and every split block
+ * still maps its huge page's pages: the range maps what it did at WATCH,
+ * so any generation up to the current one is still the caller's. The
+ * interval sequence and the generation catch a change that races with the
+ * look-ups.
  */
 long sv_ioctl_revalidate(struct sv_file *f, void __user *arg)
 {
 	struct sv_mon *mon = sv_mon_get(f);
 	struct sanverbs_revalidate rv;
-	unsigned long seq, start, end, pfn, block, i;
-	struct page **pages = NULL;
+	unsigned long seq, block, pfn;
 	struct sv_mwatch *w;
-	int n = 0, want;
 	long ret = -ESTALE;
-	bool ok;
+	u64 now;
+	u32 i, n;
 
 	if (!mon)
 		return -EINVAL;
@@ -450,38 +525,27 @@ long sv_ioctl_revalidate(struct sv_file *f, void __user *arg)
 	}
 	seq = mmu_interval_read_begin(&w->mni);
 	spin_lock(&mon->qlock);
-	ok = w->split_gen && w->split_gen == rv.gen &&
-	     READ_ONCE(mon->status[rv.slot]) == rv.gen;
-	pfn = w->split_pfn;
-	block = w->split_block;
+	now = READ_ONCE(mon->status[rv.slot]);
+	n = w->nsplits;
 	spin_unlock(&mon->qlock);
-	if (!ok)
+	if (rv.gen > now || !n || n > SV_SPLITS)
 		goto out;
-	start = max_t(u64, block, w->start & PAGE_MASK);
-	end = min_t(u64, block + PMD_SIZE, PAGE_ALIGN(w->start + w->len));
-	if (start >= end)
-		goto out;
-	want = (end - start) >> PAGE_SHIFT;
-	pages = kmalloc_array(want, sizeof(*pages), GFP_KERNEL);
-	if (!pages) {
-		ret = -ENOMEM;
-		goto out;
+	for (i = 0; i < n; i++) {
+		/* Entries below n are written once, before n grows. */
+		spin_lock(&mon->qlock);
+		block = w->splits[i].block;
+		pfn = w->splits[i].pfn;
+		spin_unlock(&mon->qlock);
+		ret = sv_split_same(w, block, pfn);
+		if (ret)
+			goto out;
 	}
-	n = get_user_pages_fast_only(start, want, 0, pages);
-	if (n != want)
-		goto out_put;
-	for (i = 0; i < want; i++)
-		if (page_to_pfn(pages[i]) != pfn + ((start - block) >> PAGE_SHIFT) + i)
-			goto out_put;
+	ret = -ESTALE;
 	spin_lock(&mon->qlock);
 	if (!mmu_interval_read_retry(&w->mni, seq) &&
-	    READ_ONCE(mon->status[rv.slot]) == rv.gen)
+	    READ_ONCE(mon->status[rv.slot]) == now)
 		ret = 0;
 	spin_unlock(&mon->qlock);
-out_put:
-	for (i = 0; n > 0 && i < n; i++)
-		put_page(pages[i]);
-	kfree(pages);
 out:
 	mutex_unlock(&mon->lock);
 	return ret;
