@@ -11,9 +11,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
@@ -26,6 +28,8 @@
 
 #define PFN_PRESENT (1ull << 63)
 #define PFN_MASK ((1ull << 55) - 1)
+
+static void pfns_settle(struct sanverbs_mdl *m);
 
 SV_EXPORT int sanverbs_mdl_create(struct sanverbs_ctx *ctx, void *addr,
 				  size_t len, struct sanverbs_mdl **out)
@@ -67,6 +71,7 @@ SV_EXPORT int sanverbs_mdl_build_partial(struct sanverbs_mdl *src, void *addr,
 	ret = sanverbs_mdl_create(src->ctx, addr, len, &m);
 	if (ret)
 		return ret;
+	pfns_settle(src);
 	m->pfn = malloc(m->page_count * sizeof(*m->pfn));
 	if (!m->pfn) {
 		free(m);
@@ -150,34 +155,90 @@ static int probe(void *start, size_t len, int write)
 	}
 }
 
+/* One fd on this process's pagemap, kept open: open() and close() of it
+ * cost more than the read (in the TCG guest about three times as much).
+ * It is checked on every use, as vma_kind.c does for maps: a forked child
+ * inherits it but it reads the parent's page tables, and an application
+ * that closes every fd (daemons do) may have closed it and reused the
+ * number. pagemap_mutex is held across the pread() so that no other
+ * thread closes the fd in between. */
+static pthread_mutex_t pagemap_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int pagemap_fd = -1;
+static pid_t pagemap_pid;
+static dev_t pagemap_dev;
+static ino_t pagemap_ino;
+
+/* pagemap_mutex held: a usable fd, or -1. */
+static int pagemap_get(void)
+{
+	pid_t pid = getpid();
+	struct stat st;
+
+	if (pagemap_fd >= 0) {
+		int ours = !fstat(pagemap_fd, &st) &&
+			   st.st_dev == pagemap_dev && st.st_ino == pagemap_ino;
+
+		if (ours && pagemap_pid == pid)
+			return pagemap_fd;
+		if (ours) /* inherited: ours to close, but not this process's */
+			close(pagemap_fd);
+		pagemap_fd = -1; /* else the number is not ours any more */
+	}
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pagemap_fd < 0)
+		return -1;
+	if (fstat(pagemap_fd, &st)) {
+		close(pagemap_fd);
+		return pagemap_fd = -1;
+	}
+	pagemap_dev = st.st_dev;
+	pagemap_ino = st.st_ino;
+	pagemap_pid = pid;
+	return pagemap_fd;
+}
+
 /* Page frames from /proc/self/pagemap. Without CAP_SYS_ADMIN the kernel
  * reports present pages with PFN 0: then every entry says UNAVAILABLE,
- * so no caller mistakes the zeros for frames. */
-static void fill_pfns(struct sanverbs_mdl *m)
+ * so no caller mistakes the zeros for frames. pagemap_mutex held. */
+static void fill_pfns_locked(struct sanverbs_mdl *m)
 {
 	uintptr_t first = (uintptr_t)m->va / sv_page_size();
 	size_t i, want = m->page_count * sizeof(*m->pfn);
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int fd = pagemap_get();
 	int valid = fd >= 0;
 
 	/* One read for the whole range: pagemap entries are 8 bytes per
 	 * virtual page, in order. */
 	if (valid && pread(fd, m->pfn, want, (off_t)(first * 8)) != (ssize_t)want)
 		valid = 0;
-	if (fd >= 0)
-		close(fd);
 	for (i = 0; valid && i < m->page_count; i++) {
 		if (!(m->pfn[i] & PFN_PRESENT) || !(m->pfn[i] & PFN_MASK))
 			valid = 0;
 		else
 			m->pfn[i] &= PFN_MASK;
 	}
-	if (valid) {
+	if (valid)
 		m->flags |= SANVERBS_MDL_PFN_VALID;
-		return;
-	}
-	for (i = 0; i < m->page_count; i++)
+	for (i = 0; !valid && i < m->page_count; i++)
 		m->pfn[i] = SANVERBS_PFN_UNAVAILABLE;
+}
+
+/* Reads the frames of a locked MDL if nobody has asked for them yet.
+ * Without a device pin they are read on first use rather than at lock
+ * time: the read cost a quarter of a probe-and-lock, most callers never
+ * look, and an mlocked page may be migrated anyway, so a read at lock
+ * time is no truer than one later. The mutex makes racing readers of one
+ * MDL's frames agree; the release store publishes pfn[] and flags. */
+static void pfns_settle(struct sanverbs_mdl *m)
+{
+	if (!__atomic_load_n(&m->pfn_pending, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&pagemap_mutex);
+	if (m->pfn_pending) {
+		fill_pfns_locked(m);
+		__atomic_store_n(&m->pfn_pending, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&pagemap_mutex);
 }
 
 SV_EXPORT int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
@@ -225,8 +286,12 @@ SV_EXPORT int sanverbs_mdl_probe_and_lock(struct sanverbs_mdl *mdl,
 		mdl->flags |= SANVERBS_MDL_POOL;
 		sv_pool_put(pool);
 	}
-	fill_pfns(mdl);
 	mdl->flags |= SANVERBS_MDL_LOCKED | (write ? SANVERBS_MDL_WRITE : 0);
+	/* A pinned MDL keeps its frames after the application unmaps the
+	 * range, when pagemap can no longer show them: read them now. */
+	mdl->pfn_pending = 1;
+	if (mdl->pin)
+		pfns_settle(mdl);
 	return 0;
 
 fail_unlock:
@@ -252,6 +317,7 @@ SV_EXPORT int sanverbs_mdl_unlock(struct sanverbs_mdl *mdl)
 	free(mdl->pfn);
 	mdl->pfn = NULL;
 	mdl->flags = 0;
+	mdl->pfn_pending = 0;
 	return 0;
 }
 
@@ -277,11 +343,15 @@ SV_EXPORT size_t sanverbs_mdl_page_count(const struct sanverbs_mdl *mdl)
 
 SV_EXPORT const uint64_t *sanverbs_mdl_pfns(const struct sanverbs_mdl *mdl)
 {
+	if (mdl)
+		pfns_settle((struct sanverbs_mdl *)mdl);
 	return mdl && (mdl->flags & SANVERBS_MDL_LOCKED) ? mdl->pfn : NULL;
 }
 
 SV_EXPORT unsigned int sanverbs_mdl_flags(const struct sanverbs_mdl *mdl)
 {
+	if (mdl)
+		pfns_settle((struct sanverbs_mdl *)mdl);
 	return mdl ? mdl->flags : 0;
 }
 

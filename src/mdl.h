@@ -20,6 +20,7 @@ struct sanverbs_mdl {
 	size_t byte_offset, byte_count, page_count;
 	uint64_t *pfn;
 	unsigned int flags; /* enum sanverbs_mdl_flag */
+	int pfn_pending;    /* locked, pfn[] not read yet (mdl.c) */
 	struct sanverbs_mdl *parent;
 	unsigned long npartials;
 	struct ibv_mr *pin;

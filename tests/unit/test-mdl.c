@@ -4,7 +4,8 @@
  * must return 0/-EACCES/-EFAULT without a signal. Locks are counted per
  * page (witness: "Locked:" in /proc/self/smaps), page frames match
  * /proc/self/pagemap as root and read UNAVAILABLE after dropping
- * privileges, a lock over RLIMIT_MEMLOCK fails with -ENOMEM and leaves
+ * privileges (also through a fork and after the application reused the
+ * number of the library's pagemap fd), a lock over RLIMIT_MEMLOCK fails with -ENOMEM and leaves
  * nothing locked, partial MDLs share the source's frames, state misuse gives
  * clear errors, and a system address of non-pool memory is -EOPNOTSUPP
  * when /dev/sanverbs is absent. */
@@ -296,6 +297,43 @@ START_TEST(page_frames)
 }
 END_TEST
 
+/* The library keeps its pagemap fd open between reads. An application
+ * that closes it and gets the number back for another file must not make
+ * the library read frames out of that file. */
+START_TEST(pagemap_fd_reused)
+{
+	char *p = map_pages(4, PROT_READ | PROT_WRITE);
+	char link[64], target[256], want[64];
+	int fd, zero, found = 0;
+	ssize_t n;
+
+	if (geteuid() != 0) {
+		munmap(p, 4 * ps);
+		return; /* frames read UNAVAILABLE either way */
+	}
+	check_pfns(p, 4); /* opens the library's fd */
+	snprintf(want, sizeof(want), "/proc/%d/pagemap", (int)getpid());
+	zero = open("/dev/zero", O_RDONLY);
+	ck_assert_int_ge(zero, 0);
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0 || fd == zero)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, want))
+			continue;
+		/* zeros from /dev/zero would read as "not present" */
+		ck_assert_int_eq(dup2(zero, fd), fd);
+		found++;
+	}
+	ck_assert_int_ge(found, 1);
+	check_pfns(p, 4);
+	close(zero);
+	munmap(p, 4 * ps);
+}
+END_TEST
+
 /* Child body: unprivileged, 16 pages of RLIMIT_MEMLOCK. Exit code says
  * which step failed. */
 static int memlock_child(char *p)
@@ -503,6 +541,7 @@ int main(void)
 	tcase_add_test(tc, same_range_twice);
 	tcase_add_test(tc, state_errors);
 	tcase_add_test(tc, page_frames);
+	tcase_add_test(tc, pagemap_fd_reused);
 	tcase_add_test(tc, memlock_limit_rolls_back);
 	tcase_add_test(tc, partial_mdl);
 	tcase_add_test(tc, sysaddr_without_module);
