@@ -22,7 +22,8 @@ set key outside right top
 set xrange [700:150000]
 
 # One fixed colour per system across runs; sanverbs drawn heaviest.
-color(s) = s eq "sanverbs" ? "#d62728" : s eq "lf-uffd" ? "#1f77b4" : \
+color(s) = s eq "sanverbs" ? "#d62728" : s eq "sv-kmod" ? "#ff7f0e" : \
+	s eq "lf-uffd" ? "#1f77b4" : \
 	s eq "lf-memhooks" ? "#2ca02c" : s eq "ucx" ? "#9467bd" : \
 	s eq "raw" ? "#7f7f7f" : "#bcbd22"
 plot for [i=1:words(systems)] \

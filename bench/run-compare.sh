@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the registration comparison (sanverbs vs libfabric's MR cache vs raw
-# verbs, plus ib_write_bw) inside the rxe guest, prints the ratio table and
+# Runs the registration comparison (sanverbs with each monitor vs
+# libfabric's MR cache vs UCX vs raw verbs, plus ib_write_bw) inside the rxe
+# guest, systems interleaved trial by trial, prints the ratio table and
 # plots hit cost vs entries.
 #
 # Usage: bench/run-compare.sh [--build DIR] [--out DIR] [--timeout SEC]
@@ -44,8 +45,19 @@ rm -f "$out"/data/*.dat "$out/table.txt" "$out/results.json"
 
 # The guest sees the host read-only; only $out is writable there.
 "$top/tests/vm/fetch-guest.sh" >/dev/null
+# The module's monitor is a column of its own (sv-kmod); without a module
+# that builds for the guest kernel that column says why it did not run.
+kmod=()
+if ko=$("$top/kmod/build.sh" 2>"$out/kmod-build.log" | tail -1) && [ -f "$ko" ]; then
+	kmod=(--kmod "$ko")
+else
+	echo "run-compare: kmod/build.sh failed (see $out/kmod-build.log): no sv-kmod column" >&2
+fi
+# Every system's process is alive at once (they take turns trial by
+# trial): at the top of the entry sweep each cached system pins 100 000
+# pages (400 MiB), so the guest gets 4 GiB.
 status=0
-"$top/tests/vm/run.sh" --timeout "$timeout" --rw "$out" -- \
+"$top/tests/vm/run.sh" --timeout "$timeout" --mem 4G "${kmod[@]}" --rw "$out" -- \
 	"$cli" bench --data "$out/data" --json-out "$out/results.json" "$@" \
 	> "$out/table.txt" || status=$?
 cat "$out/table.txt"
@@ -57,7 +69,7 @@ fi
 if command -v gnuplot >/dev/null; then
 	# Fixed order, so colours and the legend read the same every run.
 	systems=
-	for s in sanverbs lf-uffd lf-memhooks ucx raw lf-nocache; do
+	for s in sanverbs sv-kmod lf-uffd lf-memhooks ucx raw lf-nocache; do
 		[ -e "$out/data/hit_entries-$s.dat" ] && systems+="$s "
 	done
 	rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')

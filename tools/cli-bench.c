@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* sanverbs bench: runs sanverbs-compare once per system (libfabric reads
- * its cache settings once per process), then ib_write_bw on the same
- * device, and prints medians, spreads and ratios from that one run. */
+ * its cache settings once per process), all of them at once but paced
+ * trial by trial in round robin (see bench/compare/out.h), then
+ * ib_write_bw on the same device, and prints medians, spreads and ratios
+ * from that one run. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +26,7 @@ struct bsys {
 	const char *label;
 	const char *system;
 	const char *desc;
-	const char *env[4];
+	const char *env[5];
 };
 
 /* The limits are raised for every cache alike so that the 100k-entry sweep
@@ -32,8 +34,12 @@ struct bsys {
 static const struct bsys all_systems[] = {
 	{ "raw", "raw", "ibv_reg_mr + ibv_dereg_mr on every call", { NULL } },
 	{ "sanverbs", "sanverbs",
-	  "sanverbs_mr_reg/dereg, cache on, monitor auto",
-	  { "SANVERBS_CACHE_MAX_ENTRIES=200000",
+	  "sanverbs_mr_reg/dereg, cache on, userfaultfd monitor",
+	  { "SANVERBS_MONITOR=uffd", "SANVERBS_CACHE_MAX_ENTRIES=200000",
+	    "SANVERBS_CACHE_MAX_BYTES=4G", NULL } },
+	{ "sv-kmod", "sanverbs",
+	  "sanverbs_mr_reg/dereg, cache on, kernel module's monitor",
+	  { "SANVERBS_MONITOR=kmod", "SANVERBS_CACHE_MAX_ENTRIES=200000",
 	    "SANVERBS_CACHE_MAX_BYTES=4G", NULL } },
 	{ "lf-uffd", "libfabric",
 	  "libfabric fi_mr_reg, verbs, MR cache + userfaultfd monitor",
@@ -99,7 +105,7 @@ static void usage(FILE *f)
 		"                      [--baseline LABEL] [--data DIR] "
 		"[--json-out FILE]\n"
 		"                      [--no-ib-write-bw] [--compare PATH]\n"
-		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx "
+		"systems: raw,sanverbs,sv-kmod,lf-uffd,lf-memhooks,lf-nocache,ucx "
 		"(default: all)\n");
 }
 
@@ -224,15 +230,23 @@ static void parse_line(struct run *r, int s, char *line)
 	}
 }
 
-static void run_system(struct run *r, int s, const char *compare,
-		       const struct bopts *o)
+/* One compare process, started with --turns: it announces each timed
+ * trial with a T record and waits for a line on its stdin. */
+struct proc {
+	pid_t pid;
+	FILE *in;     /* its stdout */
+	int go;       /* its stdin */
+	int waiting;  /* stopped at a turn whose key is below */
+	long key[3];  /* measure, param, trial */
+};
+
+static int start_system(struct run *r, int s, const char *compare,
+			const struct bopts *o, struct proc *p)
 {
 	const struct bsys *b = r->sys[s];
 	char trials[16], ents[16], runs[16], thr[16], ucx_path[PATH_MAX];
-	const char *argv[20];
-	int fd[2], st, a = 0, i;
-	char line[1024];
-	FILE *in;
+	const char *argv[21];
+	int out[2], in[2], a = 0, i;
 	pid_t pid;
 
 	snprintf(trials, sizeof(trials), "%lu", o->trials);
@@ -260,6 +274,7 @@ static void run_system(struct run *r, int s, const char *compare,
 	argv[a++] = runs;
 	argv[a++] = "--threads";
 	argv[a++] = thr;
+	argv[a++] = "--turns";
 	if (o->only) {
 		argv[a++] = "--only";
 		argv[a++] = o->only;
@@ -269,17 +284,25 @@ static void run_system(struct run *r, int s, const char *compare,
 	argv[a] = NULL;
 
 	r->cached[s] = -1;
-	if (pipe(fd)) {
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	if (pipe2(out, O_CLOEXEC)) {
 		add_note(r, s, "pipe failed");
 		r->status[s] = -1;
-		return;
+		return -1;
+	}
+	if (pipe2(in, O_CLOEXEC)) {
+		close(out[0]);
+		close(out[1]);
+		add_note(r, s, "pipe failed");
+		r->status[s] = -1;
+		return -1;
 	}
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
+		dup2(out[1], 1);
+		dup2(in[0], 0);
 		for (i = 0; b->env[i]; i++)
 			putenv((char *)b->env[i]);
 		execv(compare, (char *const *)argv);
@@ -288,25 +311,106 @@ static void run_system(struct run *r, int s, const char *compare,
 		fflush(stdout);
 		_exit(127);
 	}
-	close(fd[1]);
+	close(out[1]);
+	close(in[0]);
 	if (pid < 0) {
-		close(fd[0]);
+		close(out[0]);
+		close(in[1]);
 		add_note(r, s, "fork failed");
 		r->status[s] = -1;
-		return;
+		return -1;
 	}
-	in = fdopen(fd[0], "r");
-	while (in && fgets(line, sizeof(line), in))
+	p->pid = pid;
+	p->in = fdopen(out[0], "r");
+	p->go = in[1];
+	return 0;
+}
+
+/* Reads @p's records until it stops at its next turn or ends. */
+static void follow(struct run *r, int s, struct proc *p)
+{
+	char line[1024];
+	int st;
+
+	p->waiting = 0;
+	while (p->in && fgets(line, sizeof(line), p->in)) {
+		if (line[0] == 'T' && line[1] == '\t') {
+			char *f[6];
+
+			if (split(line, f, 6) >= 5) {
+				p->key[0] = atol(f[2]);
+				p->key[1] = atol(f[3]);
+				p->key[2] = atol(f[4]);
+				p->waiting = 1;
+				return;
+			}
+			continue;
+		}
 		parse_line(r, s, line);
-	if (in)
-		fclose(in);
-	waitpid(pid, &st, 0);
+	}
+	if (p->in)
+		fclose(p->in);
+	p->in = NULL;
+	close(p->go);
+	waitpid(p->pid, &st, 0);
+	p->pid = -1;
 	r->status[s] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	if (WIFSIGNALED(st)) {
 		snprintf(line, sizeof(line), "the compare process died of "
 			 "signal %d (%s)", WTERMSIG(st),
 			 strsignal(WTERMSIG(st)));
 		add_note(r, s, line);
+	}
+}
+
+static int key_cmp(const long *a, const long *b)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return 0;
+}
+
+/* Runs every system's process at once and lets exactly one of them run at
+ * a time: the lowest pending (measure, param, trial) first, every system at
+ * that key in turn, the first of them rotating from round to round so no
+ * system always follows the same one. */
+static void run_interleaved(struct run *r, const char *compare,
+			    const struct bopts *o)
+{
+	struct proc p[MAX_SYS];
+	unsigned int round = 0;
+	int s, k;
+
+	for (s = 0; s < r->nsys; s++)
+		if (!start_system(r, s, compare, o, &p[s]))
+			follow(r, s, &p[s]);
+	for (;;) {
+		const long *min = NULL;
+
+		for (s = 0; s < r->nsys; s++)
+			if (p[s].pid > 0 && p[s].waiting &&
+			    (!min || key_cmp(p[s].key, min) < 0))
+				min = p[s].key;
+		if (!min)
+			break;
+		{
+			long key[3] = { min[0], min[1], min[2] };
+
+			for (k = 0; k < r->nsys; k++) {
+				s = (int)((k + round) % (unsigned int)r->nsys);
+				if (p[s].pid <= 0 || !p[s].waiting ||
+				    key_cmp(p[s].key, key))
+					continue;
+				if (write(p[s].go, "g\n", 2) != 2) {
+					/* gone: collect what it said */
+				}
+				follow(r, s, &p[s]);
+			}
+		}
+		round++;
 	}
 }
 
@@ -497,6 +601,60 @@ static double ratio(const struct rec *base, const struct rec *other)
 			       other->med / base->med;
 }
 
+static double quot(const struct rec *x, const struct rec *y)
+{
+	return x && y && x->med > 0 && y->med > 0 ? x->med / y->med : -1;
+}
+
+static void qcell(double q)
+{
+	char c[32] = "-";
+
+	if (q > 0)
+		snprintf(c, sizeof(c), "%.3g", q);
+	printf(" %-24s", c);
+}
+
+/* Each system against raw verbs and against itself, from the same rounds:
+ * what a cache adds to a first registration, what its monitor adds to an
+ * munmap, and the control that says whether the rounds were fair (munmap
+ * of memory nobody registered costs the same in every process: 1.0). */
+static void print_vs_raw(const struct run *r)
+{
+	int raw = sys_index(r, "raw"), s;
+
+	printf("\nAgainst raw verbs and against itself (median / median, "
+	       "same rounds; lower is better)\n");
+	header(r, "ratio");
+	if (raw >= 0) {
+		printf("%-20s", "hit / raw hit");
+		for (s = 0; s < r->nsys; s++)
+			qcell(quot(find(r, s, "hit", -1),
+				   find(r, raw, "hit", -1)));
+		printf("\n%-20s", "miss / raw miss");
+		for (s = 0; s < r->nsys; s++)
+			qcell(quot(find(r, s, "miss", -1),
+				   find(r, raw, "miss", -1)));
+		printf("\n%-20s", "control: plain unmap");
+		for (s = 0; s < r->nsys; s++)
+			qcell(quot(find(r, s, "unmap_plain", -1),
+				   find(r, raw, "unmap_plain", -1)));
+		printf("\n");
+	}
+	printf("%-20s", "unmap cached/plain");
+	for (s = 0; s < r->nsys; s++)
+		qcell(quot(find(r, s, "unmap_cached", -1),
+			   find(r, s, "unmap_plain", -1)));
+	printf("\n%-20s", "2 threads / 1");
+	for (s = 0; s < r->nsys; s++)
+		qcell(quot(find(r, s, "mt_hit", 2), find(r, s, "mt_hit", 1)));
+	printf("\n");
+	if (raw >= 0)
+		printf("(control: munmap of never-registered memory in each "
+		       "process over raw's; 1.0 when the rounds saw the same "
+		       "machine)\n");
+}
+
 static void print_tables(const struct run *r, const struct bopts *o)
 {
 	static const char *const costs[] = { "hit", "hit_remote", "miss",
@@ -504,7 +662,8 @@ static void print_tables(const struct run *r, const struct bopts *o)
 	long params[32];
 	int s, i, n, b = sys_index(r, r->baseline);
 
-	printf("sanverbs bench on %s: median [min-max] of %lu trials%s\n\n",
+	printf("sanverbs bench on %s: median [min-max] of %lu trials, "
+	       "systems interleaved trial by trial%s\n\n",
 	       r->device[0] ? r->device : "?", o->trials,
 	       o->quick ? " (--quick sizes)" : "");
 	for (s = 0; s < r->nsys; s++)
@@ -652,6 +811,8 @@ static void print_tables(const struct run *r, const struct bopts *o)
 			printf("%-20s %.2fx of ib_write_bw\n", "write_bw/perftest",
 			       find(r, b, "write_bw", -1)->med / r->ibw_med);
 	}
+
+	print_vs_raw(r);
 
 	printf("\nNotes:\n");
 	n = 0;
@@ -861,7 +1022,7 @@ int cli_bench(int argc, char **argv)
 			r->sys[r->nsys++] = &all_systems[i];
 	if (!r->nsys) {
 		fprintf(stderr, "sanverbs bench: --systems names none of raw,"
-			"sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx\n");
+			"sanverbs,sv-kmod,lf-uffd,lf-memhooks,lf-nocache,ucx\n");
 		free(r);
 		return CLI_EXIT_USAGE;
 	}
@@ -879,14 +1040,13 @@ int cli_bench(int argc, char **argv)
 	}
 
 	t0 = (double)time(NULL);
-	for (s = 0; s < r->nsys; s++) {
-		fprintf(stderr, "[bench %d/%d, %.0f s] %s: %s\n", s + 1,
-			r->nsys, (double)time(NULL) - t0, r->sys[s]->label,
+	for (s = 0; s < r->nsys; s++)
+		fprintf(stderr, "[bench] %s: %s\n", r->sys[s]->label,
 			r->sys[s]->desc);
-		run_system(r, s, compare, &o);
+	run_interleaved(r, compare, &o);
+	for (s = 0; s < r->nsys; s++)
 		if (r->status[s])
 			failed++;
-	}
 	if (o.ib_write_bw && (!o.only || list_has(o.only, "bw")))
 		run_ib_write_bw(r, &o);
 	else

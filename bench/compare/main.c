@@ -22,7 +22,8 @@ static void usage(FILE *f)
 		"[--label NAME]\n"
 		"       [--trials N] [--max-entries N] [--threads N] "
 		"[--stale-runs N]\n"
-		"       [--only hit,miss,entries,threads,bw,stale] [--quick]\n");
+		"       [--only hit,miss,entries,threads,bw,stale] [--quick] "
+		"[--turns]\n");
 }
 
 static int parse_uint(const char *s, unsigned int lo, unsigned int hi,
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 		{ "stale-runs", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "turns", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -142,6 +144,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quick = 1;
+			break;
+		case 'u':
+			cmp_turns = 1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -81,8 +81,10 @@ static void measure_hit(struct cmp_sys *s, const struct cmp_opts *o,
 	cmp_progress("%s cost, %u trials of %u reg+dereg", metric, o->trials,
 		     iters);
 	for (t = 0; t < o->trials; t++) {
-		double t0 = cmp_now();
+		double t0;
 
+		cmp_turn(remote ? CMP_M_HIT_REMOTE : CMP_M_HIT, BUF_LEN, t);
+		t0 = cmp_now();
 		for (i = 0; i < iters; i++)
 			if (reg_dereg(s, buf + (i % nbuf) * BUF_LEN, BUF_LEN,
 				      remote)) {
@@ -116,6 +118,7 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 	for (t = 0; t < o->trials; t++) {
 		double t0, tm = 0, tu = 0, tp = 0;
 
+		cmp_turn(CMP_M_MISS, BUF_LEN, t);
 		for (i = 0; i < NB; i++) {
 			b[i] = map_touched(BUF_LEN);
 			if (!b[i]) {
@@ -210,6 +213,7 @@ void cmp_measure_entries(struct cmp_sys *s, const struct cmp_opts *o)
 		cmp_progress("hit cost with %u entries cached (filled in "
 			     "%.1f s)", have, cmp_now() - t0);
 		for (t = 0; t < o->trials; t++) {
+			cmp_turn(CMP_M_ENTRIES, steps[k], t);
 			t0 = cmp_now();
 			for (i = 0; i < iters; i++)
 				if (reg_dereg(s, base + (size_t)(rnd(&seed) %
@@ -272,6 +276,7 @@ void cmp_measure_threads(struct cmp_sys *s, const struct cmp_opts *o)
 			double t0;
 			int err = 0;
 
+			cmp_turn(CMP_M_THREADS, n, t);
 			pthread_barrier_init(&bar, NULL, n + 1);
 			for (i = 0; i < n; i++)
 				pthread_create(&tid[i], NULL, thr_main, &th[i]);
@@ -320,7 +325,10 @@ void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 	cmp_progress("RDMA write bandwidth, %u x %zu B, %u trials", count, msg,
 		     o->trials);
 	for (t = 0; t < o->trials; t++) {
-		double bps = cmp_peer_write_bw(peer, src, rs.lkey, msg,
+		double bps;
+
+		cmp_turn(CMP_M_BW, (long)msg, t);
+		bps = cmp_peer_write_bw(peer, src, rs.lkey, msg,
 					       (uintptr_t)dst, rd.rkey, count,
 					       16);
 

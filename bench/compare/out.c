@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "out.h"
 
 const char *cmp_label = "?";
+int cmp_turns;
 
 double cmp_now(void)
 {
@@ -79,4 +81,20 @@ void cmp_progress(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
+}
+
+void cmp_turn(enum cmp_measure m, long param, unsigned int trial)
+{
+	char c;
+	ssize_t n;
+
+	if (!cmp_turns)
+		return;
+	printf("T\t%s\t%d\t%ld\t%u\n", cmp_label, (int)m, param, trial);
+	fflush(stdout);
+	/* unbuffered: the driver's next line is the next turn's */
+	while ((n = read(0, &c, 1)) == 1 && c != '\n')
+		;
+	if (n <= 0)
+		cmp_turns = 0;
 }

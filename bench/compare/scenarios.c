@@ -358,6 +358,8 @@ void cmp_stale_scenarios(struct cmp_sys *s, struct cmp_peer *peer,
 	size_t k;
 	char *src;
 
+	/* untimed: one turn, so the systems take the scenarios in turn */
+	cmp_turn(CMP_M_STALE, 0, 0);
 	src = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (src == MAP_FAILED)
