@@ -14,10 +14,21 @@ build=$(realpath "$build")
 cg=0
 for a in "$@"; do [ "$a" = --callgrind ] && cg=1; done
 ninja -C "$build" bench/sanverbs-cache-bench >/dev/null
-# 111k cached pages pin 450 MiB: give the guest room for it
+# 111k cached pages pin 450 MiB: give the guest room for it. One boot runs
+# the bench under each monitor: userfaultfd, then the kernel module's (when
+# kmod/build.sh builds it for the guest kernel).
 if [ "$cg" = 0 ]; then
-    exec "$here/tests/vm/run.sh" --timeout 3000 --mem 3G --rw "$build" -- \
-        "$build/bench/sanverbs-cache-bench" "$@"
+    kmod=()
+    if ko=$("$here/kmod/build.sh" 2>/dev/null | tail -1) && [ -f "$ko" ]; then
+        kmod=(--kmod "$ko")
+    else
+        echo "run-cache-bench: kmod/build.sh failed: userfaultfd only" >&2
+    fi
+    bench=$build/bench/sanverbs-cache-bench
+    exec "$here/tests/vm/run.sh" --timeout 3000 --mem 3G "${kmod[@]}" \
+        --rw "$build" -- sh -c 'uptime; SANVERBS_MONITOR=uffd "$0" "$@" &&
+            if [ -e /dev/sanverbs ]; then SANVERBS_MONITOR=kmod "$0" "$@"; fi' \
+        "$bench" "$@"
 fi
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 out=$build/callgrind
