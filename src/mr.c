@@ -3,33 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "ctx.h"
 #include "mr.h"
 #include "util.h"
-
-int sv_access_to_ibv(unsigned int access)
-{
-	int flags = 0;
-
-	if (access & SANVERBS_ACCESS_LOCAL_WRITE)
-		flags |= IBV_ACCESS_LOCAL_WRITE;
-	/* Verbs rejects REMOTE_WRITE without LOCAL_WRITE. */
-	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
-		flags |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
-	if (access & SANVERBS_ACCESS_REMOTE_READ)
-		flags |= IBV_ACCESS_REMOTE_READ;
-	if (access & SV_ACCESS_MW_BIND)
-		flags |= IBV_ACCESS_MW_BIND;
-	return flags;
-}
-
-unsigned int sv_access_normalize(unsigned int access)
-{
-	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
-		access |= SANVERBS_ACCESS_LOCAL_WRITE;
-	return access;
-}
 
 SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 			      unsigned int access, struct sanverbs_mr **out)

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* The public registration handle and the access-mask conversions: types
+ * and inline helpers only, shared by mr.c, the cache and the pools. */
 #ifndef SV_MR_H
 #define SV_MR_H
 
@@ -24,7 +26,7 @@ struct sanverbs_mr {
 	struct sv_cache_entry *entry;
 	uintptr_t eaddr; /* the entry's start: finds its hit-index slot */
 	/* Remote access through a memory window over the entry's local MR
-	 * (cache_mw.h): the peer's key is the window's, @rkey. NULL: the
+	 * (cache/mw.h): the peer's key is the window's, @rkey. NULL: the
 	 * MR's own rkey (local-only, or windows off). */
 	struct sv_win *win;
 	/* Copied at registration (from the hit-index slot on a hit) so that
@@ -33,9 +35,30 @@ struct sanverbs_mr {
 	uint32_t lkey, rkey;
 };
 
-/* IBV_ACCESS_* flags for a validated sanverbs access mask. */
-int sv_access_to_ibv(unsigned int access);
+/* IBV_ACCESS_* flags for a validated sanverbs access mask. Inline here, so
+ * the cache (which fills handles) needs mr.h's types only, never mr.c. */
+static inline int sv_access_to_ibv(unsigned int access)
+{
+	int flags = 0;
+
+	if (access & SANVERBS_ACCESS_LOCAL_WRITE)
+		flags |= IBV_ACCESS_LOCAL_WRITE;
+	/* Verbs rejects REMOTE_WRITE without LOCAL_WRITE. */
+	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
+		flags |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+	if (access & SANVERBS_ACCESS_REMOTE_READ)
+		flags |= IBV_ACCESS_REMOTE_READ;
+	if (access & SV_ACCESS_MW_BIND)
+		flags |= IBV_ACCESS_MW_BIND;
+	return flags;
+}
+
 /* The access a registration really grants (REMOTE_WRITE adds LOCAL_WRITE). */
-unsigned int sv_access_normalize(unsigned int access);
+static inline unsigned int sv_access_normalize(unsigned int access)
+{
+	if (access & SANVERBS_ACCESS_REMOTE_WRITE)
+		access |= SANVERBS_ACCESS_LOCAL_WRITE;
+	return access;
+}
 
 #endif

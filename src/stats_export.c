@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "lib/thread.h"
 #include "stats_export.h"
 #include "util.h"
 
@@ -161,7 +162,6 @@ static void *serve(void *arg)
 static int start_server(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	sigset_t all, old;
 	socklen_t alen;
 	int n, ret;
 
@@ -180,12 +180,8 @@ static int start_server(void)
 		listen_fd = -1;
 		return err;
 	}
-	/* The application's signal handlers must never run on our thread:
-	 * it inherits a mask with every signal blocked. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&server, NULL, serve, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The application's signal handlers must never run on our thread. */
+	ret = sv_thread_start(&server, serve, NULL);
 	if (ret) {
 		close(listen_fd);
 		close(stop_pipe[0]);

@@ -1,4 +1,4 @@
-/* Description: the mmu_interval_notifier monitor (monitor_kmod.c against
+/* Description: the mmu_interval_notifier monitor (src/monitor/kmod.c against
  * the contract of monitor.h). munmap, madvise(DONTNEED) and mremap of a
  * watched range make still_valid() false by the time the call returns and
  * reach the sink once; mprotect and fork do not; an unwatched range reports
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "kmod-test.h"
-#include "monitor.h"
+#include "monitor/monitor.h"
 #include "sv-test.h"
 
 #define NPAGES 16
@@ -163,7 +163,7 @@ START_TEST(unwatched_range_is_silent)
 	ck_assert_uint_eq(s.watches, 1);
 	mon->ops->unwatch(mon, &w);
 	/* the kernel watch is parked for a later miss on the same range
-	 * (monitor_kmod.c), still counted by the module... */
+	 * (monitor/kmod.c), still counted by the module... */
 	kt_stats(&s);
 	ck_assert_uint_eq(s.watches, 1);
 	ck_assert_int_eq(munmap(buf, len), 0);

@@ -245,7 +245,7 @@ END_TEST
  * maps new pages at the same address. The notifier sees it
  * (unmap_mapping_range), so under kmod the memfd is cached and the change
  * must invalidate. userfaultfd has no event for truncation, so under uffd
- * file mappings must never be cached (monitor_uffd.c, vma_kind.c): before
+ * file mappings must never be cached (monitor/uffd.c, vma_kind.c): before
  * that rule this case was a proven stale hit. */
 START_TEST(ev_truncate_memfd)
 {

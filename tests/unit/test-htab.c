@@ -1,4 +1,4 @@
-/* Description: the cache's hit index (src/cache_htab.c, open addressing
+/* Description: the cache's hit index (src/cache/htab.c, open addressing
  * with backward-shift deletion) agrees with a brute-force list on random
  * inserts, removals, growth, cover lookups and lookups by entry, with many
  * ranges starting in the same page and ranges crossing the table's wrap
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "sv-test.h"
-#include "cache_htab.h"
+#include "cache/htab.h"
 
 #define N 3000
 #define PAGE_SHIFT 12

@@ -1,4 +1,4 @@
-/* Description: the cache's interval tree (src/cache_itree.c) agrees with a
+/* Description: the cache's interval tree (src/lib/itree.c) agrees with a
  * brute-force list on random inserts, removals, cover queries (the hit
  * lookup) and overlap queries (invalidation), including duplicate and
  * nested ranges, and stays logarithmically shallow at 100k entries. */
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sv-test.h"
-#include "cache_itree.h"
+#include "lib/itree.h"
 
 #define N 2000
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Treap with subtree max-end augmentation (see cache_itree.h). A treap was
+/* Treap with subtree max-end augmentation (see itree.h). A treap was
  * chosen over a red-black tree because rotations are its only rebalancing
  * step, which keeps the augmentation update in one place. */
-#include "cache_itree.h"
+#include "itree.h"
 
 static uintptr_t max_end_of(const struct sv_itree_node *n)
 {

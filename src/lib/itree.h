@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Interval tree of cached ranges: a treap keyed by (start, node address),
- * each node augmented with the largest end in its subtree, so that a hit
- * (an entry covering [s, e)) and an invalidation (every entry overlapping
- * [s, e)) cost O(log n) expected plus the number of entries reported. */
-#ifndef SV_CACHE_ITREE_H
-#define SV_CACHE_ITREE_H
+/* Interval tree of ranges (the cache's entries, userfaultfd's watched
+ * ranges): a treap keyed by (start, node address), each node augmented
+ * with the largest end in its subtree, so that a hit (an entry covering
+ * [s, e)) and an invalidation (every entry overlapping [s, e)) cost
+ * O(log n) expected plus the number of entries reported. */
+#ifndef SV_LIB_ITREE_H
+#define SV_LIB_ITREE_H
 
 #include <stddef.h>
 #include <stdint.h>

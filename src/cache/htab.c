@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Open-addressing hit index of the registration cache (see cache_htab.h). */
+/* Open-addressing hit index of the registration cache (see htab.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "cache_htab.h"
+#include "htab.h"
 
 _Static_assert(sizeof(struct sv_hslot) == 64, "a slot is one cache line");
 

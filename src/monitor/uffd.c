@@ -22,7 +22,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cache_itree.h"
+#include "lib/itree.h"
+#include "lib/thread.h"
 #include "monitor.h"
 #include "util.h"
 #include "vma_kind.h"
@@ -129,7 +130,7 @@ static int collect_known(struct sv_itree_node *n, void *arg)
 }
 
 /* Monitor thread, known_lock() held: [start, start + len) may no longer
- * be registered. Never frees (see cache_priv.h): watch() does that. */
+ * be registered. Never frees (see cache/priv.h): watch() does that. */
 static void forget(struct uffd_monitor *u, uintptr_t start, size_t len)
 {
 	struct known *list = NULL, *k, *nx;
@@ -426,7 +427,6 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 {
 	struct uffdio_api api;
 	struct uffd_monitor *u;
-	sigset_t all, old;
 	int ret;
 
 	if (!sink || !out)
@@ -460,10 +460,7 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	}
 	/* The monitor must never run a signal handler: a handler could
 	 * unmap a watched range and wait for the very thread running it. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&u->thread, NULL, uffd_thread, u);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = sv_thread_start(&u->thread, uffd_thread, u);
 	if (ret)
 		goto err_stop;
 	*out = &u->m;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Memory windows for remote-access registrations (see cache_mw.h and
+/* Memory windows for remote-access registrations (see mw.h and
  * docs/cache.md "Remote access"). Why type 1: it is bound by ibv_bind_mw on
  * any QP of the PD and stays valid for every QP of the PD, so one internal
  * QP serves every endpoint; a type-2 window is tied to the QP that bound
@@ -12,8 +12,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "cache_mw.h"
 #include "ctx.h"
+#include "lib/err.h"
+#include "mw.h"
+#include "util.h"
 
 /* Windows kept unbound for the next registration; more are deallocated. */
 #define SV_MW_POOL_MAX 32
@@ -34,7 +36,7 @@ struct sv_mw_pool {
 	int gid_index; /* -1: no GRH (InfiniBand link layer) */
 	uint16_t lid;
 	uint64_t wr_id;
-	struct sv_win bound; /* sentinel of the windows handed out */
+	struct sv_list bound; /* the windows handed out */
 	struct sv_win *free;
 	unsigned int nfree;
 };
@@ -73,7 +75,7 @@ void sv_mw_pool_create(struct sanverbs_ctx *ctx, struct sv_mw_pool **out)
 		return;
 	p->ctx = ctx;
 	pthread_mutex_init(&p->lock, NULL);
-	p->bound.prev = p->bound.next = &p->bound;
+	sv_list_init(&p->bound);
 	*out = p;
 }
 
@@ -106,8 +108,10 @@ static int qp_connect(struct sv_mw_pool *p)
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = ctx->port;
-	ret = ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					       IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+	ret = sv_neg_errno(ibv_modify_qp(p->qp, &a, IBV_QP_STATE |
+							    IBV_QP_PKEY_INDEX |
+							    IBV_QP_PORT |
+							    IBV_QP_ACCESS_FLAGS));
 	if (ret)
 		return ret;
 	memset(&a, 0, sizeof(a));
@@ -120,7 +124,7 @@ static int qp_connect(struct sv_mw_pool *p)
 	a.ah_attr.port_num = ctx->port;
 	if (p->gid_index >= 0) {
 		if (ibv_query_gid(ctx->verbs, ctx->port, p->gid_index, &gid))
-			return errno ? errno : EIO;
+			return sv_errno_or(EIO);
 		a.ah_attr.is_global = 1;
 		a.ah_attr.grh.dgid = gid;
 		a.ah_attr.grh.sgid_index = (uint8_t)p->gid_index;
@@ -128,11 +132,11 @@ static int qp_connect(struct sv_mw_pool *p)
 	} else {
 		a.ah_attr.dlid = p->lid;
 	}
-	ret = ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_AV |
+	ret = sv_neg_errno(ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_AV |
 					       IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
 					       IBV_QP_RQ_PSN |
 					       IBV_QP_MAX_DEST_RD_ATOMIC |
-					       IBV_QP_MIN_RNR_TIMER);
+					       IBV_QP_MIN_RNR_TIMER));
 	if (ret)
 		return ret;
 	memset(&a, 0, sizeof(a));
@@ -142,14 +146,15 @@ static int qp_connect(struct sv_mw_pool *p)
 	a.rnr_retry = 7;
 	a.sq_psn = SV_MW_PSN;
 	a.max_rd_atomic = 1;
-	return ibv_modify_qp(p->qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-						IBV_QP_RETRY_CNT |
-						IBV_QP_RNR_RETRY |
-						IBV_QP_SQ_PSN |
-						IBV_QP_MAX_QP_RD_ATOMIC);
+	return sv_neg_errno(ibv_modify_qp(p->qp, &a, IBV_QP_STATE |
+							     IBV_QP_TIMEOUT |
+							     IBV_QP_RETRY_CNT |
+							     IBV_QP_RNR_RETRY |
+							     IBV_QP_SQ_PSN |
+							     IBV_QP_MAX_QP_RD_ATOMIC));
 }
 
-/* Locked. 0, or a positive errno. */
+/* Locked. 0, or a negative errno. */
 static int qp_build(struct sv_mw_pool *p)
 {
 	struct sanverbs_ctx *ctx = p->ctx;
@@ -157,7 +162,7 @@ static int qp_build(struct sv_mw_pool *p)
 	struct ibv_port_attr pa;
 
 	if (ibv_query_port(ctx->verbs, ctx->port, &pa))
-		return errno ? errno : EIO;
+		return sv_errno_or(EIO);
 	if (pa.link_layer == IBV_LINK_LAYER_INFINIBAND) {
 		p->gid_index = -1;
 		p->lid = pa.lid;
@@ -166,7 +171,7 @@ static int qp_build(struct sv_mw_pool *p)
 	}
 	p->cq = ibv_create_cq(ctx->verbs, 8, NULL, NULL, 0);
 	if (!p->cq)
-		return errno ? errno : ENOMEM;
+		return sv_errno_or(ENOMEM);
 	memset(&ia, 0, sizeof(ia));
 	ia.send_cq = p->cq;
 	ia.recv_cq = p->cq;
@@ -177,7 +182,7 @@ static int qp_build(struct sv_mw_pool *p)
 	ia.qp_type = IBV_QPT_RC;
 	p->qp = ibv_create_qp(ctx->pd, &ia);
 	if (!p->qp)
-		return errno ? errno : ENOMEM;
+		return sv_errno_or(ENOMEM);
 	return qp_connect(p);
 }
 
@@ -213,7 +218,7 @@ bool sv_mw_pool_ready(struct sv_mw_pool *p)
 			fprintf(stderr,
 				"sanverbs: no bind QP for memory windows (%s); "
 				"remote registrations are not cached\n",
-				strerror(ret));
+				strerror(-ret));
 		}
 		__atomic_store_n(&p->state, ret ? SV_MW_OFF : SV_MW_READY,
 				 __ATOMIC_RELEASE);
@@ -231,14 +236,14 @@ static int qp_recover(struct sv_mw_pool *p)
 	struct ibv_wc wc;
 	int ret;
 
-	ret = ibv_modify_qp(p->qp, &a, IBV_QP_STATE);
+	ret = sv_neg_errno(ibv_modify_qp(p->qp, &a, IBV_QP_STATE));
 	if (ret)
-		return -ret;
+		return ret;
 	while (ibv_poll_cq(p->cq, 1, &wc) > 0)
 		;
 	ret = qp_connect(p);
 	if (ret)
-		return -ret;
+		return ret;
 	p->broken = false;
 	return 0;
 }
@@ -272,10 +277,10 @@ static int post_bind(struct sv_mw_pool *p, struct sv_win *w,
 	b.bind_info.addr = addr;
 	b.bind_info.length = len;
 	b.bind_info.mw_access_flags = (unsigned int)access;
-	ret = ibv_bind_mw(p->qp, w->mw, &b);
+	ret = sv_neg_errno(ibv_bind_mw(p->qp, w->mw, &b));
 	if (ret) {
 		p->broken = true;
-		return -ret;
+		return ret;
 	}
 	for (;;) {
 		n = ibv_poll_cq(p->cq, 1, &wc);
@@ -309,17 +314,12 @@ static int post_bind(struct sv_mw_pool *p, struct sv_win *w,
 
 static void bound_add(struct sv_mw_pool *p, struct sv_win *w)
 {
-	w->prev = &p->bound;
-	w->next = p->bound.next;
-	p->bound.next->prev = w;
-	p->bound.next = w;
+	sv_list_add_head(&p->bound, &w->link);
 }
 
 static void bound_del(struct sv_win *w)
 {
-	w->prev->next = w->next;
-	w->next->prev = w->prev;
-	w->prev = w->next = NULL;
+	sv_list_del(&w->link);
 }
 
 /* Locked: into the free list, or deallocated if the list is full. */
@@ -351,7 +351,7 @@ int sv_mw_bind(struct sv_mw_pool *p, struct ibv_mr *mr, uintptr_t addr,
 		if (w)
 			w->mw = ibv_alloc_mw(p->ctx->pd, IBV_MW_TYPE_1);
 		if (!w || !w->mw) {
-			ret = errno ? -errno : -ENOMEM;
+			ret = sv_errno_or(ENOMEM);
 			free(w);
 			pthread_mutex_unlock(&p->lock);
 			return ret;
@@ -385,10 +385,9 @@ int sv_mw_unbind(struct sv_mw_pool *p, struct sv_win *w, struct ibv_mr *mr)
 	} else {
 		/* Dealloc revokes the key as surely and also releases the
 		 * window's hold on the MR (rxe_dealloc_mw). */
-		ret = ibv_dealloc_mw(w->mw);
+		ret = sv_neg_errno(ibv_dealloc_mw(w->mw));
 		if (ret) {
 			bound_add(p, w); /* still bound: freed with the pool */
-			ret = -ret;
 		} else {
 			free(w);
 		}
@@ -410,13 +409,15 @@ static void win_list_free(struct sv_win *w)
 
 void sv_mw_pool_destroy(struct sv_mw_pool *p)
 {
-	struct sv_win *w, *nx;
+	struct sv_win *w;
+	struct sv_list *l;
 
 	if (!p)
 		return;
 	/* Handles the application never deregistered. */
-	for (w = p->bound.next; w != &p->bound; w = nx) {
-		nx = w->next;
+	while ((l = sv_list_first(&p->bound))) {
+		w = container_of(l, struct sv_win, link);
+		sv_list_del(l);
 		ibv_dealloc_mw(w->mw);
 		free(w);
 	}

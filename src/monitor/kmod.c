@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kmod_client.h"
+#include "lib/thread.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -317,7 +318,6 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 			   struct sv_monitor **out)
 {
 	struct sanverbs_mon_init mi = { .slots = KMON_SLOTS };
-	sigset_t all, old;
 	struct kmon *km;
 	void *status;
 	int ret;
@@ -362,10 +362,7 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 	km->m.flags = SV_MONITOR_F_WATCH_PER_ENTRY;
 
 	/* The application's signal handlers never run on this thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&km->thread, NULL, kmon_thread, km);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = sv_thread_start(&km->thread, kmon_thread, km);
 	if (ret)
 		goto err_pipe;
 	*out = &km->m;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Invalidation monitors: the contract between the registration cache and
  * each backend that learns about mapping changes (userfaultfd in
- * monitor_uffd.c, the kernel module's mmu_interval_notifier in
- * monitor_kmod.c). The cache never knows which backend it talks to.
+ * monitor/uffd.c, the kernel module's mmu_interval_notifier in
+ * monitor/kmod.c). The cache never knows which backend it talks to: it
+ * asks sv_monitor_open() (monitor/select.c) for one.
  *
  * A backend reports a change of [start, start + len) by calling the sink it
  * was created with. It must do so before the unmapping call of the
@@ -17,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sanverbs.h"
 
 struct sv_monitor;
 
@@ -84,5 +87,13 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 			   struct sv_monitor **out);
 int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 			   struct sv_monitor **out);
+
+/* The backend @want asks for: KMOD or UFFD exactly (their error if
+ * unavailable), AUTO the first that works, NONE none. 0 with *out set (NULL
+ * when no backend: AUTO with none available, or NONE) and *kind the backend
+ * chosen; or the negative errno of the backend asked for. */
+int sv_monitor_open(enum sanverbs_monitor want, sv_invalidate_fn sink,
+		    void *arg, struct sv_monitor **out,
+		    enum sanverbs_monitor *kind);
 
 #endif

@@ -22,13 +22,16 @@
 
 #include <infiniband/verbs.h>
 
+#include "lib/list.h"
+
 struct sanverbs_ctx;
 struct sv_mw_pool;
 
 /* One window; lives in the pool or with the handle it is bound for. */
 struct sv_win {
 	struct ibv_mw *mw;
-	struct sv_win *prev, *next; /* the pool's bound list, or free list */
+	struct sv_list link; /* the pool's bound list */
+	struct sv_win *next; /* the pool's free list */
 };
 
 /* Decides, once, whether @ctx's remote registrations use windows:

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* The cache object of a context: create and destroy, the counters and the
+ * application's invalidation callback. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "priv.h"
+
+int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
+{
+	struct sv_cache *c;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->pd = ctx->pd;
+	c->max_entries = ctx->attr.cache_max_entries;
+	c->max_bytes = ctx->attr.cache_max_bytes;
+	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
+	/* grows with the entries (sv_cache_get) */
+	if (sv_htab_init(&c->ht, 6, c->page_shift)) {
+		free(c);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	sv_itree_init(&c->tree);
+	sv_list_init(&c->lru);
+	sv_list_init(&c->all);
+	c->kind = SANVERBS_MONITOR_NONE;
+
+	ret = sv_cache_events_start(c);
+	if (ret)
+		goto err;
+	/* Windows only pay off when the entry under them stays cached. */
+	if (c->mon && c->max_entries)
+		sv_mw_pool_create(ctx, &c->mw);
+	*out = c;
+	return 0;
+
+err:
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	sv_htab_fini(&c->ht);
+	free(c);
+	return ret;
+}
+
+void sv_cache_destroy(struct sv_cache *c)
+{
+	struct sv_cache_entry *x, *list = NULL;
+	struct sv_list *l;
+
+	if (!c)
+		return;
+	/* No more events, then no more callbacks, then free the rest. */
+	sv_cache_events_stop(c);
+	/* Windows still bound hold their MRs: gone before the MRs go. */
+	sv_mw_pool_destroy(c->mw);
+	c->mw = NULL;
+	sv_cache_lock(c);
+	while ((l = sv_list_first(&c->all))) {
+		x = container_of(l, struct sv_cache_entry, all_link);
+		sv_all_del(x);
+		x->next = list;
+		list = x;
+	}
+	sv_cache_unlock(c);
+	sv_entries_free(c, list);
+	sv_entry_spares_free(c);
+	while (c->mr_spare)
+		free(sv_cache_mr_pop(c));
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	sv_htab_fini(&c->ht);
+	free(c);
+}
+
+SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
+				   struct sanverbs_cache_stats *stats)
+{
+	struct sv_cache *c;
+
+	if (!ctx || !stats || !ctx->cache)
+		return -EINVAL;
+	c = ctx->cache;
+	sv_cache_lock(c);
+	stats->hits = c->hits;
+	stats->misses = c->misses;
+	stats->evictions = c->evictions;
+	stats->invalidations = c->invalidations;
+	stats->uncached = c->uncached;
+	stats->entries = c->entries;
+	stats->bytes_pinned = c->bytes;
+	stats->monitor = c->kind;
+	stats->flags = c->mon && (c->mon->flags & SV_MONITOR_F_USER_MODE_ONLY) ?
+			       SANVERBS_CACHE_F_UFFD_USER_MODE :
+			       0;
+	if (sv_mw_pool_on(c->mw))
+		stats->flags |= SANVERBS_CACHE_F_REMOTE_MW;
+	sv_cache_unlock(c);
+	return 0;
+}
+
+SV_EXPORT int sanverbs_cache_set_callback(struct sanverbs_ctx *ctx,
+					  sanverbs_cache_cb cb, void *arg)
+{
+	if (!ctx || !ctx->cache)
+		return -EINVAL;
+	sv_cache_lock(ctx->cache);
+	ctx->cache->cb = cb;
+	ctx->cache->cb_arg = arg;
+	sv_cache_unlock(ctx->cache);
+	return 0;
+}

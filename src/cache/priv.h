@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/* Cache internals shared by the files of src/cache/:
+ *   entry.c       entry lifecycle: lists, tree membership, drop, free
+ *   lookup.c      hit, miss, eviction, ENOMEM retry, get and put
+ *   invalidate.c  monitor sink, worker, invalidate/flush, secure/unsecure
+ *   cache.c       create/destroy, counters, callback
+ *   htab.c        the hit index; mw.c memory windows
+ * Locking rules, in one place:
+ *  - c->lock guards the tree, the LRU, the lists, the counters and every
+ *    entry field except the immutable range and ibmr;
+ *  - nothing that can unmap or madvise memory (free, ibv_dereg_mr,
+ *    munmap) runs under c->lock: the monitor thread needs the lock to let
+ *    an unmapping thread go on (libfabric#5554). Entries leave the tree
+ *    under the lock and are freed after it is dropped, by the caller or by
+ *    the worker thread;
+ *  - the monitor thread never frees, allocates or calls the application:
+ *    its own free() could trim a watched heap top and wait for itself;
+ *  - the memory-window pool's lock (mw.c) is never taken under
+ *    c->lock: a bind posts on a QP and waits for the device. */
+#ifndef SV_CACHE_PRIV_H
+#define SV_CACHE_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+#include "cache.h"
+#include "htab.h"
+#include "lib/itree.h"
+#include "lib/list.h"
+#include "monitor/monitor.h"
+#include "mw.h"
+#include "sanverbs.h"
+#include "util.h"
+
+#define SV_REMOTE_ACCESS                                                     \
+	(SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
+
+enum sv_entry_kind { SV_ENT_MR, SV_ENT_SECURE };
+enum sv_entry_state {
+	SV_ST_PENDING, /* in the tree, being registered: never a hit */
+	SV_ST_LIVE,    /* in the tree, a hit candidate */
+	SV_ST_DEAD,    /* out of the tree: freed with its last reference */
+};
+
+/* An entry is the cold part of a registration: a hit and its put touch
+ * only the entry's slot in the hit index (htab.h), which copies the
+ * range, the MR and the access and, while the entry is in the index,
+ * holds its references and CLOCK bit instead of ->refs and ->used. */
+struct sv_cache_entry {
+	uintptr_t addr; /* range really registered or secured */
+	size_t len;
+	struct ibv_mr *ibmr; /* NULL for SECURE */
+	unsigned int access;
+	unsigned int refs; /* while not in the hit index */
+	unsigned char kind, state, used;
+	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
+	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
+	struct sv_cache *cache;
+	struct sv_watch watch;
+	/* CLOCK list: unreferenced at the last sweep, or never swept */
+	struct sv_list lru_link;
+	struct sv_list all_link; /* every entry allocated */
+	struct sv_cache_entry *next;    /* deferred or local free list */
+	struct sv_cache_entry *collect; /* overlap walk */
+};
+
+struct sv_cache {
+	struct sanverbs_ctx *ctx;
+	struct ibv_pd *pd;
+	pthread_mutex_t lock;
+	struct sv_itree tree;
+	/* Hit index of the live entries by the page their range starts in
+	 * (htab.h): re-registering a buffer costs one slot, one cache
+	 * line, instead of a tree walk whose nodes are scattered over
+	 * memory (the walk is the fallback for any other cover). Grown on a
+	 * miss past 3/4 full; the new array is allocated outside the lock
+	 * (nothing is allocated under it). */
+	struct sv_htab ht;
+	unsigned int page_shift;
+	struct sv_monitor *mon;
+	enum sanverbs_monitor kind;
+	size_t max_entries, max_bytes;
+	uintptr_t page_mask;
+
+	size_t entries, bytes; /* MR entries in the tree (pending or live) */
+	/* Second-chance (CLOCK) list of live local entries. A hit only
+	 * sets the used bit in the entry's slot; eviction pops the head,
+	 * gives a used entry another round at the tail and takes a held one
+	 * off the list (its last put puts it back). */
+	struct sv_list lru;
+	struct sv_list all;  /* every entry allocated */
+	struct sv_cache_entry *deferred; /* for the worker: notify and free */
+	/* Freed MR entries kept for the next miss: aligned_alloc and free
+	 * were a third of a miss's own instructions. */
+	struct sv_cache_entry *spare;
+	unsigned int nspare;
+	struct sanverbs_mr *mr_spare; /* handles, for the next hit */
+	unsigned int nmr_spare;
+
+	pthread_t worker;
+	pthread_cond_t cond;
+	bool worker_running, stop;
+
+	/* Memory windows for remote registrations; NULL when off (no
+	 * caching, SANVERBS_CACHE_MW=0, no device support), off inside when
+	 * the bind QP could not be built. */
+	struct sv_mw_pool *mw;
+
+	sanverbs_cache_cb cb;
+	void *cb_arg;
+	uint64_t hits, misses, evictions, invalidations, uncached;
+};
+
+static inline void sv_cache_lock(struct sv_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+static inline void sv_cache_unlock(struct sv_cache *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+static inline struct sv_cache_entry *sv_entry_of(struct sv_itree_node *n)
+{
+	return container_of(n, struct sv_cache_entry, node);
+}
+
+/* The hit-index slot of @e, or NULL when @e is not in the index. Void
+ * after any insertion or removal. */
+static inline struct sv_hslot *sv_entry_slot(struct sv_cache *c,
+					     struct sv_cache_entry *e)
+{
+	return e->hashed ? sv_htab_find_ent(&c->ht, e->addr, e) : NULL;
+}
+
+/* entry.c, c->lock held. */
+void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_lru_add_tail(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_lru_del(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_all_add(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_all_del(struct sv_cache_entry *e);
+/* A live MR entry joins the hit index, its references with it; if the
+ * index is full it stays out (the tree still finds it). */
+void sv_entry_hash_in(struct sv_cache *c, struct sv_cache_entry *e);
+/* Takes @e out of the tree; stops watching its pages unless another entry
+ * in the tree still overlaps them (@unwatch false: the backend already
+ * did). Returns true when the entry has no references and is not queued,
+ * so the caller must free it after unlocking. */
+bool sv_entry_drop(struct sv_cache *c, struct sv_cache_entry *e,
+		   bool unwatch);
+/* A spare MR entry for the next miss, or NULL. */
+struct sv_cache_entry *sv_entry_spare_pop(struct sv_cache *c);
+/* A fresh MR entry for [s, s + len) (hull [hs, he)), holding the
+ * caller's reference; not yet in any list. */
+void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
+		      uintptr_t s, size_t len, unsigned int access,
+		      uintptr_t hs, uintptr_t he);
+
+/* entry.c, unlocked: deregisters and frees (or keeps for reuse) @e, or a
+ * chain linked by ->next; 0 or the negative errno of ibv_dereg_mr. */
+int sv_entry_free(struct sv_cache *c, struct sv_cache_entry *e);
+void sv_entries_free(struct sv_cache *c, struct sv_cache_entry *list);
+/* Frees the spare entries (destroy). */
+void sv_entry_spares_free(struct sv_cache *c);
+
+/* invalidate.c, c->lock held: drops every tree entry overlapping [s, e)
+ * of @kind_mask (1 << kind); entries to free are chained on *free_list;
+ * returns how many live MR entries were dropped. */
+size_t sv_cache_drop_range(struct sv_cache *c, uintptr_t s, uintptr_t e,
+			   unsigned int kind_mask,
+			   struct sv_cache_entry **free_list);
+/* invalidate.c, c->lock held: @ent's range changed (seen at hit time):
+ * drops it and queues it for the worker's callback, as the sink would. */
+void sv_cache_invalidate_entry(struct sv_cache *c,
+			       struct sv_cache_entry *ent);
+/* invalidate.c: opens the monitor @c's context asks for and starts the
+ * worker (no monitor: no worker, no caching); 0 or a negative errno. */
+int sv_cache_events_start(struct sv_cache *c);
+/* invalidate.c: no more events, then no more callbacks. */
+void sv_cache_events_stop(struct sv_cache *c);
+
+/* lookup.c: a spare handle, or NULL (c->lock held). */
+struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c);
+
+#endif
