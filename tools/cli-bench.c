@@ -404,9 +404,9 @@ static void run_interleaved(struct run *r, const char *compare,
 				if (p[s].pid <= 0 || !p[s].waiting ||
 				    key_cmp(p[s].key, key))
 					continue;
-				if (write(p[s].go, "g\n", 2) != 2) {
-					/* gone: collect what it said */
-				}
+				/* if it is gone, follow() collects what it
+				 * said and how it ended */
+				(void)!write(p[s].go, "g\n", 2);
 				follow(r, s, &p[s]);
 			}
 		}
@@ -1039,6 +1039,9 @@ int cli_bench(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 
+	/* A compare process that died must not take the driver with it
+	 * (its death is collected and noted instead). */
+	signal(SIGPIPE, SIG_IGN);
 	t0 = (double)time(NULL);
 	for (s = 0; s < r->nsys; s++)
 		fprintf(stderr, "[bench] %s: %s\n", r->sys[s]->label,
