@@ -32,7 +32,10 @@ struct sanverbs_mr {
 	unsigned int access;
 	struct ibv_mr *ibmr; /* the cache entry's MR, shared by its holders */
 	struct sv_cache_entry *entry;
-	uintptr_t eaddr; /* the entry's start: finds its hit-index slot */
+	/* The hit-index record the reference was taken on (cache/htab.h):
+	 * the put drops it there, without a lock or a probe. NULL: the
+	 * reference is the entry's own, dropped under the cache lock. */
+	struct sv_hrec *rec;
 	/* Remote access through a memory window over the entry's local MR
 	 * (cache/mw.h): the peer's key is the window's, @rkey. NULL: the
 	 * MR's own rkey (local-only, or windows off). */

@@ -73,9 +73,6 @@ void sv_cache_destroy(struct sv_cache *c)
 	sv_cache_unlock(c);
 	sv_entries_free(c, list);
 	sv_entry_spares_free(c);
-	/* Handle memory is type-stable (handle.h): back to its type. */
-	while (c->mr_spare)
-		sv_handle_retire(&sv_mr_type, sv_cache_mr_pop(c));
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
@@ -96,7 +93,7 @@ SV_EXPORT int sanverbs_cache_stats(struct sanverbs_ctx *ctx,
 		return -EINVAL;
 	c = ctx->cache;
 	sv_cache_lock(c);
-	stats->hits = c->hits;
+	stats->hits = c->hits + sv_htab_hits(&c->ht);
 	stats->misses = c->misses;
 	stats->evictions = c->evictions;
 	stats->invalidations = c->invalidations;

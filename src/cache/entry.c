@@ -61,34 +61,54 @@ void sv_entry_insert(struct sv_cache *c, struct sv_cache_entry *e)
 
 void sv_entry_hash_in(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	struct sv_hslot *sl = sv_htab_insert(&c->ht, e->addr,
-					     e->addr + e->len, e);
+	struct sv_hrec tmpl = {
+		.access = (uint16_t)e->access,
+		.used = e->used,
+		.wtoken = e->watch.token < SV_HREC_NO_TOKEN ?
+				  (uint32_t)e->watch.token :
+				  SV_HREC_NO_TOKEN,
+		.addr = e->addr,
+		.end = e->addr + e->len,
+		.ent = e,
+		.ibmr = e->ibmr,
+		.lkey = e->ibmr->lkey,
+		.rkey = e->ibmr->rkey,
+		.wgen = __atomic_load_n(&e->watch.gen, __ATOMIC_ACQUIRE),
+	};
+	struct sv_hrec *r;
 
-	if (!sl)
+	if (e->hashed || e->rec || (e->access & SV_REMOTE_ACCESS))
 		return;
-	sl->ibmr = e->ibmr;
-	sl->access = (uint16_t)e->access;
-	sl->lkey = e->ibmr->lkey;
-	sl->rkey = e->ibmr->rkey;
-	sl->wtoken = e->watch.token;
-	sl->wgen = __atomic_load_n(&e->watch.gen, __ATOMIC_ACQUIRE);
-	sl->refs = e->refs;
-	sl->flags = (e->used ? SV_HS_USED : 0) |
-		    (e->on_lru ? 0 : SV_HS_OFF_LRU);
+	r = sv_htab_insert(&c->ht, &tmpl, e->refs);
+	if (!r)
+		return;
 	e->refs = 0;
+	e->rec = r;
 	e->hashed = 1;
 }
 
+/* Closes @e's record: no hit can take it from here on. References taken
+ * through it stay there and keep the record until the last is dropped. */
 static void hash_out(struct sv_cache *c, struct sv_cache_entry *e)
 {
-	struct sv_hslot *sl = sv_entry_slot(c, e);
-
-	if (!sl)
+	if (!e->hashed)
 		return;
-	e->refs = sl->refs;
-	e->used = !!(sl->flags & SV_HS_USED);
-	sv_htab_remove(&c->ht, sl);
+	e->used = __atomic_load_n(&e->rec->used, __ATOMIC_RELAXED);
 	e->hashed = 0;
+	if (!sv_htab_close(&c->ht, e->rec))
+		e->rec = NULL; /* nobody held it: already free */
+}
+
+bool sv_entry_rec_drained(struct sv_cache *c, struct sv_hrec *r)
+{
+	struct sv_cache_entry *e = r->ent;
+
+	sv_htab_release(&c->ht, r);
+	e->rec = NULL;
+	if (e->refs || e->queued || e->in_tree)
+		return false;
+	sv_all_del(e);
+	return true;
 }
 
 static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
@@ -100,7 +120,7 @@ static void entry_remove(struct sv_cache *c, struct sv_cache_entry *e)
 /* Frees @e if nothing references it any more; false if someone still does. */
 static bool release_locked(struct sv_cache_entry *e)
 {
-	if (e->refs || e->queued || e->in_tree)
+	if (sv_entry_held(e) || e->queued || e->in_tree)
 		return false;
 	sv_all_del(e);
 	return true;

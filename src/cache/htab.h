@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* The hit index of the registration cache: an open-addressing table
- * (linear probing, backward-shift deletion) of the live entries, keyed by
- * the page their registered range starts in.
+/* The hit index of the registration cache, read without any lock.
  *
- * Why slots carry the entry's hot data (range, MR, access, references,
- * CLOCK bit) instead of a pointer to it: with 100k entries a pointer
- * table costs a hit two cache and TLB misses (the bucket, then the entry)
- * and the put a third; a slot costs one, shared by the hit and its put.
- * Slots move (rehash, deletion), so nothing keeps a pointer to a slot
- * across an unlock: a holder finds its slot again by key and entry. */
+ * Records: one 64-byte line per live local entry holding what a hit and
+ * its put need (range, MR, keys, access, references, CLOCK bit, the watch
+ * generation). Records never move and are never freed while the cache
+ * lives (chunks of SV_HREC_CHUNK), so a handle keeps a pointer to its
+ * record and the put touches that line and nothing else: no probe, no
+ * lock. A record is *open* while its entry is in the index; closing sets
+ * SV_HREC_CLOSED in ->refs, after which no reference can be taken on it
+ * (the CAS in sv_hrec_get fails), and it is reused only once its count is
+ * back to zero and its entry let it go.
+ *
+ * Index: open addressing (linear probing, backward-shift deletion) of
+ * {start address, record} keyed by the page the range starts in.
+ * Writers hold the cache lock; readers do not, so a reader may see a
+ * pair in the middle of a move or a deletion: it may then miss (and take
+ * the locked path) or find a record that no longer matches, which the
+ * check after taking the reference rejects. An index array replaced by a
+ * larger one stays mapped until the cache goes (readers may still be in
+ * it), at most as much again as the live array. */
 #ifndef SV_CACHE_HTAB_H
 #define SV_CACHE_HTAB_H
 
@@ -19,109 +29,160 @@
 struct ibv_mr;
 struct sv_cache_entry;
 
-/* slot flags */
-#define SV_HS_USED 0x1    /* hit since the last CLOCK sweep */
-#define SV_HS_OFF_LRU 0x2 /* a sweep took it off the CLOCK list while held */
+#define SV_HREC_CLOSED 0x80000000u
+#define SV_HREC_CHUNK_BITS 10
+#define SV_HREC_CHUNK (1u << SV_HREC_CHUNK_BITS)
+#define SV_HREC_MAX_CHUNKS 4096 /* 4M records; more entries stay unindexed */
+#define SV_HREC_NO_TOKEN UINT32_MAX
 
-/* One cache line; ent == NULL marks an empty slot. While an entry is in
- * the table its references are counted here, not in the entry. */
-struct sv_hslot {
-	uintptr_t addr, end; /* the range registered */
-	struct sv_cache_entry *ent;
-	struct ibv_mr *ibmr;
-	uint32_t refs;
+struct sv_hrec {
+	uint32_t refs;   /* atomic: count | SV_HREC_CLOSED */
+	uint32_t hits;   /* atomic: lock-free hits, folded into the cache's */
 	uint16_t access;
-	uint8_t flags;
-	uint32_t lkey, rkey; /* the MR's, so a hit need not read the ibv_mr */
-	/* the entry's watch token and generation, for monitors whose hit
-	 * check is a generation compare (monitor.h gen_current) */
-	uint64_t wtoken, wgen;
+	uint8_t used;    /* atomic: hit since the last CLOCK sweep */
+	uint8_t pad;
+	uint32_t wtoken; /* the watch's token, SV_HREC_NO_TOKEN if wider */
+	uintptr_t addr, end; /* the range registered */
+	struct sv_cache_entry *ent; /* next free record while free */
+	struct ibv_mr *ibmr;
+	uint32_t lkey, rkey;
+	uint64_t wgen;   /* atomic: the watch generation seen valid */
 } __attribute__((aligned(64)));
 
-struct sv_htab {
-	struct sv_hslot *slots;
-	unsigned int bits, page_shift;
-	size_t count;
+struct sv_hidx_ent {
+	uintptr_t addr;     /* the range's start */
+	struct sv_hrec *rec; /* NULL: empty */
 };
 
-/* An empty table of 2^@bits slots; 0 or -ENOMEM. */
+struct sv_hidx {
+	unsigned int bits;
+	struct sv_hidx *retired; /* older arrays, kept for late readers */
+	struct sv_hidx_ent e[];
+};
+
+struct sv_htab {
+	struct sv_hidx *idx; /* atomic pointer: readers load it once */
+	unsigned int page_shift;
+	size_t count;
+	struct sv_hrec *chunk[SV_HREC_MAX_CHUNKS]; /* for for_each and fini */
+	unsigned int nchunks;
+	struct sv_hrec *free; /* closed, unreferenced, let go */
+	uint64_t folded_hits; /* lock-free hits of records released */
+};
+
+/* An empty index of 2^@bits slots and no records; 0 or -ENOMEM. */
 int sv_htab_init(struct sv_htab *t, unsigned int bits,
 		 unsigned int page_shift);
+/* Frees everything; no reader may be left. */
 void sv_htab_fini(struct sv_htab *t);
 
-/* The slot array a table of 2^@bits slots needs (zeroed), allocated by the
- * caller outside any lock; NULL on failure. Freed with sv_htab_free() and
- * the same @bits, outside any lock too (a large one is munmap()ed). */
-struct sv_hslot *sv_htab_alloc(unsigned int bits);
-void sv_htab_free(struct sv_hslot *slots, unsigned int bits);
-/* True when one more entry would fill the table past three quarters:
- * the caller should allocate 2^(t->bits + 1) slots and sv_htab_grow(). */
+/* Allocation is the caller's, outside its lock. An index array of
+ * 2^@bits slots (NULL on failure), freed with sv_htab_idx_free() if it
+ * was not used. */
+struct sv_hidx *sv_htab_idx_alloc(unsigned int bits);
+void sv_htab_idx_free(struct sv_hidx *x);
+/* True when one more entry would fill the index past three quarters:
+ * allocate 2^(bits + 1) and pass it to sv_htab_grow(). */
 bool sv_htab_wants_grow(const struct sv_htab *t);
-/* Moves every slot into @slots of 2^@bits (> t->bits) and returns the old
- * array (of the old t->bits), for the caller to free outside its lock. */
-struct sv_hslot *sv_htab_grow(struct sv_htab *t, struct sv_hslot *slots,
-			      unsigned int bits);
+/* Publishes @x (larger) with every entry of the current index; the old
+ * array is retired, not freed. */
+void sv_htab_grow(struct sv_htab *t, struct sv_hidx *x);
+/* True when no free record is left: allocate a chunk with
+ * sv_htab_chunk_alloc() and hand it to sv_htab_add_chunk(), which takes
+ * it (or frees it when the table already has its last chunk). */
+bool sv_htab_wants_chunk(const struct sv_htab *t);
+struct sv_hrec *sv_htab_chunk_alloc(void);
+void sv_htab_add_chunk(struct sv_htab *t, struct sv_hrec *chunk);
 
-/* A new slot for @ent over [addr, end), or NULL when only one free slot is
- * left (the table never fills: probing stops at an empty slot). */
-struct sv_hslot *sv_htab_insert(struct sv_htab *t, uintptr_t addr,
-				uintptr_t end, struct sv_cache_entry *ent);
-/* Removes @slot; every other slot pointer into @t is void afterwards. */
-void sv_htab_remove(struct sv_htab *t, struct sv_hslot *slot);
+/* Lock held. An open record with @tmpl's fields (range, entry, MR, keys,
+ * access, watch) holding @refs references, in the index; NULL when no
+ * record is free or the index is full (the entry stays out; the tree
+ * still finds it). */
+struct sv_hrec *sv_htab_insert(struct sv_htab *t, const struct sv_hrec *tmpl,
+			       uint32_t refs);
+/* Lock held. Takes @r out of the index and closes it; returns the count
+ * of references still held through it (0: @r is free again). */
+uint32_t sv_htab_close(struct sv_htab *t, struct sv_hrec *r);
+/* Lock held. A closed record whose count reached zero goes back to the
+ * free list. */
+void sv_htab_release(struct sv_htab *t, struct sv_hrec *r);
+/* Lock held: the hits taken without the lock so far. */
+uint64_t sv_htab_hits(const struct sv_htab *t);
 
-/* Inline: the hit and the put are each one lookup, and a call per lookup
- * was a tenth of a hit's instructions. */
-static inline size_t sv_htab_mask(const struct sv_htab *t)
+static inline size_t sv_htab_home(const struct sv_hidx *x,
+				  unsigned int page_shift, uintptr_t addr)
 {
-	return ((size_t)1 << t->bits) - 1;
+	return (size_t)(((uint64_t)(addr >> page_shift) *
+			 0x9e3779b97f4a7c15ull) >> (64 - x->bits));
 }
 
-static inline size_t sv_htab_home(const struct sv_htab *t, uintptr_t addr)
+/* One more reference on @r unless it is closed; seq_cst, so whatever the
+ * caller reads afterwards is read after the reference exists. */
+static inline bool sv_hrec_get(struct sv_hrec *r)
 {
-	return (size_t)(((uint64_t)(addr >> t->page_shift) *
-			 0x9e3779b97f4a7c15ull) >> (64 - t->bits));
+	uint32_t v = __atomic_load_n(&r->refs, __ATOMIC_RELAXED);
+
+	do {
+		if (v & SV_HREC_CLOSED)
+			return false;
+	} while (!__atomic_compare_exchange_n(&r->refs, &v, v + 1, true,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+	return true;
 }
 
-/* A slot in the probe run of @s's page whose range covers [s, e) (or,
- * with @exact, is exactly [s, e)), with at least @access and exactly the
- * bits of @access in @exact_mask; or NULL. */
-static inline struct sv_hslot *sv_htab_find_range(struct sv_htab *t,
-						  uintptr_t s, uintptr_t e,
-						  unsigned int access,
-						  unsigned int exact_mask,
-						  bool exact)
+/* Drops a reference taken with sv_hrec_get or sv_htab_insert. True when
+ * it was the last one of a closed record: the caller must then, under the
+ * lock, release the record and maybe free its entry. */
+static inline bool sv_hrec_put(struct sv_hrec *r)
 {
-	size_t i = sv_htab_home(t, s), m = sv_htab_mask(t);
-	struct sv_hslot *x;
-
-	for (; (x = &t->slots[i])->ent; i = (i + 1) & m)
-		if ((exact ? x->addr == s && x->end == e :
-			     x->addr <= s && x->end >= e) &&
-		    (x->access & access) == access &&
-		    (x->access & exact_mask) == (access & exact_mask))
-			return x;
-	return NULL;
+	return __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) ==
+	       SV_HREC_CLOSED;
 }
 
-static inline struct sv_hslot *sv_htab_find_cover(struct sv_htab *t,
-						  uintptr_t s, uintptr_t e,
-						  unsigned int access,
-						  unsigned int exact_mask)
+static inline uint32_t sv_hrec_count(const struct sv_hrec *r)
 {
-	return sv_htab_find_range(t, s, e, access, exact_mask, false);
+	return __atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) & ~SV_HREC_CLOSED;
 }
 
-/* The slot of @ent, whose range starts at @addr; NULL if not in the table. */
-static inline struct sv_hslot *
-sv_htab_find_ent(struct sv_htab *t, uintptr_t addr,
-		 const struct sv_cache_entry *ent)
+/* Lock-free: a referenced, open record whose range covers [s, e) with
+ * at least @access and exactly the bits of @access in @exact_mask (with
+ * @exact: exactly [s, e)), or NULL. *@orphan: a record whose last
+ * reference this call dropped after it was closed (rare: a close raced
+ * with the probe), for the caller to release under the lock; else NULL. */
+static inline struct sv_hrec *sv_htab_get(struct sv_htab *t, uintptr_t s,
+					  uintptr_t e, unsigned int access,
+					  unsigned int exact_mask, bool exact,
+					  struct sv_hrec **orphan)
 {
-	size_t i = sv_htab_home(t, addr), m = sv_htab_mask(t);
-	struct sv_hslot *x;
+	struct sv_hidx *x = __atomic_load_n(&t->idx, __ATOMIC_ACQUIRE);
+	size_t i, m = ((size_t)1 << x->bits) - 1, n;
+	uintptr_t page = s >> t->page_shift;
 
-	for (; (x = &t->slots[i])->ent; i = (i + 1) & m)
-		if (x->ent == ent)
-			return x;
+	*orphan = NULL;
+	i = sv_htab_home(x, t->page_shift, s);
+	for (n = 0; n <= m; n++, i = (i + 1) & m) {
+		struct sv_hrec *r = __atomic_load_n(&x->e[i].rec,
+						    __ATOMIC_ACQUIRE);
+		uintptr_t a = __atomic_load_n(&x->e[i].addr, __ATOMIC_RELAXED);
+
+		if (!r)
+			return NULL;
+		if (a >> t->page_shift != page)
+			continue;
+		if (!sv_hrec_get(r))
+			continue;
+		/* referenced and open: the fields hold still now */
+		if ((exact ? r->addr == s && r->end == e :
+			     r->addr <= s && r->end >= e) &&
+		    (r->access & access) == access &&
+		    (r->access & exact_mask) == (access & exact_mask))
+			return r;
+		if (sv_hrec_put(r)) {
+			*orphan = r;
+			return NULL;
+		}
+	}
 	return NULL;
 }
 

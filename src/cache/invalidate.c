@@ -34,18 +34,25 @@ void sv_secure_entry_release(struct sv_cache_entry *e)
 /* Set while the monitor thread holds c->lock around read() + sink. */
 static __thread bool in_monitor_batch;
 
+/* A batch makes c->mseq odd before the monitor read()s its events, which
+ * is what lets the unmapping thread return, and even again once the
+ * entries are dropped: a lock-free hit that saw it even and unchanged
+ * around taking its reference took it before any event of the batch was
+ * read (docs/cache.md, "Race freedom"). */
 static void mon_lock(void *arg)
 {
 	struct sv_cache *c = arg;
 
 	sv_cache_lock(c);
 	in_monitor_batch = true;
+	__atomic_fetch_add(&c->mseq, 1, __ATOMIC_SEQ_CST);
 }
 
 static void mon_unlock(void *arg)
 {
 	struct sv_cache *c = arg;
 
+	__atomic_fetch_add(&c->mseq, 1, __ATOMIC_RELEASE);
 	in_monitor_batch = false;
 	sv_cache_unlock(c);
 }
@@ -116,7 +123,7 @@ static void invalidate(struct sv_cache *c, uintptr_t start, size_t len,
 			if (x->kind == SV_ENT_MR)
 				c->invalidations++;
 		}
-		if ((live || !x->refs) && !x->queued) {
+		if ((live || !sv_entry_held(x)) && !x->queued) {
 			x->queued = 1;
 			x->next = c->deferred;
 			c->deferred = x;
@@ -192,7 +199,7 @@ static void *worker(void *arg)
 			x->queued = 0;
 			x->notify = 0;
 			/* Referenced ones are freed by their last put. */
-			if (!x->refs) {
+			if (!sv_entry_held(x)) {
 				sv_all_del(x);
 				x->next = to_free;
 				to_free = x;

@@ -35,30 +35,34 @@ static int hit_pred(struct sv_itree_node *n, void *arg)
 		(e->addr == q->s && e->addr + e->len == q->e));
 }
 
-/* The next entry to evict, by second chance: held entries leave the list
- * (their last put brings them back), used ones lose the bit and go to the
- * tail. Every step either evicts, unlinks or clears a bit some hit set, so
- * the sweep is amortised O(1) per hit and per eviction. */
+/* The next entry to evict, by second chance: held and used entries go to
+ * the tail (a used one loses its bit), the first neither is the victim.
+ * Held entries stay on the list because a lock-free put cannot put them
+ * back; one pass plus one round for the bits bounds the sweep. A hit
+ * racing with the choice only makes the victim a held entry when it is
+ * dropped: it leaves the cache and is freed by its last put. */
 static struct sv_cache_entry *clock_victim(struct sv_cache *c)
 {
+	size_t steps = 2 * c->entries + 2;
 	struct sv_cache_entry *v;
-	struct sv_hslot *sl;
+	struct sv_hrec *r;
 	struct sv_list *l;
 
-	while ((l = sv_list_first(&c->lru))) {
+	while (steps-- && (l = sv_list_first(&c->lru))) {
+		bool used;
+
 		v = container_of(l, struct sv_cache_entry, lru_link);
-		sl = sv_entry_slot(c, v);
-		sv_lru_del(c, v);
-		if (sl ? sl->refs : v->refs) {
-			if (sl)
-				sl->flags |= SV_HS_OFF_LRU;
-			continue;
-		}
-		if (!(sl ? sl->flags & SV_HS_USED : v->used))
+		r = sv_entry_slot(v);
+		used = r ? __atomic_load_n(&r->used, __ATOMIC_RELAXED) :
+			   v->used;
+		if (!sv_entry_held(v) && !used) {
+			sv_lru_del(c, v);
 			return v;
-		if (sl)
-			sl->flags &= (uint8_t)~SV_HS_USED;
+		}
+		if (r && used)
+			__atomic_store_n(&r->used, 0, __ATOMIC_RELAXED);
 		v->used = 0;
+		sv_lru_del(c, v);
 		sv_lru_add_tail(c, v);
 	}
 	return NULL;
@@ -118,110 +122,212 @@ static int reg_retry(struct sv_cache *c, uintptr_t addr, size_t len,
 	}
 }
 
-/* Spare public handles, linked through ->addr while spare: a hit then
- * costs no malloc/free (a quarter of its instructions before). */
-#define SV_SPARE_MR_MAX 64
+/* Spare public handles, per thread, linked through ->addr: a hit then
+ * costs no malloc/free (a quarter of its instructions once) and no lock.
+ * A thread's spares go back to their type (handle.h) when it exits. */
+#define SV_SPARE_MR_MAX 16
 
-struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c)
+static __thread struct sanverbs_mr *tl_spare;
+static __thread unsigned int tl_nspare;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+/* The key's value only marks the thread as having spares; the list is
+ * the thread's own, still reachable while key destructors run. */
+static void tl_free(void *arg)
 {
-	struct sanverbs_mr *mr = c->mr_spare;
+	struct sanverbs_mr *mr = tl_spare, *next;
+
+	(void)arg;
+	for (; mr; mr = next) {
+		next = mr->addr;
+		sv_handle_retire(&sv_mr_type, mr);
+	}
+	tl_spare = NULL;
+	tl_nspare = 0;
+}
+
+static void tl_init(void)
+{
+	(void)pthread_key_create(&tl_key, tl_free);
+}
+
+static struct sanverbs_mr *mr_pop(void)
+{
+	struct sanverbs_mr *mr = tl_spare;
 
 	if (mr) {
-		c->mr_spare = mr->addr;
-		c->nmr_spare--;
+		tl_spare = mr->addr;
+		tl_nspare--;
+	} else {
+		mr = sv_handle_new(&sv_mr_type);
 	}
 	return mr;
 }
 
-/* Keeps @mr (dead) for reuse if there is room; false: the caller retires
- * it. */
-static bool mr_push(struct sv_cache *c, struct sanverbs_mr *mr)
+/* Keeps @mr (dead) for reuse by this thread if there is room, else
+ * gives it back to its type (handle.h). */
+static void mr_push(struct sanverbs_mr *mr)
 {
 	__atomic_store_n(&mr->hdr.magic, 0, __ATOMIC_RELEASE);
-	if (c->nmr_spare >= SV_SPARE_MR_MAX)
-		return false;
-	mr->addr = c->mr_spare;
-	c->mr_spare = mr;
-	c->nmr_spare++;
-	return true;
-}
-
-/* A handle the spare list has no room for (NULL: none). */
-static void mr_retire(struct sanverbs_mr *mr)
-{
-	if (mr)
+	if (tl_nspare >= SV_SPARE_MR_MAX) {
 		sv_handle_retire(&sv_mr_type, mr);
+		return;
+	}
+	if (!tl_spare) {
+		/* the key's destructor gives the list back at thread exit */
+		pthread_once(&tl_once, tl_init);
+		(void)pthread_setspecific(tl_key, (void *)1);
+	}
+	mr->addr = tl_spare;
+	tl_spare = mr;
+	tl_nspare++;
 }
 
 /* What a hit hands to the new handle. */
 static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
-		uintptr_t eaddr, struct ibv_mr *ibmr, unsigned int access,
+		struct sv_hrec *rec, struct ibv_mr *ibmr, unsigned int access,
 		uint32_t lkey, uint32_t rkey)
 {
 	h->entry = e;
-	h->eaddr = eaddr;
+	h->rec = rec;
 	h->ibmr = ibmr;
 	h->access = access;
 	h->lkey = lkey;
 	h->rkey = rkey;
 }
 
-/* The one check a hit makes that @ent still stands for what is mapped
- * now (docs/cache.md, "What each monitor guarantees"): 1 valid, 0 changed
- * (the caller reports and drops it), -EAGAIN undecided now (the caller
- * misses without dropping it). @sl: the entry's hit-index slot, or NULL.
- * Only the monitor's O(1) questions, from the slot's copies first, so a
- * hit path without the lock can make it as it is. */
-static int hit_exact(struct sv_cache *c, struct sv_cache_entry *ent,
-		     struct sv_hslot *sl)
+static void got_rec(struct sanverbs_mr *h, struct sv_hrec *r)
+{
+	got(h, r->ent, r, r->ibmr, r->access, r->lkey, r->rkey);
+}
+
+/* A closed record whose last reference this thread dropped: free it, and
+ * its entry if that was the entry's last hold. */
+static int rec_drained(struct sv_cache *c, struct sv_hrec *r)
+{
+	struct sv_cache_entry *e = r->ent;
+	bool do_free;
+
+	sv_cache_lock(c);
+	do_free = sv_entry_rec_drained(c, r);
+	sv_cache_unlock(c);
+	return do_free ? sv_entry_free(c, e) : 0;
+}
+
+/* The record's copy of the watch generation is still current (no entry
+ * line, no lock); false means "ask still_valid()". */
+static bool rec_gen_current(struct sv_cache *c, struct sv_hrec *r)
+{
+	return c->mon->ops->gen_current && r->wtoken != SV_HREC_NO_TOKEN &&
+	       c->mon->ops->gen_current(c->mon, r->wtoken,
+					__atomic_load_n(&r->wgen,
+							__ATOMIC_ACQUIRE));
+}
+
+/* Whether the monitor still vouches for the pages under @r, from the
+ * record alone: the one place for any check a hit must pass on the
+ * record before it is returned without the lock. False sends the hit to
+ * the locked path, which asks the monitor properly (hit_exact()). */
+static bool rec_still_valid(struct sv_cache *c, struct sv_hrec *r)
 {
 	const struct sv_monitor_ops *ops = c->mon->ops;
 
 	if (ops->verify)
-		return ops->verify(c->mon, sl ? sl->wtoken : ent->watch.token,
-				   sl ? sl->addr : ent->addr);
+		return ops->verify(c->mon, r->wtoken, r->addr) == 1;
 	if (!ops->still_valid)
-		return 1;
-	/* the slot's copy first: the entry's line stays cold */
-	if (sl && ops->gen_current &&
-	    ops->gen_current(c->mon, sl->wtoken, sl->wgen))
+		return true;
+	return rec_gen_current(c, r);
+}
+
+/* Under c->lock, the one check a hit makes that @ent still stands for
+ * what is mapped now (docs/cache.md, "What each monitor guarantees"):
+ * 1 valid, 0 changed (the caller reports and drops it), -EAGAIN
+ * undecided now (the caller misses without dropping it). @r: the entry's
+ * record, or NULL. */
+static int hit_exact(struct sv_cache *c, struct sv_cache_entry *ent,
+		     struct sv_hrec *r)
+{
+	const struct sv_monitor_ops *ops = c->mon->ops;
+
+	if (ops->verify)
+		return ops->verify(c->mon, ent->watch.token, ent->addr);
+	if (!ops->still_valid || (r && rec_gen_current(c, r)))
 		return 1;
 	if (!ops->still_valid(c->mon, &ent->watch))
 		return 0;
-	if (sl) /* revalidated (a THP split): new generation */
-		sl->wgen = __atomic_load_n(&ent->watch.gen, __ATOMIC_ACQUIRE);
+	if (r) /* revalidated (a THP split): new generation */
+		__atomic_store_n(&r->wgen,
+				 __atomic_load_n(&ent->watch.gen,
+						 __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
 	return 1;
 }
 
+/* The hit without a lock: a reference on an open record that covers the
+ * range, taken between two reads of c->mseq that saw no event batch
+ * (docs/cache.md, "Race freedom"). False: take the locked path. */
+static bool hit_fast(struct sv_cache *c, uintptr_t s, uintptr_t e,
+		     unsigned int access, struct sanverbs_mr *h)
+{
+	uint32_t seq = __atomic_load_n(&c->mseq, __ATOMIC_ACQUIRE);
+	struct sv_hrec *r, *orphan;
+
+	if (seq & 1)
+		return false;
+	/* a window's entry is hit only by its exact range */
+	r = sv_htab_get(&c->ht, s, e, access, SV_REMOTE_ACCESS,
+			access & SV_ACCESS_MW_BIND, &orphan);
+	if (!r) {
+		if (orphan)
+			(void)rec_drained(c, orphan);
+		return false;
+	}
+	if (!rec_still_valid(c, r) ||
+	    __atomic_load_n(&c->mseq, __ATOMIC_SEQ_CST) != seq) {
+		if (sv_hrec_put(r))
+			(void)rec_drained(c, r);
+		return false;
+	}
+	if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED))
+		__atomic_store_n(&r->used, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&r->hits, 1, __ATOMIC_RELAXED);
+	got_rec(h, r);
+	return true;
+}
+
 /* Under c->lock: a live entry covering [s, e) with @access, referenced and
- * filled into *h (a spare handle, or a stack one the caller copies); false
- * if there is none. */
+ * filled into *h; false if there is none. */
 static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		       unsigned int access, struct sanverbs_mr *h)
 {
 	struct hit_query q = { s, e, access };
 	struct sv_cache_entry *ent;
 	struct sv_itree_node *n;
-	struct sv_hslot *sl;
+	struct sv_hrec *r, *orphan;
 	int ok;
 
 	for (;;) {
-		/* a window's entry is hit only by its exact range */
-		sl = sv_htab_find_range(&c->ht, s, e, access,
-					SV_REMOTE_ACCESS,
-					access & SV_ACCESS_MW_BIND);
-		if (sl) {
-			ent = sl->ent;
+		/* records close only under the lock: no orphan here */
+		r = sv_htab_get(&c->ht, s, e, access, SV_REMOTE_ACCESS,
+				access & SV_ACCESS_MW_BIND, &orphan);
+		if (r) {
+			ent = r->ent;
 		} else {
 			n = sv_itree_find_cover(&c->tree, s, e, hit_pred, &q);
 			if (!n)
 				return false;
 			ent = sv_entry_of(n);
-			sl = sv_entry_slot(c, ent);
+			r = sv_entry_slot(ent);
+			if (r && !sv_hrec_get(r))
+				r = NULL; /* cannot be: open under the lock */
 		}
-		ok = hit_exact(c, ent, sl);
+		ok = hit_exact(c, ent, r);
 		if (ok > 0)
 			break;
+		if (r)
+			(void)sv_hrec_put(r); /* open: not the last of a
+					       * closed record */
 		if (ok < 0)
 			return false;
 		/* The backend saw a change the sink has not reported yet:
@@ -229,18 +335,15 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		 * unwatches, so the late event is not reported twice). */
 		sv_cache_invalidate_entry(c, ent);
 	}
-	/* No relinking: the slot's line only. */
-	if (sl) {
-		sl->refs++;
-		if (!(sl->flags & SV_HS_USED))
-			sl->flags |= SV_HS_USED;
-		got(h, ent, sl->addr, sl->ibmr, sl->access, sl->lkey,
-		    sl->rkey);
+	if (r) {
+		if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED))
+			__atomic_store_n(&r->used, 1, __ATOMIC_RELAXED);
+		got_rec(h, r);
 	} else {
 		ent->refs++;
 		ent->used = 1;
-		got(h, ent, ent->addr, ent->ibmr, ent->access,
-		    ent->ibmr->lkey, ent->ibmr->rkey);
+		got(h, ent, NULL, ent->ibmr, ent->access, ent->ibmr->lkey,
+		    ent->ibmr->rkey);
 	}
 	c->hits++;
 	return true;
@@ -269,18 +372,18 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 	return true;
 }
 
-/* A registration of [addr, addr + len) in *res (and a spare handle in *h
- * if there is one): a hit, or a new MR, cached unless @nocache. */
+/* The hit under the lock, or the miss, cached unless @nocache. *res gets
+ * the reference. */
 static int get_entry(struct sv_cache *c, void *addr, size_t len,
-		     unsigned int access, bool nocache, struct sanverbs_mr *res,
-		     struct sanverbs_mr **h)
+		     unsigned int access, bool nocache, struct sanverbs_mr *res)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
 	struct sv_cache_entry *ent, *free_list = NULL;
-	struct sv_hslot *ntab = NULL;
+	struct sv_hidx *nidx = NULL;
+	struct sv_hrec *chunk = NULL;
 	bool caching = c->mon && c->max_entries && !nocache, entered = false,
 	     known = false;
-	unsigned int hbits = 0, nbits = 0; /* nbits: ntab's size */
+	bool grow = false, more = false;
 	int werr = -ENOENT, err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
@@ -293,7 +396,6 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	sv_cache_lock(c);
 	if (c->mon && c->max_entries && !nocache &&
 	    hit_locked(c, s, e, access, res)) {
-		*h = sv_cache_mr_pop(c);
 		sv_cache_unlock(c);
 		return 0;
 	}
@@ -311,12 +413,13 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 			return err;
 		sv_cache_lock(c);
 	}
-	if (caching && sv_htab_wants_grow(&c->ht))
-		hbits = c->ht.bits;
-	*h = sv_cache_mr_pop(c);
+	if (caching) {
+		grow = sv_htab_wants_grow(&c->ht);
+		more = sv_htab_wants_chunk(&c->ht);
+	}
 	ent = sv_entry_spare_pop(c);
 	/* The common miss: a spare entry, no growth: one lock section. */
-	if (ent && !hbits) {
+	if (ent && !grow && !more) {
 		sv_entry_init_mr(ent, c, s, len, access, hs, he);
 		caching = enter_locked(c, ent, caching, &free_list, &known);
 		entered = true;
@@ -324,16 +427,16 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	sv_cache_unlock(c);
 
 	if (!entered) {
-		if (hbits) {
-			nbits = hbits + 1;
-			ntab = sv_htab_alloc(nbits);
-		}
+		/* nothing is allocated under the lock */
+		if (grow)
+			nidx = sv_htab_idx_alloc(c->ht.idx->bits + 1);
+		if (more)
+			chunk = sv_htab_chunk_alloc();
 		if (!ent)
 			ent = malloc(sizeof(*ent));
 		if (!ent) {
-			sv_htab_free(ntab, nbits);
-			mr_retire(*h);
-			*h = NULL;
+			sv_htab_idx_free(nidx);
+			free(chunk);
 			return -ENOMEM;
 		}
 		sv_entry_init_mr(ent, c, s, len, access, hs, he);
@@ -363,24 +466,25 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		ent->refs = 0;
 		if (!sv_entry_drop(c, ent, true))
 			ent = NULL; /* queued: the worker frees it */
+		if (chunk) /* kept: the table is the chunk's owner now */
+			sv_htab_add_chunk(&c->ht, chunk);
 		sv_cache_unlock(c);
 		if (ent)
 			sv_entry_free(c, ent);
-		sv_htab_free(ntab, nbits);
-		mr_retire(*h);
-		*h = NULL;
+		sv_htab_idx_free(nidx);
 		return err;
 	}
-	got(res, ent, ent->addr, ent->ibmr, ent->access, ent->ibmr->lkey,
-	    ent->ibmr->rkey);
+	if (chunk)
+		sv_htab_add_chunk(&c->ht, chunk);
 	if (ent->state == SV_ST_PENDING && ent->in_tree) {
 		ent->state = SV_ST_LIVE;
 		if (!(ent->access & SV_REMOTE_ACCESS))
 			sv_lru_add_tail(c, ent);
-		if (ntab && c->ht.bits == hbits) {
-			ntab = sv_htab_grow(&c->ht, ntab, nbits);
-			nbits = hbits;
+		if (nidx && nidx->bits > c->ht.idx->bits) {
+			sv_htab_grow(&c->ht, nidx);
+			nidx = NULL;
 		}
+		/* our reference moves into the record */
 		sv_entry_hash_in(c, ent);
 	} else {
 		/* Never cached, or the range changed while we registered:
@@ -388,9 +492,11 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		ent->state = SV_ST_DEAD;
 		c->uncached++;
 	}
+	got(res, ent, ent->hashed ? ent->rec : NULL, ent->ibmr, ent->access,
+	    ent->ibmr->lkey, ent->ibmr->rkey);
 	sv_cache_unlock(c);
-	/* the old array, or one a concurrent miss made moot */
-	sv_htab_free(ntab, nbits);
+	/* one a concurrent miss made moot */
+	sv_htab_idx_free(nidx);
 	return 0;
 }
 
@@ -404,61 +510,45 @@ static bool last_put(struct sv_cache *c, struct sv_cache_entry *e,
 
 	if (e->state == SV_ST_LIVE && e->in_tree &&
 	    !(e->access & SV_REMOTE_ACCESS)) {
-		/* Only if an eviction sweep took it off while held. */
 		if (!e->on_lru)
 			sv_lru_add_tail(c, e);
 		return false;
 	}
 	do_free = sv_entry_drop(c, e, true);
-	if (!do_free && e->queued) {
+	if (!do_free && e->queued && !sv_entry_held(e)) {
 		*dereg = e->ibmr;
 		e->ibmr = NULL;
 	}
 	return do_free;
 }
 
-static int put_entry(struct sv_cache *c, struct sv_cache_entry *e,
-		     uintptr_t eaddr, struct sanverbs_mr *mr)
+/* Drops a reference (@rec NULL: the entry's own, under the lock; else the
+ * record's, without it). */
+static int put_ref(struct sv_cache *c, struct sv_cache_entry *e,
+		   struct sv_hrec *rec)
 {
 	struct ibv_mr *dereg = NULL;
-	struct sv_hslot *sl;
 	bool do_free = false;
-	int ret = 0;
 
+	if (rec)
+		return sv_hrec_put(rec) ? rec_drained(c, rec) : 0;
 	sv_cache_lock(c);
-	if (mr && mr_push(c, mr))
-		mr = NULL;
-	sl = sv_htab_find_ent(&c->ht, eaddr, e);
-	if (sl) {
-		/* The slot alone, unless this was the last reference of a
-		 * remote key or of an entry a sweep took off the list. */
-		if (!--sl->refs) {
-			if (sl->access & SV_REMOTE_ACCESS) {
-				do_free = last_put(c, e, &dereg);
-			} else if (sl->flags & SV_HS_OFF_LRU) {
-				sl->flags &= (uint8_t)~SV_HS_OFF_LRU;
-				do_free = last_put(c, e, &dereg);
-			}
-		}
-	} else if (--e->refs == 0) {
+	if (--e->refs == 0)
 		do_free = last_put(c, e, &dereg);
-	}
 	sv_cache_unlock(c);
-	mr_retire(mr);
 	if (do_free)
 		return sv_entry_free(c, e);
-	if (dereg)
-		ret = c->rb->ops->dereg(c->rb, dereg);
-	return ret;
+	return dereg ? c->rb->ops->dereg(c->rb, dereg) : 0;
 }
 
 int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		 unsigned int access, struct sanverbs_mr **out)
 {
-	struct sanverbs_mr res, *h = NULL;
+	struct sanverbs_mr res, *h;
 	bool win = (access & SV_REMOTE_ACCESS) && c->rb->ops->remote_ready &&
 		   c->rb->ops->remote_ready(c->rb);
 	unsigned int eacc = access;
+	uintptr_t s = (uintptr_t)addr;
 	int ret;
 
 	/* With windows, a remote registration is a local entry (its MR's
@@ -466,22 +556,28 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	if (win)
 		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
 		       SV_ACCESS_MW_BIND;
-	ret = get_entry(c, addr, len, eacc, false, &res, &h);
-	/* A window needs an MR the kernel pinned for write: memory the
-	 * process may only read is exposed for reading by an MR of its own
-	 * instead, never shared, so its rkey dies with this registration. */
-	if (ret == -EFAULT && win && sv_entry_need(access) == PROT_READ) {
-		win = false;
-		ret = get_entry(c, addr, len, access, true, &res, &h);
+	if (!(c->mon && c->max_entries && s + len >= s &&
+	      hit_fast(c, s, s + len, eacc, &res))) {
+		ret = get_entry(c, addr, len, eacc, false, &res);
+		/* A window needs an MR the kernel pinned for write: memory
+		 * the process may only read is exposed for reading by an MR
+		 * of its own instead, never shared, so its rkey dies with
+		 * this registration. */
+		if (ret == -EFAULT && win &&
+		    sv_entry_need(access) == PROT_READ) {
+			win = false;
+			ret = get_entry(c, addr, len, access, true, &res);
+		}
+		if (ret)
+			return ret;
 	}
-	if (ret)
-		return ret;
-	if (!h && !(h = sv_handle_new(&sv_mr_type))) {
-		put_entry(c, res.entry, res.eaddr, NULL);
+	h = mr_pop();
+	if (!h) {
+		put_ref(c, res.entry, res.rec);
 		return -ENOMEM;
 	}
-	got(h, res.entry, res.eaddr, res.ibmr,
-	    res.access & ~SV_ACCESS_MW_BIND, res.lkey, res.rkey);
+	got(h, res.entry, res.rec, res.ibmr, res.access & ~SV_ACCESS_MW_BIND,
+	    res.lkey, res.rkey);
 	h->win = NULL;
 	if (win) {
 		ret = c->rb->ops->bind(c->rb, res.ibmr, (uintptr_t)addr, len,
@@ -491,7 +587,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 				       &h->win, &h->rkey);
 		if (ret) {
 			h->win = NULL;
-			put_entry(c, res.entry, res.eaddr, h);
+			mr_push(h);
+			put_ref(c, res.entry, res.rec);
 			return ret;
 		}
 		h->access |= sv_access_normalize(access);
@@ -505,6 +602,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 
 int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr, bool *kept)
 {
+	struct sv_cache_entry *e = mr->entry;
+	struct sv_hrec *rec = mr->rec;
 	int ret;
 
 	*kept = false;
@@ -519,5 +618,6 @@ int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr, bool *kept)
 		}
 		mr->win = NULL;
 	}
-	return put_entry(c, mr->entry, mr->eaddr, mr);
+	mr_push(mr);
+	return put_ref(c, e, rec);
 }

@@ -8,8 +8,12 @@
  *   backend.h     registration backends (reg_verbs.c; a fake in tests)
  *   htab.c        the hit index; mw.c memory windows
  * Locking rules, in one place:
- *  - c->lock guards the tree, the LRU, the lists, the counters and every
- *    entry field except the immutable range and ibmr;
+ *  - c->lock guards the tree, the LRU, the lists, the counters, the hit
+ *    index's writers and every entry field except the immutable range and
+ *    ibmr;
+ *  - a hit on an indexed entry and its put take no lock: they take and
+ *    drop a reference on the entry's record (htab.h) and check c->mseq
+ *    around it (lookup.c, docs/cache.md "Race freedom");
  *  - nothing that can unmap or madvise memory (free, ibv_dereg_mr,
  *    munmap) runs under c->lock: the monitor thread needs the lock to let
  *    an unmapping thread go on (libfabric#5554). Entries leave the tree
@@ -51,18 +55,22 @@ enum sv_entry_state {
 };
 
 /* An entry is the cold part of a registration: a hit and its put touch
- * only the entry's slot in the hit index (htab.h), which copies the
- * range, the MR and the access and, while the entry is in the index,
- * holds its references and CLOCK bit instead of ->refs and ->used. */
+ * only the entry's record in the hit index (htab.h), which copies the
+ * range, the MR and the access and holds the references taken through it
+ * and, while open, the CLOCK bit. ->refs counts the references taken
+ * without the record (misses of unindexed entries, the tree fallback). */
 struct sv_cache_entry {
 	uintptr_t addr; /* range really registered or secured */
 	size_t len;
 	struct ibv_mr *ibmr; /* NULL for SECURE */
 	unsigned int access;
-	unsigned int refs; /* while not in the hit index */
+	unsigned int refs; /* references not taken through ->rec */
 	unsigned char kind, state, used;
 	unsigned char need; /* PROT_* its memory must keep (sv_entry_need) */
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
+	/* the record: open while ->hashed; after, closed and kept until the
+	 * references taken through it are gone (then NULL) */
+	struct sv_hrec *rec;
 	struct sv_itree_node node; /* page-aligned hull, for overlap tests */
 	struct sv_cache *cache;
 	struct sv_watch watch;
@@ -103,8 +111,6 @@ struct sv_cache {
 	 * were a third of a miss's own instructions. */
 	struct sv_cache_entry *spare;
 	unsigned int nspare;
-	struct sanverbs_mr *mr_spare; /* handles, for the next hit */
-	unsigned int nmr_spare;
 
 	pthread_t worker;
 	pthread_cond_t cond;
@@ -114,6 +120,12 @@ struct sv_cache {
 	sanverbs_cache_cb cb;
 	void *cb_arg;
 	uint64_t hits, misses, evictions, invalidations, uncached;
+
+	/* Odd while the monitor thread reads events and drops entries:
+	 * lock-free hits read it before and after taking their reference
+	 * and go to the locked path if it was odd or moved. Written only
+	 * by event batches, so hitting threads share its line read-only. */
+	uint32_t mseq __attribute__((aligned(64)));
 };
 
 static inline void sv_cache_lock(struct sv_cache *c)
@@ -131,12 +143,21 @@ static inline struct sv_cache_entry *sv_entry_of(struct sv_itree_node *n)
 	return container_of(n, struct sv_cache_entry, node);
 }
 
-/* The hit-index slot of @e, or NULL when @e is not in the index. Void
- * after any insertion or removal. */
-static inline struct sv_hslot *sv_entry_slot(struct sv_cache *c,
-					     struct sv_cache_entry *e)
+/* The open hit-index record of @e, or NULL when @e is not indexed. */
+static inline struct sv_hrec *sv_entry_slot(struct sv_cache_entry *e)
 {
-	return e->hashed ? sv_htab_find_ent(&c->ht, e->addr, e) : NULL;
+	return e->hashed ? e->rec : NULL;
+}
+
+/* Someone still holds @e (c->lock held): its own count, or references
+ * taken through its record. A closed record stays attached until the
+ * thread that dropped its last reference has come for the lock
+ * (sv_entry_rec_drained), so until then the entry counts as held even if
+ * the count already reads zero: nobody else may free it first. */
+static inline bool sv_entry_held(const struct sv_cache_entry *e)
+{
+	return e->refs ||
+	       (e->hashed ? sv_hrec_count(e->rec) != 0 : e->rec != NULL);
 }
 
 /* entry.c, c->lock held. */
@@ -145,9 +166,15 @@ void sv_lru_add_tail(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_lru_del(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_all_add(struct sv_cache *c, struct sv_cache_entry *e);
 void sv_all_del(struct sv_cache_entry *e);
-/* A live MR entry joins the hit index, its references with it; if the
- * index is full it stays out (the tree still finds it). */
+/* A live local MR entry joins the hit index, its references with it; if
+ * the index is full or has no record free it stays out (the tree still
+ * finds it). Remote entries never join: their key ends with their last
+ * put, under the lock. */
 void sv_entry_hash_in(struct sv_cache *c, struct sv_cache_entry *e);
+/* The last reference taken through @r, a closed record, is gone (c->lock
+ * held): the record is free again; true if its entry must be freed now
+ * (sv_entry_free after unlocking). */
+bool sv_entry_rec_drained(struct sv_cache *c, struct sv_hrec *r);
 /* Takes @e out of the tree; stops watching its pages unless another entry
  * in the tree still overlaps them (@unwatch false: the backend already
  * did). Returns true when the entry has no references and is not queued,
@@ -212,8 +239,6 @@ int sv_cache_create_core(const struct sv_cache_params *p,
  * every entry queued before the call (tests; never from a callback). */
 void sv_cache_quiesce(struct sv_cache *c);
 
-/* lookup.c: a spare handle, or NULL (c->lock held). */
-struct sanverbs_mr *sv_cache_mr_pop(struct sv_cache *c);
 
 /* entry.c: 0 if the process may access [s, s + len) with @need (PROT_*)
  * now, else -EFAULT (asked of the backend, which knows the memory). */
