@@ -9,6 +9,7 @@
  * racing with a writer that closes, reuses and grows, only ever get a
  * record that is open when they take it and covers what they asked. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +256,7 @@ END_TEST
 static struct sv_htab mt;
 static int mt_stop;
 static unsigned long mt_bad, mt_hits;
+static unsigned long mt_seen; /* hits so far, read by the writer */
 
 static void *mt_reader(void *arg)
 {
@@ -277,6 +279,7 @@ static void *mt_reader(void *arg)
 		if (!r)
 			continue;
 		hits++;
+		__atomic_fetch_add(&mt_seen, 1, __ATOMIC_RELAXED);
 		if (r->addr != a || r->end < a + 16 ||
 		    (__atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) &
 		     ~SV_HREC_CLOSED) == 0)
@@ -298,13 +301,21 @@ START_TEST(readers_race_writer)
 	rounds = getenv("SANVERBS_TEST_QUICK") ? 20000 : 200000;
 	ck_assert_int_eq(sv_htab_init(&mt, 2, PAGE_SHIFT), 0);
 	mt_stop = 0;
-	mt_bad = mt_hits = 0;
+	mt_bad = mt_hits = mt_seen = 0;
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, mt_reader,
 						(void *)(uintptr_t)(i + 7)),
 				 0);
-	for (round = 0; round < rounds; round++) {
+	/* Past @rounds the writer goes on, yielding, until the readers have
+	 * really raced it (a loaded host or valgrind's one-thread-at-a-time
+	 * scheduling may not have run them yet). */
+	for (round = 0; round < rounds ||
+			__atomic_load_n(&mt_seen, __ATOMIC_RELAXED) < 100;
+	     round++) {
 		unsigned int k = (unsigned int)(rnd() % MT_KEYS);
+
+		if (round >= rounds)
+			sched_yield();
 		uintptr_t a = (uintptr_t)(k + 1) << PAGE_SHIFT;
 
 		if (!live[k]) {
