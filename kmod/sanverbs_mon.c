@@ -46,7 +46,10 @@ struct sv_mwatch {
 	u32 slot;
 	u64 start;
 	u64 len;
-	/* VM_READ/VM_WRITE every VMA of the range had at WATCH time. */
+	/*
+	 * VM_READ/VM_WRITE: every right the range may have had since WATCH
+	 * (sv_range_mapped()), so that losing any of them is reported.
+	 */
 	unsigned long prot;
 	/* Set by a possible huge pmd split (qlock): see sv_huge_pfn(). */
 	u64 split_gen;
@@ -61,9 +64,10 @@ struct sv_mwatch {
 
 /*
  * Whether an event can have taken something from the range: its pages
- * (every event but the protection and soft-dirty ones) or the rights the
- * range had when it was watched. A registration must not outlive either,
- * so an mprotect() that drops write (or all) access is an invalidation.
+ * (every event but the protection and soft-dirty ones) or a right the
+ * range may have had since it was watched (sv_range_mapped()). A
+ * registration must not outlive either, so an mprotect() that drops write
+ * (or all) access is an invalidation.
  * Protection events that leave the VMA's rights as they were are not:
  * fork() write-protects private pages (PROTECTION_PAGE) but pinned pages
  * stay mapped writable in the parent, writeback's page_mkclean() and
@@ -266,7 +270,16 @@ static struct sv_mon *sv_mon_get(struct sv_file *f)
 
 /*
  * MmSecureVirtualMemory of a hole is an error, not a silent no-op. Also
- * returns the rights every VMA of the range has, for sv_event_relevant().
+ * returns, for sv_event_relevant(), every right a VMA of the range has or
+ * may be given (VM_MAYREAD/VM_MAYWRITE, which mprotect() cannot exceed).
+ * Not just the rights it has now: an mprotect() that adds rights to
+ * memory without page tables raises no notifier event at all
+ * (change_pmd_range() calls it only for populated pmds), so a watch made
+ * while the range was read-only could not learn that it became writable,
+ * and the registration that then pinned it writable would outlive the
+ * next downgrade unreported. Counting a right the VMA may gain costs only
+ * spurious reports (fork, NUMA hinting) for ranges that are read-only but
+ * could be made writable.
  */
 static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len,
 			   unsigned long *prot)
@@ -283,7 +296,9 @@ static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len,
 			ret = -EFAULT;
 			break;
 		}
-		*prot &= vma->vm_flags;
+		*prot &= vma->vm_flags |
+			 (vma->vm_flags & VM_MAYREAD ? VM_READ : 0) |
+			 (vma->vm_flags & VM_MAYWRITE ? VM_WRITE : 0);
 		addr = vma->vm_end;
 	}
 	mmap_read_unlock(mm);
