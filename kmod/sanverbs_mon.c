@@ -49,7 +49,10 @@ struct sv_mwatch {
 	u32 slot;
 	u64 start;
 	u64 len;
-	/* VM_READ/VM_WRITE every VMA of the range had at WATCH time. */
+	/*
+	 * VM_READ/VM_WRITE: every right the range may have had since WATCH
+	 * (sv_range_mapped()), so that losing any of them is reported.
+	 */
 	unsigned long prot;
 	/*
 	 * Every change since WATCH, as long as each was a possible huge pmd
@@ -70,9 +73,10 @@ struct sv_mwatch {
 
 /*
  * Whether an event can have taken something from the range: its pages
- * (every event but the protection and soft-dirty ones) or the rights the
- * range had when it was watched. A registration must not outlive either,
- * so an mprotect() that drops write (or all) access is an invalidation.
+ * (every event but the protection and soft-dirty ones) or a right the
+ * range may have had since it was watched (sv_range_mapped()). A
+ * registration must not outlive either, so an mprotect() that drops write
+ * (or all) access is an invalidation.
  *
  * PROTECTION_PAGE and SOFT_DIRTY only write-protect PTEs of pages that stay
  * mapped, and never change the VMA's rights: 6.1 and 6.12 raise them from
@@ -307,7 +311,16 @@ static struct sv_mon *sv_mon_get(struct sv_file *f)
 
 /*
  * MmSecureVirtualMemory of a hole is an error, not a silent no-op. Also
- * returns the rights every VMA of the range has, for sv_event_relevant().
+ * returns, for sv_event_relevant(), every right a VMA of the range has or
+ * may be given (VM_MAYREAD/VM_MAYWRITE, which mprotect() cannot exceed).
+ * Not just the rights it has now: an mprotect() that adds rights to
+ * memory without page tables raises no notifier event at all
+ * (change_pmd_range() calls it only for populated pmds), so a watch made
+ * while the range was read-only could not learn that it became writable,
+ * and the registration that then pinned it writable would outlive the
+ * next downgrade unreported. Counting a right the VMA may gain costs only
+ * spurious reports (fork, NUMA hinting) for ranges that are read-only but
+ * could be made writable.
  */
 static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len,
 			   unsigned long *prot)
@@ -324,7 +337,9 @@ static int sv_range_mapped(struct mm_struct *mm, u64 start, u64 len,
 			ret = -EFAULT;
 			break;
 		}
-		*prot &= vma->vm_flags;
+		*prot &= vma->vm_flags |
+			 (vma->vm_flags & VM_MAYREAD ? VM_READ : 0) |
+			 (vma->vm_flags & VM_MAYWRITE ? VM_WRITE : 0);
 		addr = vma->vm_end;
 	}
 	mmap_read_unlock(mm);

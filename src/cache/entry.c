@@ -267,6 +267,7 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 	ent->node.end = he;
 	ent->watch.start = hs;
 	ent->watch.len = he - hs;
+	ent->watch.prot = ent->need;
 	ent->state = SV_ST_PENDING;
 }
 

@@ -346,6 +346,7 @@ SV_EXPORT int sanverbs_secure_memory_prot(struct sanverbs_ctx *ctx,
 	e->node.end = (s + len + pm) & ~pm;
 	e->watch.start = e->node.start;
 	e->watch.len = e->node.end - e->node.start;
+	e->watch.prot = e->need;
 	e->state = SV_ST_PENDING;
 
 	/* In the tree before probing and watching, as for registrations,

@@ -89,14 +89,19 @@ static bool unchanged(const struct kmon *km, uint32_t slot, uint64_t gen)
 }
 
 /* With km->lock held: hands @w a parked watch of exactly its range if one
- * saw no change since it was parked. */
+ * saw no change since it was parked and was made for an entry that needed
+ * every right @w's does. A module before the rights fix (docs/kmod.md)
+ * reports the loss only of the rights the range had at WATCH, and an
+ * mprotect() that adds rights to unpopulated memory raises no event at
+ * all: a watch parked by a read-only entry may not report the next
+ * downgrade from writable, so a writable entry never takes it over. */
 static bool unpark(struct kmon *km, struct sv_watch *w)
 {
 	struct parked *p;
 
 	for (p = km->parked; p < km->parked + KMON_PARKED; p++) {
 		if (!parked_live(km, p) || p->w.start != w->start ||
-		    p->w.len != w->len)
+		    p->w.len != w->len || (w->prot & ~p->w.prot))
 			continue;
 		if (!unchanged(km, (uint32_t)p->w.token, p->w.gen)) {
 			kernel_unwatch(km, (uint32_t)p->w.token);
@@ -104,6 +109,8 @@ static bool unpark(struct kmon *km, struct sv_watch *w)
 		}
 		w->token = p->w.token;
 		w->gen = p->w.gen;
+		/* still watched for those rights when parked again */
+		w->prot = p->w.prot;
 		km->owner[w->token] = w;
 		return true;
 	}

@@ -39,6 +39,9 @@ struct sv_watch {
 	size_t len;
 	uint64_t token; /* backend-specific: slot index, generation, ... */
 	uint64_t gen;
+	/* PROT_* whose loss the holder must hear of (the cache entry's
+	 * need); set before watch(). */
+	unsigned char prot;
 };
 
 struct sv_monitor_ops {

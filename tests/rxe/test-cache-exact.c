@@ -8,7 +8,8 @@
  *  - a protection downgrade (mprotect to read-only or to no access) of a
  *    cached range: the next registration that needs the lost right is
  *    refused (-EFAULT), and an RDMA READ through a key got anyway would
- *    write into the read-only page (checked, must not happen);
+ *    write into the read-only page (checked, must not happen); also
+ *    when the range was read-only, then writable, when first cached;
  *  - registrations of memory the process cannot access with the rights
  *    asked, for every access combination: -EFAULT, and nothing moves;
  *  - SANVERBS_ACCESS_REMOTE_READ of read-only memory: the peer's RDMA READ
@@ -211,6 +212,59 @@ START_TEST(downgrade_part)
 			   "read-only page in a cached range");
 	land(p, LEN, 2);
 	munmap(p, 2 * LEN);
+}
+END_TEST
+
+/* A range watched while read-only, made writable, registered writable,
+ * made read-only again: the writable registration must not survive the
+ * downgrade. Its watch may be the one parked by the read-only entry, and
+ * an mprotect() that adds rights may raise no notifier event at all, so a
+ * watch that kept only the rights of its first registration never
+ * reported the second downgrade (a stale writable hit). Both the
+ * populated and the never-touched case. */
+static void upgrade_then_downgrade(bool touch)
+{
+	uint8_t *p = mmap(NULL, LEN, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	struct sanverbs_mr *mr;
+	size_t i;
+	int round;
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	if (touch) {
+		ck_assert_int_eq(mprotect(p, LEN, PROT_READ | PROT_WRITE), 0);
+		memset(p, 0x5a, LEN);
+		ck_assert_int_eq(mprotect(p, LEN, PROT_READ), 0);
+	}
+	/* read-only memory with read access: deregistered, cached */
+	send_read_only(p, LEN, 0, touch ? 0x5a : 0);
+	send_read_only(p, LEN, 0, touch ? 0x5a : 0);
+	ck_assert_int_eq(mprotect(p, LEN, PROT_READ | PROT_WRITE), 0);
+	/* the read-only entry goes; under the module its watch is parked */
+	ck_assert_int_eq(sanverbs_cache_flush(ctx), 0);
+	/* writable now: registered for writing (taking the parked watch
+	 * over, before the fix), twice, so the second may hit */
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(sanverbs_mr_reg(ctx, p, LEN,
+						 SANVERBS_ACCESS_LOCAL_WRITE,
+						 &mr),
+				 0);
+		ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	}
+	memset(p, 0x66, LEN);
+	ck_assert_int_eq(mprotect(p, LEN, PROT_READ), 0);
+	assert_refused_reg(p, LEN, SANVERBS_ACCESS_LOCAL_WRITE,
+			   "read-only again after an upgrade");
+	for (i = 0; i < LEN; i++)
+		ck_assert_msg(p[i] == 0x66, "read-only page changed at %zu", i);
+	send_read_only(p, LEN, 0, 0x66);
+	munmap(p, LEN);
+}
+
+START_TEST(downgrade_after_upgrade)
+{
+	upgrade_then_downgrade(true);
+	upgrade_then_downgrade(false);
 }
 END_TEST
 
@@ -511,6 +565,7 @@ int main(void)
 	tcase_add_test(tc, shm_remap_partial);
 	tcase_add_test(tc, downgrade_to_read_only);
 	tcase_add_test(tc, downgrade_part);
+	tcase_add_test(tc, downgrade_after_upgrade);
 	tcase_add_test(tc, downgrade_to_none);
 	tcase_add_test(tc, inaccessible_every_access);
 	tcase_add_test(tc, remote_read_of_read_only_anon);
