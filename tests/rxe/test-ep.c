@@ -202,6 +202,9 @@ static void client_get_desc(struct client *cl)
 {
 	size_t n;
 
+	/* registrations outlive connections: the last one's goes first */
+	if (cl->cmr)
+		ck_assert_int_eq(sanverbs_mr_dereg(cl->cmr), 0);
 	ck_assert_int_eq(sanverbs_mr_reg(sanverbs_ep_ctx(cl->ep), &cl->c, sizeof(cl->c),
 					    SANVERBS_ACCESS_LOCAL_WRITE,
 					    &cl->cmr),
@@ -259,6 +262,8 @@ static void client_finish(struct client *cl)
 	client_cmd(cl, CMD_QUIT, 0, 0, 0);
 	ck_assert_int_eq(sanverbs_ep_close(cl->ep), 0);
 	ck_assert_int_eq(sv_peer_wait(&cl->peer, 60), 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(cl->cmr), 0);
+	cl->cmr = NULL;
 	ck_assert_int_eq(sanverbs_ctx_close(cl->ctx), 0);
 }
 
@@ -358,6 +363,8 @@ START_TEST(rdma_write_read_1b_to_16mib)
 		ck_assert_int_eq(wait_for(cl.ep, SANVERBS_WC_READ).status, 0);
 		ck_assert_int_eq(sv_check_pattern(dst, len, seed + 1), -1);
 	}
+	ck_assert_int_eq(sanverbs_mr_dereg(smr), 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(dmr), 0);
 	client_finish(&cl);
 	free(src);
 	free(dst);
@@ -415,6 +422,7 @@ static void violation(unsigned int grant, int do_write)
 	 * brought nothing into ours */
 	ck_assert_int_eq(client_cmd(&cl, CMD_ZERO, 0, 0, 0), -1);
 	ck_assert_int_eq(sv_check_pattern(buf, 4096, 77), -1);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
 	client_finish(&cl);
 	free(buf);
 }
@@ -466,13 +474,13 @@ START_TEST(forged_descriptors)
 	wc = sv_wait1(cl.ep, 60000);
 	ck_assert_int_ne(wc.status, 0);
 	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
 	/* a wrong rkey on a fresh connection */
 	ck_assert_int_eq(sanverbs_ep_connect(cl.ctx, cl.peer.ip, cl.peer.port,
 					     NULL, &cl.ep),
 			 0);
 	client_get_desc(&cl);
 	ck_assert_int_eq(client_cmd(&cl, CMD_ZERO, 0, 0, 0), -1);
-	/* the first connection's close released its registrations */
 	ck_assert_int_eq(sanverbs_mr_reg(sanverbs_ep_ctx(cl.ep), buf, 8192,
 					    SANVERBS_ACCESS_LOCAL_WRITE, &mr),
 			 0);
@@ -485,6 +493,8 @@ START_TEST(forged_descriptors)
 	ck_assert_int_eq(wc.status, -EACCES);
 	ck_assert_int_eq(sanverbs_ep_close(cl.ep), 0);
 	ck_assert_int_eq(sv_peer_wait(&cl.peer, 60) != 0, 1); /* its QP died */
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	ck_assert_int_eq(sanverbs_mr_dereg(cl.cmr), 0);
 	ck_assert_int_eq(sanverbs_ctx_close(cl.ctx), 0);
 	free(buf);
 }
@@ -548,7 +558,7 @@ START_TEST(connections_share_one_buffer)
 	unsigned char *src = malloc(BIG);
 	struct sanverbs_ep *eps[NCONN];
 	struct sanverbs_mr *mrs[NCONN];
-	struct client cl[NCONN];
+	struct client cl[NCONN] = { 0 };
 	struct sv_peer peer;
 	struct sv_side a, b;
 	int i;
@@ -592,6 +602,8 @@ START_TEST(connections_share_one_buffer)
 	for (i = 0; i < NCONN; i++)
 		ck_assert_int_eq(sanverbs_ep_close(eps[i]), 0);
 	ck_assert_int_eq(sv_peer_wait(&peer, 60), 0);
+	for (i = 0; i < NCONN; i++)
+		ck_assert_int_eq(sanverbs_mr_dereg(cl[i].cmr), 0);
 	ck_assert_int_eq(sanverbs_ctx_close(cl[0].ctx), 0);
 	free(src);
 }
