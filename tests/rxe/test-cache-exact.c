@@ -33,11 +33,18 @@
 
 #define LEN (64u << 10)
 
+/* @at: replace what is there (MAP_FIXED); NULL: a new range, which the
+ * tests unmap and map again at the same address, so under ASan it comes
+ * from sv_test_map_hint() (ASan's own threads map into fresh holes). */
 static uint8_t *map_rw(void *at, size_t len)
 {
-	uint8_t *p = mmap(at, len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED : 0),
-			  -1, 0);
+	int fixed = at ? MAP_FIXED : 0;
+	uint8_t *p;
+
+	if (!at && (at = sv_test_map_hint(len)))
+		fixed = MAP_FIXED_NOREPLACE;
+	p = mmap(at, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | fixed, -1, 0);
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	if (at)
