@@ -36,7 +36,7 @@ extern "C" {
 /** Major version of the library API. */
 #define SANVERBS_VERSION_MAJOR 0
 /** Minor version of the library API. */
-#define SANVERBS_VERSION_MINOR 1
+#define SANVERBS_VERSION_MINOR 2
 
 /* Forward declarations: callers that want raw verbs include
  * <infiniband/verbs.h> themselves; this header must not drag it in. */
