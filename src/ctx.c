@@ -76,6 +76,32 @@ static int attr_valid(const struct sanverbs_ctx_attr *attr)
 	return 1;
 }
 
+/* A context handle with @attr (NULL: the defaults) checked and copied,
+ * its device name cleared: the caller's string may not outlive the call,
+ * and the device is chosen by the caller of this. 0, -EINVAL or -ENOMEM. */
+static int ctx_new(const struct sanverbs_ctx_attr *attr,
+		   struct sanverbs_ctx **out)
+{
+	struct sanverbs_ctx *ctx = sv_handle_new(&ctx_type);
+	int ret = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (attr)
+		ctx->attr = *attr;
+	else
+		ret = sanverbs_ctx_attr_init(&ctx->attr);
+	if (!ret && !attr_valid(&ctx->attr))
+		ret = -EINVAL;
+	if (ret) {
+		sv_handle_retire(&ctx_type, ctx);
+		return ret;
+	}
+	ctx->attr.device = NULL;
+	*out = ctx;
+	return 0;
+}
+
 SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 				struct sanverbs_ctx **out)
 {
@@ -85,23 +111,9 @@ SV_EXPORT int sanverbs_ctx_open(const struct sanverbs_ctx_attr *attr,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	ctx = sv_handle_new(&ctx_type);
-	if (!ctx)
-		return -ENOMEM;
-	if (attr) {
-		ctx->attr = *attr;
-	} else {
-		ret = sanverbs_ctx_attr_init(&ctx->attr);
-		if (ret)
-			goto err_free;
-	}
-	if (!attr_valid(&ctx->attr)) {
-		ret = -EINVAL;
-		goto err_free;
-	}
-	/* The caller's device string may not outlive this call. */
-	ctx->attr.device = NULL;
-
+	ret = ctx_new(attr, &ctx);
+	if (ret)
+		return ret;
 	ret = open_device(attr ? attr->device : getenv("SANVERBS_DEVICE"),
 			  ctx->attr.port, &ctx->verbs, &ctx->port);
 	if (ret)
@@ -141,26 +153,15 @@ SV_EXPORT int sanverbs_ctx_attach(struct ibv_pd *pd,
 	*out = NULL;
 	if (!pd || !pd->context)
 		return -EINVAL;
-	ctx = sv_handle_new(&ctx_type);
-	if (!ctx)
-		return -ENOMEM;
-	if (attr) {
-		ctx->attr = *attr;
-	} else {
-		ret = sanverbs_ctx_attr_init(&ctx->attr);
-		if (ret)
-			goto err_free;
-		/* the PD names the device: $SANVERBS_DEVICE does not */
-		ctx->attr.device = NULL;
-	}
+	ret = ctx_new(attr, &ctx);
+	if (ret)
+		return ret;
+	/* The PD names the device ($SANVERBS_DEVICE does not); one named in
+	 * @attr must be the PD's. */
 	ret = -EINVAL;
-	if (!attr_valid(&ctx->attr))
+	if (attr && attr->device &&
+	    strcmp(attr->device, ibv_get_device_name(pd->context->device)))
 		goto err_free;
-	/* A device named in @attr must be the PD's. */
-	if (ctx->attr.device &&
-	    strcmp(ctx->attr.device, ibv_get_device_name(pd->context->device)))
-		goto err_free;
-	ctx->attr.device = NULL;
 	ctx->verbs = pd->context;
 	ctx->pd = pd;
 	ctx->port = active_port(ctx->verbs, ctx->attr.port);
