@@ -31,7 +31,9 @@ tests) PKGS=("${tests[@]}") ;;
 esac
 
 missing=()
-installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null |
+# dpkg-query exits 1 when it has never heard of a package (a fresh machine):
+# that answer is "missing", not an error.
+installed=$({ dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true; } |
 	sed -n 's/ install ok installed$//p')
 for p in "${PKGS[@]}"; do
 	[[ $'\n'$installed$'\n' == *$'\n'"$p"$'\n'* ]] || missing+=("$p")
