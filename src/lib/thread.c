@@ -9,8 +9,16 @@ int sv_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	int ret;
 
 	/* The new thread inherits the creator's mask: block everything
-	 * around pthread_create, then give the creator its mask back. */
+	 * around pthread_create, then give the creator its mask back. The
+	 * synchronous faults stay deliverable: blocked, the kernel forces
+	 * their default action, and a fault in a library thread would kill
+	 * the process before the application's or a sanitizer's handler
+	 * could say where. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
