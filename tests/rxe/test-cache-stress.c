@@ -40,11 +40,20 @@
 #define THP_LEN (4u << 20)
 #define HPAGE (2u << 20)
 #define VICTIMS 16
-/* Victims and spares are mapped with mmap(NULL): larger than the holes
- * shmdt() opens in the region for a moment (four threads, four slots at
- * most), so the kernel never places one there for a slot's MAP_FIXED to
- * take over. */
 #define VICTIM_LEN (8 * SLOT)
+/* The slots and each thread's scratch range are what the test unmaps and
+ * maps again: a hole opens there for a moment (shmdt() before the slot is
+ * mapped again; a failed MREMAP_FIXED has unmapped its target already).
+ * Any other thread's mmap(NULL) could take it: the rxe provider's queue
+ * rings at a QP reset, ASan's per-thread blocks in the library's threads.
+ * The MAP_FIXED that follows would replace that mapping under its owner,
+ * who then reads zeros or later unmaps part of a slot (seen as "left a
+ * hole", then SIGSEGV in memset(scratch); under ASan as a SIGSEGV in
+ * __tls_get_addr on the monitor thread, which blocks every signal). So
+ * they live in a range of the test's own far below the mmap area: the
+ * kernel hands out the highest free gap that fits, always above them.
+ * Victims and spares come from mmap(NULL), away from it. */
+#define OWN_BASE 0x3e0000000000ul
 
 enum kind { K_PRIVATE, K_SHARED, K_MEMFD, K_SHM };
 
@@ -594,6 +603,19 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* @len bytes of the test's own range (OWN_BASE), never taken before. */
+static uint8_t *map_own(size_t len)
+{
+	static uintptr_t next = OWN_BASE;
+	uint8_t *p = mmap((void *)next, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+
+	ck_assert_ptr_eq(p, (void *)next);
+	next += (len + 2 * HPAGE) & ~(uintptr_t)(HPAGE - 1);
+	return p;
+}
+
 static uint8_t *map_thp(void)
 {
 	uint8_t *p = mmap(NULL, THP_LEN + HPAGE, PROT_READ | PROT_WRITE,
@@ -640,9 +662,7 @@ START_TEST(no_stale_hits)
 	old_umem = kernel_before(6, 2);
 	only = parse_only(getenv("SV_STRESS_ONLY"));
 	deadline_s = t0 + (double)env_long("SV_STRESS_SECONDS", 1700);
-	region = mmap(NULL, SLOTS * SLOT, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(region, MAP_FAILED);
+	region = map_own(SLOTS * SLOT);
 	for (i = 0; i < SLOTS; i++) {
 		pthread_mutex_init(&slots[i].lock, NULL);
 		slots[i].kind = K_PRIVATE;
@@ -663,10 +683,8 @@ START_TEST(no_stale_hits)
 		ck_assert_int_eq(sv_qp_pair_create(ctx, &w->qp), 0);
 		w->peer = mmap(NULL, THP_LEN, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		w->scratch = mmap(NULL, SLOT, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		w->scratch = map_own(SLOT);
 		ck_assert_ptr_ne(w->peer, MAP_FAILED);
-		ck_assert_ptr_ne(w->scratch, MAP_FAILED);
 		ck_assert_int_eq(sanverbs_mr_reg(ctx, w->peer, THP_LEN,
 						 SANVERBS_ACCESS_LOCAL_WRITE |
 							 SANVERBS_ACCESS_REMOTE_READ |
