@@ -167,8 +167,8 @@ void demo_report_print(const struct demo_report *r)
 		       "registration, and the buffer's next use misses (never "
 		       "a stale hit)\n", r->cb_unfreed,
 		       r->a.monitor == SANVERBS_MONITOR_KMOD ?
-		       " (the module cannot tell some huge-page events from "
-		       "a zap: docs/kmod.md, Known limits)" : "");
+		       " (docs/kmod.md, Known limits, lists the events the "
+		       "module reports although the pages stay)" : "");
 	printf("  low memory    %s\n", r->lowmem);
 	printf("  checksums     %d/%d match: FNV-1a over each transfer, B "
 	       "hashing the bytes that arrived, A comparing\n", r->sums_ok,
