@@ -114,7 +114,7 @@ static void print_note(const struct demo_report *r, int n)
 		       "so the MiB/s measure %s, not a NIC\n",
 		       rxe_a && rxe_b ? "both devices are" :
 		       rxe_a ? "A's device is" : "B's device is",
-		       n == MACHINES_TWO ? "these machines" : "this machine");
+		       n == MACHINES_ONE ? "this machine" : "the machines");
 	}
 }
 
@@ -163,7 +163,7 @@ void demo_report_print(const struct demo_report *r)
 	if (r->cb_unfreed)
 		printf("                %d of them for memory this program had "
 		       "not freed or unmapped: the monitor reported a change "
-		       "the kernel made by itself%s; the cache drops such a "
+		       "this program did not make%s; the cache drops such a "
 		       "registration, and the buffer's next use misses (never "
 		       "a stale hit)\n", r->cb_unfreed,
 		       r->a.monitor == SANVERBS_MONITOR_KMOD ?
