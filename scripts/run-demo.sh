@@ -16,8 +16,16 @@ scripts/setup-deps.sh demo
 ninja -C "$build" >/dev/null
 
 tests/vm/fetch-guest.sh --kernel all >/dev/null
-ko_a=$(kmod/build.sh --kernel 6.1 | tail -n 1)
-ko_b=$(kmod/build.sh --kernel 6.12 | tail -n 1)
+# The module's build directory is shared by every checkout using this
+# cache: run from copies, so that a rebuild elsewhere cannot change a .ko
+# while a guest loads it.
+for k in 6.1 6.12; do
+	ko=$(kmod/build.sh --kernel "$k" | tail -n 1)
+	cp "$ko" "$build/sanverbs-$k.ko.tmp"
+	mv "$build/sanverbs-$k.ko.tmp" "$build/sanverbs-$k.ko"
+done
+ko_a=$build/sanverbs-6.1.ko
+ko_b=$build/sanverbs-6.12.ko
 exec tests/vm/run.sh --pair --timeout 900 \
 	--kernel 6.1 --kmod "$ko_a" --kernel-b 6.12 --kmod-b "$ko_b" -- \
 	/usr/bin/python3 "$top/tests/vm/peer.py" pair --timeout 600 -- \
