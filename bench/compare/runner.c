@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 		case 'q': o.quick = 1; break;
 		case O_NOIBW: o.ib_write_bw = 0; break;
 		case O_TRIALS:
-			bad |= parse_num("--trials", optarg, 1, 64, &o.trials);
+			/* A min-max spread needs three trials at least. */
+			bad |= parse_num("--trials", optarg, 3, 64, &o.trials);
 			break;
 		case O_MAXENT:
 			bad |= parse_num("--max-entries", optarg, 1000, 200000,

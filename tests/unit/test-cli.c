@@ -59,7 +59,7 @@ START_TEST(usage_errors)
 	expect_usage(cli, (const char *const[]){ "stat", "--", "-5", NULL },
 		     "'-5'");
 	/* the benchmark runner is checked before it looks for a device */
-	expect_usage(bench, (const char *const[]){ "--trials", "0", NULL },
+	expect_usage(bench, (const char *const[]){ "--trials", "2", NULL },
 		     "--trials");
 	expect_usage(bench, (const char *const[]){ "--trials", NULL },
 		     "--trials");
