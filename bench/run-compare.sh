@@ -15,9 +15,9 @@
 #   --kmod KO     the module to load (default: built by kmod/build.sh
 #                 --kernel 6.1 and copied to DIR/sanverbs-6.1.ko)
 #   --no-kmod     no module: the sv-kmod column says it cannot run
-#   --mem SIZE    guest memory (default 4G: every system's process is alive
-#                 through the whole run, and five caches hold 100 000 pages
-#                 each at the top of the sweep)
+#   --mem SIZE    guest memory (default 6G: every system's process is alive
+#                 through the whole run, and at the top of the sweep five
+#                 caches each pin 100 000 pages and hold as many rxe MRs)
 # Everything after -- goes to sanverbs-bench (e.g. --quick, --trials 7).
 # A peer that cannot run on rxe is named, with the reason, in the table's
 # notes; the script fails only when the rig or the build is missing.
@@ -29,7 +29,7 @@ out=
 timeout=2400
 kmod=
 nokmod=0
-mem=4G
+mem=6G
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?--build needs a directory}; shift ;;
