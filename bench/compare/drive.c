@@ -208,7 +208,7 @@ static void start(struct run *r, int s, struct child *c, const char *compare,
 		  const struct bopts *o)
 {
 	const struct bsys *b = r->sys[s];
-	char trials[16], ents[16], runs[16], thr[16], ucx_path[PATH_MAX];
+	char trials[16], ents[16], runs[16], thr[16], own_path[PATH_MAX];
 	const char *argv[24];
 	int in[2], out[2], a = 0, i;
 
@@ -216,13 +216,15 @@ static void start(struct run *r, int s, struct child *c, const char *compare,
 	snprintf(ents, sizeof(ents), "%lu", o->max_entries);
 	snprintf(runs, sizeof(runs), "%lu", o->stale_runs);
 	snprintf(thr, sizeof(thr), "%lu", o->threads);
-	/* UCX runs from its own binary (see bench/meson.build). */
-	if (!strcmp(b->system, "ucx")) {
-		int m = snprintf(ucx_path, sizeof(ucx_path), "%s-ucx", compare);
+	/* UCX and sanverbs run from binaries of their own: only those load
+	 * libucm and libsanverbs (see bench/meson.build). */
+	if (!strcmp(b->system, "ucx") || !strcmp(b->system, "sanverbs")) {
+		int m = snprintf(own_path, sizeof(own_path), "%s-%s", compare,
+				 !strcmp(b->system, "ucx") ? "ucx" : "sv");
 
-		if (m > 0 && (size_t)m < sizeof(ucx_path) &&
-		    !access(ucx_path, X_OK))
-			compare = ucx_path;
+		if (m > 0 && (size_t)m < sizeof(own_path) &&
+		    !access(own_path, X_OK))
+			compare = own_path;
 	}
 	argv[a++] = compare;
 	argv[a++] = "--stepped";

@@ -103,7 +103,17 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "raw"))
 				s = &cmp_sys_raw;
 			else if (!strcmp(optarg, "sanverbs"))
+#ifdef CMP_HAVE_SANVERBS
 				s = &cmp_sys_sanverbs;
+#else
+			{
+				cmp_label = "sanverbs";
+				cmp_note("cannot run: this sanverbs-compare "
+					 "does not load libsanverbs "
+					 "(sanverbs-compare-sv does)");
+				return 2;
+			}
+#endif
 			else if (!strcmp(optarg, "libfabric"))
 				s = &cmp_sys_libfabric;
 			else if (!strcmp(optarg, "ucx"))
