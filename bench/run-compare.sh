@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs the registration comparison (sanverbs vs libfabric's MR cache vs raw
-# verbs, plus ib_write_bw) inside the rxe guest, prints the ratio table and
-# plots hit cost vs entries.
+# Runs the registration comparison (sanverbs with each monitor vs
+# libfabric's MR cache vs UCX vs raw verbs, plus ib_write_bw) inside the rxe
+# guest (Debian 6.1 kernel, sanverbs.ko loaded for the sv-kmod column),
+# prints the ratio table and plots hit cost vs entries.
 #
 # Usage: bench/run-compare.sh [--build DIR] [--out DIR] [--timeout SEC]
+#                             [--kmod KO | --no-kmod] [--mem SIZE]
 #                             [-- SANVERBS-BENCH-ARGS...]
 #   --build DIR   meson build directory (default: $SANVERBS_BUILD or build)
 #   --out DIR     where results go (default: DIR/bench-results):
 #                 table.txt, results.json, data/*.dat, hitcost.png
 #   --timeout SEC bound on the guest run (default 2400)
+#   --kmod KO     the module to load (default: built by kmod/build.sh
+#                 --kernel 6.1 and copied to DIR/sanverbs-6.1.ko)
+#   --no-kmod     no module: the sv-kmod column says it cannot run
+#   --mem SIZE    guest memory (default 6G: every system's process is alive
+#                 through the whole run, and at the top of the sweep five
+#                 caches each pin 100 000 pages and hold as many rxe MRs)
 # Everything after -- goes to sanverbs-bench (e.g. --quick, --trials 7).
 # A peer that cannot run on rxe is named, with the reason, in the table's
 # notes; the script fails only when the rig or the build is missing.
@@ -19,11 +27,17 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${SANVERBS_BUILD:-build}
 out=
 timeout=2400
+kmod=
+nokmod=0
+mem=6G
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?--build needs a directory}; shift ;;
 	--out) out=${2:?--out needs a directory}; shift ;;
 	--timeout) timeout=${2:?--timeout needs seconds}; shift ;;
+	--kmod) kmod=${2:?--kmod needs a .ko}; shift ;;
+	--no-kmod) nokmod=1 ;;
+	--mem) mem=${2:?--mem needs a size}; shift ;;
 	--) shift; break ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run-compare: unknown option $1" >&2; exit 2 ;;
@@ -41,12 +55,27 @@ cli=$build/bench/sanverbs-bench
 	exit 1
 }
 mkdir -p "$out/data"
+
+kmod_args=()
+if [ "$nokmod" = 0 ]; then
+	if [ -z "$kmod" ]; then
+		# kmod/build.sh's output directory is shared: keep a copy.
+		if ko=$("$top/kmod/build.sh" --kernel 6.1 | tail -n1) && [ -f "$ko" ]; then
+			kmod=$build/sanverbs-6.1.ko
+			cp "$ko" "$kmod"
+		else
+			echo "run-compare: kmod/build.sh --kernel 6.1 failed: no sv-kmod column" >&2
+		fi
+	fi
+	[ -n "$kmod" ] && kmod_args=(--kmod "$kmod")
+fi
 rm -f "$out"/data/*.dat "$out/table.txt" "$out/results.json"
 
 # The guest sees the host read-only; only $out is writable there.
-"$top/tests/vm/fetch-guest.sh" >/dev/null
+"$top/tests/vm/fetch-guest.sh" --kernel 6.1 >/dev/null
 status=0
-"$top/tests/vm/run.sh" --timeout "$timeout" --rw "$out" -- \
+"$top/tests/vm/run.sh" --kernel 6.1 --mem "$mem" --timeout "$timeout" \
+	"${kmod_args[@]}" --rw "$out" -- \
 	"$cli" --data "$out/data" --json-out "$out/results.json" "$@" \
 	> "$out/table.txt" || status=$?
 cat "$out/table.txt"
@@ -58,7 +87,7 @@ fi
 if command -v gnuplot >/dev/null; then
 	# Fixed order, so colours and the legend read the same every run.
 	systems=
-	for s in sanverbs lf-uffd lf-memhooks ucx raw lf-nocache; do
+	for s in sanverbs sv-kmod lf-uffd lf-memhooks ucx raw lf-nocache; do
 		[ -e "$out/data/hit_entries-$s.dat" ] && systems+="$s "
 	done
 	rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')

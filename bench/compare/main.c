@@ -22,7 +22,9 @@ static void usage(FILE *f)
 		"[--label NAME]\n"
 		"       [--trials N] [--max-entries N] [--threads N] "
 		"[--stale-runs N]\n"
-		"       [--only hit,miss,entries,threads,bw,stale] [--quick]\n");
+		"       [--only hit,miss,entries,threads,bw,stale] [--quick]\n"
+		"       [--stepped]   (wait for a line on stdin before each "
+		"timed trial)\n");
 }
 
 static int parse_uint(const char *s, unsigned int lo, unsigned int hi,
@@ -83,6 +85,7 @@ int main(int argc, char **argv)
 		{ "stale-runs", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "stepped", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -100,7 +103,17 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "raw"))
 				s = &cmp_sys_raw;
 			else if (!strcmp(optarg, "sanverbs"))
+#ifdef CMP_HAVE_SANVERBS
 				s = &cmp_sys_sanverbs;
+#else
+			{
+				cmp_label = "sanverbs";
+				cmp_note("cannot run: this sanverbs-compare "
+					 "does not load libsanverbs "
+					 "(sanverbs-compare-sv does)");
+				return 2;
+			}
+#endif
 			else if (!strcmp(optarg, "libfabric"))
 				s = &cmp_sys_libfabric;
 			else if (!strcmp(optarg, "ucx"))
@@ -142,6 +155,9 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			o.quick = 1;
+			break;
+		case 'S':
+			cmp_stepped = 1;
 			break;
 		case 'h':
 			usage(stdout);

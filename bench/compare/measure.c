@@ -81,8 +81,10 @@ static void measure_hit(struct cmp_sys *s, const struct cmp_opts *o,
 	cmp_progress("%s cost, %u trials of %u reg+dereg", metric, o->trials,
 		     iters);
 	for (t = 0; t < o->trials; t++) {
-		double t0 = cmp_now();
+		double t0;
 
+		cmp_step(metric, BUF_LEN, t);
+		t0 = cmp_now();
 		for (i = 0; i < iters; i++)
 			if (reg_dereg(s, buf + (i % nbuf) * BUF_LEN, BUF_LEN,
 				      remote)) {
@@ -90,6 +92,7 @@ static void measure_hit(struct cmp_sys *s, const struct cmp_opts *o,
 				goto out;
 			}
 		v[t] = (cmp_now() - t0) * 1e9 / iters;
+		cmp_trial(metric, BUF_LEN, t, v[t], "ns");
 	}
 	cmp_result(metric, BUF_LEN, v, o->trials, "ns");
 out:
@@ -116,6 +119,7 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 	for (t = 0; t < o->trials; t++) {
 		double t0, tm = 0, tu = 0, tp = 0;
 
+		cmp_step("miss", BUF_LEN, t);
 		for (i = 0; i < NB; i++) {
 			b[i] = map_touched(BUF_LEN);
 			if (!b[i]) {
@@ -151,6 +155,9 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 		miss[t] = tm * 1e9 / NB;
 		unmap[t] = tu * 1e9 / NB;
 		plain[t] = tp * 1e9 / NB;
+		cmp_trial("miss", BUF_LEN, t, miss[t], "ns");
+		cmp_trial("unmap_cached", BUF_LEN, t, unmap[t], "ns");
+		cmp_trial("unmap_plain", BUF_LEN, t, plain[t], "ns");
 	}
 	cmp_result("miss", BUF_LEN, miss, o->trials, "ns");
 	cmp_result("unmap_cached", BUF_LEN, unmap, o->trials, "ns");
@@ -210,6 +217,7 @@ void cmp_measure_entries(struct cmp_sys *s, const struct cmp_opts *o)
 		cmp_progress("hit cost with %u entries cached (filled in "
 			     "%.1f s)", have, cmp_now() - t0);
 		for (t = 0; t < o->trials; t++) {
+			cmp_step("hit_entries", have, t);
 			t0 = cmp_now();
 			for (i = 0; i < iters; i++)
 				if (reg_dereg(s, base + (size_t)(rnd(&seed) %
@@ -219,6 +227,7 @@ void cmp_measure_entries(struct cmp_sys *s, const struct cmp_opts *o)
 					goto out;
 				}
 			v[t] = (cmp_now() - t0) * 1e9 / iters;
+			cmp_trial("hit_entries", have, t, v[t], "ns");
 		}
 		cmp_result("hit_entries", have, v, o->trials, "ns");
 	}
@@ -272,6 +281,7 @@ void cmp_measure_threads(struct cmp_sys *s, const struct cmp_opts *o)
 			double t0;
 			int err = 0;
 
+			cmp_step("mt_hit", n, t);
 			pthread_barrier_init(&bar, NULL, n + 1);
 			for (i = 0; i < n; i++)
 				pthread_create(&tid[i], NULL, thr_main, &th[i]);
@@ -287,6 +297,7 @@ void cmp_measure_threads(struct cmp_sys *s, const struct cmp_opts *o)
 				cmp_note("threads: registration failed");
 				return;
 			}
+			cmp_trial("mt_hit", n, t, v[t], "ops/s");
 		}
 		cmp_result("mt_hit", n, v, o->trials, "ops/s");
 		for (i = 0; i < n; i++)
@@ -320,9 +331,11 @@ void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 	cmp_progress("RDMA write bandwidth, %u x %zu B, %u trials", count, msg,
 		     o->trials);
 	for (t = 0; t < o->trials; t++) {
-		double bps = cmp_peer_write_bw(peer, src, rs.lkey, msg,
-					       (uintptr_t)dst, rd.rkey, count,
-					       16);
+		double bps;
+
+		cmp_step("write_bw", (long)msg, t);
+		bps = cmp_peer_write_bw(peer, src, rs.lkey, msg,
+					(uintptr_t)dst, rd.rkey, count, 16);
 
 		if (bps < 0) {
 			cmp_note("write_bw: RDMA write failed (%s)",
@@ -331,6 +344,7 @@ void cmp_measure_write_bw(struct cmp_sys *s, struct cmp_peer *peer,
 		}
 		/* MiB/s, as perftest's "MB/sec" */
 		v[t] = bps / 1048576.0;
+		cmp_trial("write_bw", (long)msg, t, v[t], "MiB/s");
 	}
 	/* Bandwidth of writes that did not land would be meaningless. */
 	for (off = 0; off < msg; off++)

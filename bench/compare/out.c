@@ -8,6 +8,28 @@
 #include "out.h"
 
 const char *cmp_label = "?";
+int cmp_stepped;
+
+void cmp_step(const char *metric, long param, unsigned int trial)
+{
+	char line[64];
+
+	if (!cmp_stepped)
+		return;
+	printf("W\t%s\t%s\t%ld\t%u\n", cmp_label, metric, param, trial);
+	fflush(stdout);
+	/* No line: the driver is gone and nobody wants the rest. */
+	if (!fgets(line, sizeof(line), stdin))
+		exit(4);
+}
+
+void cmp_trial(const char *metric, long param, unsigned int trial, double v,
+	       const char *unit)
+{
+	printf("V\t%s\t%s\t%ld\t%u\t%.6g\t%s\n", cmp_label, metric, param,
+	       trial, v, unit);
+	fflush(stdout);
+}
 
 double cmp_now(void)
 {

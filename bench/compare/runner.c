@@ -1,94 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /* sanverbs-bench: runs sanverbs-compare once per system (libfabric reads
- * its cache settings once per process), then ib_write_bw on the same
- * device, and prints medians, spreads and ratios from that one run. */
+ * its cache settings once per process), all at once and trial by trial
+ * (drive.c), then ib_write_bw on the same device, and prints medians,
+ * spreads and per-trial ratios from that one run (report.c). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
 
 #include "cli.h"
+#include "runner.h"
 
-#define MAX_REC 512
-#define MAX_SYS 8
-
-struct bsys {
-	const char *label;
-	const char *system;
-	const char *desc;
-	const char *env[4];
-};
+#define SV_LIMITS "SANVERBS_CACHE_MAX_ENTRIES=200000", \
+		  "SANVERBS_CACHE_MAX_BYTES=4G"
+#define LF_LIMITS "FI_MR_CACHE_MAX_COUNT=200000", \
+		  "FI_MR_CACHE_MAX_SIZE=4294967296"
 
 /* The limits are raised for every cache alike so that the 100k-entry sweep
- * measures lookups, not evictions. */
+ * measures lookups, not evictions. Each sanverbs column names its monitor:
+ * with the module loaded, "auto" would pick kmod for both. */
 static const struct bsys all_systems[] = {
-	{ "raw", "raw", "ibv_reg_mr + ibv_dereg_mr on every call", { NULL } },
+	{ "raw", "raw", "ibv_reg_mr + ibv_dereg_mr on every call", { NULL },
+	  0 },
 	{ "sanverbs", "sanverbs",
-	  "sanverbs_mr_reg/dereg, cache on, monitor auto",
-	  { "SANVERBS_CACHE_MAX_ENTRIES=200000",
-	    "SANVERBS_CACHE_MAX_BYTES=4G", NULL } },
+	  "sanverbs_mr_reg/dereg, cache on, userfaultfd monitor",
+	  { "SANVERBS_MONITOR=uffd", SV_LIMITS, NULL }, 0 },
+	{ "sv-kmod", "sanverbs",
+	  "sanverbs_mr_reg/dereg, cache on, kmod monitor (/dev/sanverbs)",
+	  { "SANVERBS_MONITOR=kmod", SV_LIMITS, NULL }, 0 },
 	{ "lf-uffd", "libfabric",
 	  "libfabric fi_mr_reg, verbs, MR cache + userfaultfd monitor",
-	  { "FI_MR_CACHE_MONITOR=userfaultfd", "FI_MR_CACHE_MAX_COUNT=200000",
-	    "FI_MR_CACHE_MAX_SIZE=4294967296", NULL } },
+	  { "FI_MR_CACHE_MONITOR=userfaultfd", LF_LIMITS, NULL }, 0 },
 	{ "lf-memhooks", "libfabric",
 	  "libfabric fi_mr_reg, verbs, MR cache + memhooks monitor",
-	  { "FI_MR_CACHE_MONITOR=memhooks", "FI_MR_CACHE_MAX_COUNT=200000",
-	    "FI_MR_CACHE_MAX_SIZE=4294967296", NULL } },
+	  { "FI_MR_CACHE_MONITOR=memhooks", LF_LIMITS, NULL }, 0 },
 	{ "lf-nocache", "libfabric",
 	  "libfabric fi_mr_reg, verbs, cache off (FI_MR_CACHE_MAX_COUNT=0)",
-	  { "FI_MR_CACHE_MAX_COUNT=0", NULL } },
+	  { "FI_MR_CACHE_MAX_COUNT=0", NULL }, 0 },
 	{ "ucx", "ucx",
 	  "UCX 1.13 uct_md_mem_reg, ib memory domain, rcache + UCM hooks",
-	  { NULL } },
+	  { NULL }, 0 },
+	{ "raw-ctl", "raw",
+	  "a second raw process: the control for every ratio", { NULL }, 1 },
 };
 
-struct rec {
-	int sys;
-	char kind;         /* R, S */
-	char metric[32];   /* R: metric, S: scenario */
-	long param;
-	double med, min, max;
-	char unit[12];
-	int n[4];          /* S: stale, ok, err, skipped */
-	char detail[128];
-};
-
-struct run {
-	const struct bsys *sys[MAX_SYS];
-	int nsys;
-	int status[MAX_SYS];      /* compare's exit status */
-	int cached[MAX_SYS];      /* -1 unknown */
-	char info[MAX_SYS][128];  /* version etc. */
-	char notes[MAX_SYS][6][200];
-	int nnotes[MAX_SYS];
-	struct rec rec[MAX_REC];
-	int nrec;
-	/* ib_write_bw on the same device */
-	double ibw_med, ibw_min, ibw_max;
-	int ibw_n;
-	char ibw_why[200];
-	const char *baseline;
-	char device[64];
-};
-
-struct bopts {
-	int json, quick;
-	unsigned long trials, max_entries, stale_runs, threads;
-	const char *only, *systems, *compare, *data, *baseline, *json_out;
-	int ib_write_bw;
-};
+#define SYSTEM_NAMES "raw,sanverbs,sv-kmod,lf-uffd,lf-memhooks,lf-nocache," \
+		     "ucx,raw-ctl"
 
 static void usage(FILE *f)
 {
@@ -102,8 +65,7 @@ static void usage(FILE *f)
 		"                      [--baseline LABEL] [--data DIR] "
 		"[--json-out FILE]\n"
 		"                      [--no-ib-write-bw] [--compare PATH]\n"
-		"systems: raw,sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx "
-		"(default: all)\n"
+		"systems: " SYSTEM_NAMES " (default: all)\n"
 		"Runs in the build tree (build/bench/); bench/run-compare.sh "
 		"runs it on rxe.\n");
 }
@@ -131,664 +93,6 @@ static const char *find_compare(const char *given, char *buf, size_t len)
 	if ((size_t)snprintf(buf, len, "%s/sanverbs-compare", self) >= len)
 		return "sanverbs-compare";
 	return buf;
-}
-
-static int list_has(const char *list, const char *item)
-{
-	size_t n = strlen(item);
-	const char *p = list;
-
-	while ((p = strstr(p, item))) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
-static int sys_index(const struct run *r, const char *label)
-{
-	int i;
-
-	for (i = 0; i < r->nsys; i++)
-		if (!strcmp(r->sys[i]->label, label))
-			return i;
-	return -1;
-}
-
-static void add_note(struct run *r, int s, const char *text)
-{
-	if (r->nnotes[s] < 6)
-		snprintf(r->notes[s][r->nnotes[s]++], sizeof(r->notes[0][0]),
-			 "%.199s", text);
-}
-
-/* Splits a tab-separated line in place; returns the field count. */
-static int split(char *line, char **f, int max)
-{
-	int n = 0;
-
-	line[strcspn(line, "\n")] = 0;
-	while (n < max) {
-		f[n++] = line;
-		line = strchr(line, '\t');
-		if (!line)
-			break;
-		*line++ = 0;
-	}
-	return n;
-}
-
-static void parse_line(struct run *r, int s, char *line)
-{
-	char *f[10];
-	int n = split(line, f, 10);
-	struct rec *x;
-
-	if (n >= 3 && !strcmp(f[0], "N")) {
-		add_note(r, s, f[2]);
-		return;
-	}
-	if (n >= 4 && !strcmp(f[0], "I")) {
-		if (!strcmp(f[2], "cached"))
-			r->cached[s] = atoi(f[3]);
-		else if (!strcmp(f[2], "version"))
-			snprintf(r->info[s], sizeof(r->info[s]), "%s", f[3]);
-		else if (!strcmp(f[2], "device"))
-			snprintf(r->device, sizeof(r->device), "%s", f[3]);
-		return;
-	}
-	if (r->nrec >= MAX_REC)
-		return;
-	x = &r->rec[r->nrec];
-	memset(x, 0, sizeof(*x));
-	x->sys = s;
-	if (n >= 9 && !strcmp(f[0], "R")) {
-		x->kind = 'R';
-		snprintf(x->metric, sizeof(x->metric), "%s", f[2]);
-		x->param = atol(f[3]);
-		x->med = atof(f[4]);
-		x->min = atof(f[5]);
-		x->max = atof(f[6]);
-		snprintf(x->unit, sizeof(x->unit), "%s", f[7]);
-		r->nrec++;
-	} else if (n >= 8 && !strcmp(f[0], "S")) {
-		x->kind = 'S';
-		snprintf(x->metric, sizeof(x->metric), "%s", f[2]);
-		x->n[0] = atoi(f[3]);
-		x->n[1] = atoi(f[4]);
-		x->n[2] = atoi(f[5]);
-		x->n[3] = atoi(f[6]);
-		snprintf(x->detail, sizeof(x->detail), "%s", f[7]);
-		r->nrec++;
-	}
-}
-
-static void run_system(struct run *r, int s, const char *compare,
-		       const struct bopts *o)
-{
-	const struct bsys *b = r->sys[s];
-	char trials[16], ents[16], runs[16], thr[16], ucx_path[PATH_MAX];
-	const char *argv[20];
-	int fd[2], st, a = 0, i;
-	char line[1024];
-	FILE *in;
-	pid_t pid;
-
-	snprintf(trials, sizeof(trials), "%lu", o->trials);
-	snprintf(ents, sizeof(ents), "%lu", o->max_entries);
-	snprintf(runs, sizeof(runs), "%lu", o->stale_runs);
-	snprintf(thr, sizeof(thr), "%lu", o->threads);
-	/* UCX runs from its own binary (see bench/meson.build). */
-	if (!strcmp(b->system, "ucx")) {
-		int m = snprintf(ucx_path, sizeof(ucx_path), "%s-ucx", compare);
-
-		if (m > 0 && (size_t)m < sizeof(ucx_path) &&
-		    !access(ucx_path, X_OK))
-			compare = ucx_path;
-	}
-	argv[a++] = compare;
-	argv[a++] = "--system";
-	argv[a++] = b->system;
-	argv[a++] = "--label";
-	argv[a++] = b->label;
-	argv[a++] = "--trials";
-	argv[a++] = trials;
-	argv[a++] = "--max-entries";
-	argv[a++] = ents;
-	argv[a++] = "--stale-runs";
-	argv[a++] = runs;
-	argv[a++] = "--threads";
-	argv[a++] = thr;
-	if (o->only) {
-		argv[a++] = "--only";
-		argv[a++] = o->only;
-	}
-	if (o->quick)
-		argv[a++] = "--quick";
-	argv[a] = NULL;
-
-	r->cached[s] = -1;
-	if (pipe(fd)) {
-		add_note(r, s, "pipe failed");
-		r->status[s] = -1;
-		return;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		dup2(fd[1], 1);
-		close(fd[0]);
-		close(fd[1]);
-		for (i = 0; b->env[i]; i++)
-			putenv((char *)b->env[i]);
-		execv(compare, (char *const *)argv);
-		printf("N\t%s\tcannot run %s: %s\n", b->label, compare,
-		       strerror(errno));
-		fflush(stdout);
-		_exit(127);
-	}
-	close(fd[1]);
-	if (pid < 0) {
-		close(fd[0]);
-		add_note(r, s, "fork failed");
-		r->status[s] = -1;
-		return;
-	}
-	in = fdopen(fd[0], "r");
-	while (in && fgets(line, sizeof(line), in))
-		parse_line(r, s, line);
-	if (in)
-		fclose(in);
-	waitpid(pid, &st, 0);
-	r->status[s] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if (WIFSIGNALED(st)) {
-		snprintf(line, sizeof(line), "the compare process died of "
-			 "signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-		add_note(r, s, line);
-	}
-}
-
-/* ib_write_bw (perftest) on the same device and message size, server and
- * client in this machine: the verbs-level ceiling for the write column. */
-static double one_ib_write_bw(const char *dev, const char *gid,
-			      const char *ip, char *why, size_t wlen)
-{
-	char cmd[512], line[512];
-	double bw = -1;
-	pid_t srv;
-	FILE *p;
-	int st, tries;
-
-	fflush(NULL);
-	srv = fork();
-	if (srv == 0) {
-		int null = open("/dev/null", 1);
-
-		dup2(null, 1);
-		dup2(null, 2);
-		execlp("timeout", "timeout", "60", "ib_write_bw", "-d", dev,
-		       "-x", gid, "-s", "65536", "-n", "512", "-F", NULL);
-		_exit(127);
-	}
-	if (srv < 0) {
-		snprintf(why, wlen, "fork failed");
-		return -1;
-	}
-	for (tries = 0; tries < 5 && bw < 0; tries++) {
-		/* The server needs a moment to listen under TCG. */
-		sleep(tries ? 2 : 1);
-		snprintf(cmd, sizeof(cmd), "timeout 60 ib_write_bw -d %s -x %s "
-			 "-s 65536 -n 512 -F %s 2>&1", dev, gid, ip);
-		p = popen(cmd, "r");
-		if (!p)
-			break;
-		while (fgets(line, sizeof(line), p)) {
-			double size, iters, peak, avg;
-
-			if (sscanf(line, " %lf %lf %lf %lf", &size, &iters,
-				   &peak, &avg) == 4 && size == 65536 &&
-			    avg > 0)
-				bw = avg;
-		}
-		st = pclose(p);
-		if (bw < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
-			snprintf(why, wlen, "ib_write_bw not installed "
-				 "(Debian package perftest)");
-			break;
-		}
-		if (bw < 0)
-			snprintf(why, wlen, "ib_write_bw client failed "
-				 "(exit %d)", WIFEXITED(st) ?
-				 WEXITSTATUS(st) : -1);
-	}
-	kill(srv, SIGTERM);
-	waitpid(srv, &st, 0);
-	return bw;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void run_ib_write_bw(struct run *r, const struct bopts *o)
-{
-	const char *gid = getenv("SANVERBS_RXE_GID_INDEX");
-	const char *ip = getenv("SANVERBS_RXE_IP");
-	double v[16];
-	unsigned int t, n = o->trials < 3 ? (unsigned int)o->trials : 3;
-
-	if (!r->device[0]) {
-		snprintf(r->ibw_why, sizeof(r->ibw_why),
-			 "no device was used by the compare runs");
-		return;
-	}
-	for (t = 0; t < n; t++) {
-		fprintf(stderr, "[bench] ib_write_bw on %s, run %u/%u\n",
-			r->device, t + 1, n);
-		v[r->ibw_n] = one_ib_write_bw(r->device, gid && *gid ? gid :
-					      "1", ip && *ip ? ip :
-					      "127.0.0.1", r->ibw_why,
-					      sizeof(r->ibw_why));
-		if (v[r->ibw_n] < 0)
-			return;
-		r->ibw_n++;
-	}
-	qsort(v, r->ibw_n, sizeof(v[0]), cmp_dbl);
-	r->ibw_med = r->ibw_n % 2 ? v[r->ibw_n / 2] :
-		     (v[r->ibw_n / 2 - 1] + v[r->ibw_n / 2]) / 2;
-	r->ibw_min = v[0];
-	r->ibw_max = v[r->ibw_n - 1];
-	r->ibw_why[0] = 0;
-}
-
-static const struct rec *find(const struct run *r, int s, const char *metric,
-			      long param)
-{
-	int i;
-
-	for (i = 0; i < r->nrec; i++)
-		if (r->rec[i].sys == s && r->rec[i].kind == 'R' &&
-		    !strcmp(r->rec[i].metric, metric) &&
-		    (param < 0 || r->rec[i].param == param))
-			return &r->rec[i];
-	return NULL;
-}
-
-static const struct rec *find_stale(const struct run *r, int s,
-				    const char *scen)
-{
-	int i;
-
-	for (i = 0; i < r->nrec; i++)
-		if (r->rec[i].sys == s && r->rec[i].kind == 'S' &&
-		    !strcmp(r->rec[i].metric, scen))
-			return &r->rec[i];
-	return NULL;
-}
-
-/* Distinct params of @metric in the order first seen. */
-static int params_of(const struct run *r, const char *metric, long *out,
-		     int max)
-{
-	int i, j, n = 0;
-
-	for (i = 0; i < r->nrec; i++) {
-		if (r->rec[i].kind != 'R' || strcmp(r->rec[i].metric, metric))
-			continue;
-		for (j = 0; j < n && out[j] != r->rec[i].param; j++)
-			;
-		if (j == n && n < max)
-			out[n++] = r->rec[i].param;
-	}
-	return n;
-}
-
-static void fmt_val(char *buf, size_t len, double v)
-{
-	if (v >= 1e7)
-		snprintf(buf, len, "%.3g", v);
-	else if (v >= 100)
-		snprintf(buf, len, "%.0f", v);
-	else
-		snprintf(buf, len, "%.3g", v);
-}
-
-static void cell(const struct rec *x)
-{
-	char m[24], lo[24], hi[24], c[80];
-
-	if (!x) {
-		printf(" %-24s", "-");
-		return;
-	}
-	fmt_val(m, sizeof(m), x->med);
-	fmt_val(lo, sizeof(lo), x->min);
-	fmt_val(hi, sizeof(hi), x->max);
-	snprintf(c, sizeof(c), "%s [%s-%s]", m, lo, hi);
-	printf(" %-24s", c);
-}
-
-static void header(const struct run *r, const char *first)
-{
-	int s;
-
-	printf("%-20s", first);
-	for (s = 0; s < r->nsys; s++)
-		printf(" %-24s", r->sys[s]->label);
-	printf("\n");
-}
-
-/* Ratio "how many times the baseline is better": cost metrics divide the
- * other system by the baseline, throughput metrics the other way round. */
-static double ratio(const struct rec *base, const struct rec *other)
-{
-	int higher_better;
-
-	if (!base || !other || base->med <= 0 || other->med <= 0)
-		return -1;
-	higher_better = !strcmp(base->unit, "ops/s") ||
-			!strcmp(base->unit, "MiB/s");
-	return higher_better ? base->med / other->med :
-			       other->med / base->med;
-}
-
-static void print_tables(const struct run *r, const struct bopts *o)
-{
-	static const char *const costs[] = { "hit", "hit_remote", "miss",
-					     "unmap_cached", "unmap_plain" };
-	long params[32];
-	int s, i, n, b = sys_index(r, r->baseline);
-
-	printf("sanverbs-bench on %s: median [min-max] of %lu trials%s\n\n",
-	       r->device[0] ? r->device : "?", o->trials,
-	       o->quick ? " (--quick sizes)" : "");
-	for (s = 0; s < r->nsys; s++)
-		printf("  %-12s %s%s%s%s\n", r->sys[s]->label,
-		       r->sys[s]->desc, r->info[s][0] ? ", " : "", r->info[s],
-		       r->cached[s] == 0 ? " [no cache observed]" :
-		       r->cached[s] == 1 ? " [cache observed]" : "");
-
-	printf("\nRegistration cost, ns per call on 64 KiB buffers (lower is "
-	       "better)\n");
-	printf("  hit = reg+dereg of a range registered before (local "
-	       "access);\n  hit_remote = the same with remote read/write "
-	       "(an rkey); miss = first reg;\n  unmap_cached = munmap of a "
-	       "released, cached range; unmap_plain = munmap\n  of memory "
-	       "never registered\n");
-	header(r, "metric");
-	for (i = 0; i < 5; i++) {
-		printf("%-20s", costs[i]);
-		for (s = 0; s < r->nsys; s++)
-			cell(find(r, s, costs[i], -1));
-		printf("\n");
-	}
-
-	n = params_of(r, "hit_entries", params, 32);
-	if (n) {
-		printf("\nHit cost vs cached entries, ns per reg+dereg of a "
-		       "random 4 KiB entry\n");
-		header(r, "entries");
-		for (i = 0; i < n; i++) {
-			printf("%-20ld", params[i]);
-			for (s = 0; s < r->nsys; s++)
-				cell(find(r, s, "hit_entries", params[i]));
-			printf("\n");
-		}
-	}
-	n = params_of(r, "mt_hit", params, 32);
-	if (n) {
-		printf("\nMulti-threaded hits, total reg+dereg per second "
-		       "(higher is better)\n");
-		header(r, "threads");
-		for (i = 0; i < n; i++) {
-			printf("%-20ld", params[i]);
-			for (s = 0; s < r->nsys; s++)
-				cell(find(r, s, "mt_hit", params[i]));
-			printf("\n");
-		}
-	}
-	printf("\nRDMA write bandwidth, 64 KiB writes, 16 in flight, MiB/s\n");
-	header(r, "");
-	printf("%-20s", "write_bw");
-	for (s = 0; s < r->nsys; s++)
-		cell(find(r, s, "write_bw", -1));
-	printf("\n");
-	if (r->ibw_n)
-		printf("ib_write_bw (perftest, same device): %.2f [%.2f-%.2f] "
-		       "MiB/s over %d run(s)\n", r->ibw_med, r->ibw_min,
-		       r->ibw_max, r->ibw_n);
-	else if (r->ibw_why[0])
-		printf("ib_write_bw: not measured: %s\n", r->ibw_why);
-
-	printf("\nStale hits: stale/runs. A stale hit is a completed RDMA "
-	       "transfer into the\nsecond registration whose bytes are not in "
-	       "the pages now mapped at the\naddress (they went to the old "
-	       "pages). \"rkey after dereg\": the peer could\nstill write "
-	       "through a released rkey. err = registration or transfer "
-	       "failed,\nskip = the address could not be reused. (inferred): "
-	       "no RDMA possible, a stale\nhit is the same handle and key "
-	       "returned after the pages changed\n");
-	header(r, "scenario");
-	for (i = 0; i < r->nrec; i++) {
-		const struct rec *x = &r->rec[i];
-		int seen = 0, j;
-
-		if (x->kind != 'S')
-			continue;
-		for (j = 0; j < i; j++)
-			if (r->rec[j].kind == 'S' &&
-			    !strcmp(r->rec[j].metric, x->metric))
-				seen = 1;
-		if (seen)
-			continue;
-		printf("%-20s", x->metric);
-		for (s = 0; s < r->nsys; s++) {
-			const struct rec *y = find_stale(r, s, x->metric);
-			char c[64];
-
-			if (!y) {
-				printf(" %-24s", "-");
-				continue;
-			}
-			snprintf(c, sizeof(c), "%d/%d%s%s", y->n[0],
-				 y->n[0] + y->n[1] + y->n[2] + y->n[3],
-				 y->n[0] ? " STALE" : "",
-				 !strncmp(y->detail, "inferred", 8) ?
-				 " (inferred)" : "");
-			if (y->n[2])
-				snprintf(c + strlen(c), sizeof(c) - strlen(c),
-					 " err %d", y->n[2]);
-			if (y->n[3])
-				snprintf(c + strlen(c), sizeof(c) - strlen(c),
-					 " skip %d", y->n[3]);
-			printf(" %-24s", c);
-		}
-		printf("\n");
-	}
-
-	if (b >= 0) {
-		static const struct { const char *m; long p; const char *t; }
-		rows[] = {
-			{ "hit", -1, "hit" },
-			{ "hit_remote", -1, "hit_remote" },
-			{ "miss", -1, "miss" },
-			{ "unmap_cached", -1, "unmap_cached" },
-			{ "hit_entries", 1000, "hit @1k entries" },
-			{ "hit_entries", 10000, "hit @10k entries" },
-			{ "hit_entries", 100000, "hit @100k entries" },
-			{ "mt_hit", 1, "hits, 1 thread" },
-			{ "mt_hit", 2, "hits, 2 threads" },
-			{ "mt_hit", 4, "hits, 4 threads" },
-			{ "write_bw", -1, "write_bw" },
-		};
-
-		printf("\nRatios: how many times %s is better than each "
-		       "system (>1 = %s wins)\n", r->baseline, r->baseline);
-		header(r, "metric");
-		for (i = 0; i < (int)(sizeof(rows) / sizeof(rows[0])); i++) {
-			const struct rec *base = find(r, b, rows[i].m,
-						      rows[i].p);
-
-			if (!base)
-				continue;
-			printf("%-20s", rows[i].t);
-			for (s = 0; s < r->nsys; s++) {
-				double q = ratio(base, find(r, s, rows[i].m,
-							    rows[i].p));
-				char c[32] = "-";
-
-				if (q > 0)
-					snprintf(c, sizeof(c), "%.3gx", q);
-				printf(" %-24s", c);
-			}
-			printf("\n");
-		}
-		if (r->ibw_n && find(r, b, "write_bw", -1))
-			printf("%-20s %.2fx of ib_write_bw\n", "write_bw/perftest",
-			       find(r, b, "write_bw", -1)->med / r->ibw_med);
-	}
-
-	printf("\nNotes:\n");
-	n = 0;
-	for (s = 0; s < r->nsys; s++) {
-		if (r->status[s])
-			printf("  %s: compare exited with status %d\n",
-			       r->sys[s]->label, r->status[s]), n++;
-		for (i = 0; i < r->nnotes[s]; i++, n++)
-			printf("  %s: %s\n", r->sys[s]->label, r->notes[s][i]);
-	}
-	if (!n)
-		printf("  none\n");
-}
-
-static void print_json(const struct run *r, const struct bopts *o, FILE *f)
-{
-	struct jw w;
-	int s, i;
-
-	jw_init(&w, f);
-	jw_obj_begin(&w, NULL);
-	jw_int(&w, "version", 1);
-	jw_str(&w, "device", r->device[0] ? r->device : NULL);
-	jw_uint(&w, "trials", o->trials);
-	jw_bool(&w, "quick", o->quick);
-	jw_str(&w, "baseline", r->baseline);
-	jw_arr_begin(&w, "systems");
-	for (s = 0; s < r->nsys; s++) {
-		jw_obj_begin(&w, NULL);
-		jw_str(&w, "label", r->sys[s]->label);
-		jw_str(&w, "description", r->sys[s]->desc);
-		jw_arr_begin(&w, "env");
-		for (i = 0; r->sys[s]->env[i]; i++)
-			jw_str(&w, NULL, r->sys[s]->env[i]);
-		jw_arr_end(&w);
-		jw_int(&w, "exit_status", r->status[s]);
-		if (r->cached[s] < 0)
-			jw_null(&w, "cached");
-		else
-			jw_bool(&w, "cached", r->cached[s]);
-		jw_str(&w, "info", r->info[s][0] ? r->info[s] : NULL);
-		jw_arr_begin(&w, "notes");
-		for (i = 0; i < r->nnotes[s]; i++)
-			jw_str(&w, NULL, r->notes[s][i]);
-		jw_arr_end(&w);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_arr_begin(&w, "results");
-	for (i = 0; i < r->nrec; i++) {
-		const struct rec *x = &r->rec[i];
-
-		if (x->kind != 'R')
-			continue;
-		jw_obj_begin(&w, NULL);
-		jw_str(&w, "system", r->sys[x->sys]->label);
-		jw_str(&w, "metric", x->metric);
-		jw_int(&w, "param", x->param);
-		jw_num(&w, "median", x->med);
-		jw_num(&w, "min", x->min);
-		jw_num(&w, "max", x->max);
-		jw_str(&w, "unit", x->unit);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_arr_begin(&w, "stale");
-	for (i = 0; i < r->nrec; i++) {
-		const struct rec *x = &r->rec[i];
-
-		if (x->kind != 'S')
-			continue;
-		jw_obj_begin(&w, NULL);
-		jw_str(&w, "system", r->sys[x->sys]->label);
-		jw_str(&w, "scenario", x->metric);
-		jw_int(&w, "stale", x->n[0]);
-		jw_int(&w, "ok", x->n[1]);
-		jw_int(&w, "error", x->n[2]);
-		jw_int(&w, "skipped", x->n[3]);
-		jw_str(&w, "detail", strcmp(x->detail, "-") ? x->detail :
-			   NULL);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_obj_begin(&w, "ib_write_bw");
-	if (r->ibw_n) {
-		jw_num(&w, "median", r->ibw_med);
-		jw_num(&w, "min", r->ibw_min);
-		jw_num(&w, "max", r->ibw_max);
-		jw_int(&w, "runs", r->ibw_n);
-		jw_str(&w, "unit", "MiB/s");
-	} else {
-		jw_null(&w, "median");
-		jw_str(&w, "why", r->ibw_why[0] ? r->ibw_why : "not run");
-	}
-	jw_obj_end(&w);
-	jw_obj_end(&w);
-	jw_finish(&w);
-}
-
-/* Gnuplot input: one file per system with "entries median min max", and
- * the uncached systems' plain hit cost as a flat reference. */
-static int write_data(const struct run *r, const char *dir)
-{
-	char path[PATH_MAX];
-	int s, i;
-	FILE *f;
-
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return -errno;
-	for (s = 0; s < r->nsys; s++) {
-		const struct rec *h = find(r, s, "hit", -1);
-		int any = 0;
-
-		snprintf(path, sizeof(path), "%s/hit_entries-%s.dat", dir,
-			 r->sys[s]->label);
-		f = fopen(path, "w");
-		if (!f)
-			return -errno;
-		fprintf(f, "# %s: entries median_ns min_ns max_ns\n",
-			r->sys[s]->label);
-		for (i = 0; i < r->nrec; i++) {
-			const struct rec *x = &r->rec[i];
-
-			if (x->sys == s && x->kind == 'R' &&
-			    !strcmp(x->metric, "hit_entries")) {
-				fprintf(f, "%ld %g %g %g\n", x->param, x->med,
-					x->min, x->max);
-				any = 1;
-			}
-		}
-		/* No cache: every "hit" is a registration; draw it flat. */
-		if (!any && h)
-			fprintf(f, "1000 %g %g %g\n100000 %g %g %g\n", h->med,
-				h->min, h->max, h->med, h->min, h->max);
-		fclose(f);
-	}
-	return 0;
 }
 
 /* Fails early, in one sentence, when there is no device to measure on. */
@@ -849,8 +153,7 @@ int main(int argc, char **argv)
 	char cbuf[PATH_MAX];
 	const char *compare;
 	struct run *r;
-	int i, s, c, bad = 0, failed = 0;
-	double t0;
+	int i, c, bad = 0, failed;
 
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "hjq", opts, NULL)) != -1) {
@@ -860,7 +163,8 @@ int main(int argc, char **argv)
 		case 'q': o.quick = 1; break;
 		case O_NOIBW: o.ib_write_bw = 0; break;
 		case O_TRIALS:
-			bad |= parse_num("--trials", optarg, 1, 64, &o.trials);
+			/* A min-max spread needs three trials at least. */
+			bad |= parse_num("--trials", optarg, 3, 64, &o.trials);
 			break;
 		case O_MAXENT:
 			bad |= parse_num("--max-entries", optarg, 1000, 200000,
@@ -903,8 +207,8 @@ int main(int argc, char **argv)
 		if (!o.systems || list_has(o.systems, all_systems[i].label))
 			r->sys[r->nsys++] = &all_systems[i];
 	if (!r->nsys) {
-		fprintf(stderr, "sanverbs-bench: --systems names none of raw,"
-			"sanverbs,lf-uffd,lf-memhooks,lf-nocache,ucx\n");
+		fprintf(stderr, "sanverbs-bench: --systems names none of "
+			SYSTEM_NAMES "\n");
 		free(r);
 		return CLI_EXIT_USAGE;
 	}
@@ -921,20 +225,12 @@ int main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 
-	t0 = (double)time(NULL);
-	for (s = 0; s < r->nsys; s++) {
-		fprintf(stderr, "[bench %d/%d, %.0f s] %s: %s\n", s + 1,
-			r->nsys, (double)time(NULL) - t0, r->sys[s]->label,
-			r->sys[s]->desc);
-		run_system(r, s, compare, &o);
-		if (r->status[s])
-			failed++;
-	}
+	failed = drive_systems(r, compare, &o);
 	if (o.ib_write_bw && (!o.only || list_has(o.only, "bw")))
 		run_ib_write_bw(r, &o);
 	else
 		snprintf(r->ibw_why, sizeof(r->ibw_why), "not asked for");
-	fprintf(stderr, "[bench] done in %.0f s\n", (double)time(NULL) - t0);
+	fprintf(stderr, "[bench] trials done in %.0f s\n", r->seconds);
 
 	if (o.data && write_data(r, o.data))
 		fprintf(stderr, "sanverbs-bench: cannot write %s\n", o.data);
@@ -953,8 +249,9 @@ int main(int argc, char **argv)
 		print_json(r, &o, stdout);
 	else
 		print_tables(r, &o);
-	free(r);
 	/* A peer that cannot run is a result (said in the notes), not a
 	 * failure; only the run where nothing ran at all fails. */
-	return failed == s ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	c = failed == r->nsys ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	free(r);
+	return c;
 }

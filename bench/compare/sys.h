@@ -37,7 +37,9 @@ struct cmp_sys {
 };
 
 extern struct cmp_sys cmp_sys_raw;
+#ifdef CMP_HAVE_SANVERBS
 extern struct cmp_sys cmp_sys_sanverbs;
+#endif
 extern struct cmp_sys cmp_sys_libfabric;
 #ifdef CMP_HAVE_UCX
 extern struct cmp_sys cmp_sys_ucx;

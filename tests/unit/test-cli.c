@@ -59,7 +59,7 @@ START_TEST(usage_errors)
 	expect_usage(cli, (const char *const[]){ "stat", "--", "-5", NULL },
 		     "'-5'");
 	/* the benchmark runner is checked before it looks for a device */
-	expect_usage(bench, (const char *const[]){ "--trials", "0", NULL },
+	expect_usage(bench, (const char *const[]){ "--trials", "2", NULL },
 		     "--trials");
 	expect_usage(bench, (const char *const[]){ "--trials", NULL },
 		     "--trials");
@@ -235,28 +235,43 @@ START_TEST(stat_without_exporter)
 }
 END_TEST
 
-/* A compare program that answers like the real one, per --label. */
+/* A compare program that answers like the real one, per --label, in the
+ * stepped protocol the runner drives: it parks ("W") before each trial,
+ * logs to $SV_FAKE_ORDER which trial it was let go for, and reports it
+ * ("V"). Per-trial hits: sanverbs 100 300 200, lf-uffd 400 600 1600, so
+ * the per-trial ratios are 4, 2 and 8 while the medians' ratio is 3. */
 static const char fake_compare[] =
 	"#!/bin/sh\n"
 	"label=?\n"
 	"while [ $# -gt 0 ]; do [ \"$1\" = --label ] && label=$2; shift; done\n"
 	"T=$(printf '\\t')\n"
 	"case $label in\n"
-	"sanverbs) h=100; m=5000; e=110; s=0 ;;\n"
-	"lf-uffd) h=400; m=6000; e=900; s=3 ;;\n"
+	"sanverbs) h='100 300 200'; hm=200; m=5000; e=110; s=0 ;;\n"
+	"lf-uffd) h='400 600 1600'; hm=600; m=6000; e=900; s=3 ;;\n"
 	"*) echo \"N${T}$label${T}cannot run: scripted failure\"; exit 2 ;;\n"
 	"esac\n"
 	"echo \"I${T}$label${T}cached${T}1\"\n"
 	"echo \"I${T}$label${T}device${T}rxe9\"\n"
-	"echo \"R${T}$label${T}hit${T}65536${T}$h${T}90${T}1000${T}ns${T}5\"\n"
-	"echo \"R${T}$label${T}miss${T}65536${T}$m${T}$m${T}$m${T}ns${T}5\"\n"
-	"echo \"R${T}$label${T}hit_entries${T}1000${T}$e${T}$e${T}$e${T}ns${T}5\"\n"
-	"echo \"R${T}$label${T}mt_hit${T}2${T}2000000${T}1${T}3000000${T}ops/s${T}5\"\n"
+	"for t in 0 1 2; do\n"
+	"  echo \"W${T}$label${T}hit${T}65536${T}$t\"; read go || exit 4\n"
+	"  [ -n \"$SV_FAKE_ORDER\" ] && echo \"hit $t $label\" >> \"$SV_FAKE_ORDER\"\n"
+	"  v=$(echo $h | cut -d' ' -f$((t + 1)))\n"
+	"  echo \"V${T}$label${T}hit${T}65536${T}$t${T}$v${T}ns\"\n"
+	"done\n"
+	"for t in 0 1 2; do\n"
+	"  echo \"W${T}$label${T}hit_entries${T}1000${T}$t\"; read go || exit 4\n"
+	"  echo \"V${T}$label${T}hit_entries${T}1000${T}$t${T}$e${T}ns\"\n"
+	"done\n"
+	"echo \"R${T}$label${T}hit${T}65536${T}$hm${T}90${T}1000${T}ns${T}3\"\n"
+	"echo \"R${T}$label${T}miss${T}65536${T}$m${T}$m${T}$m${T}ns${T}3\"\n"
+	"echo \"R${T}$label${T}hit_entries${T}1000${T}$e${T}$e${T}$e${T}ns${T}3\"\n"
+	"echo \"R${T}$label${T}mt_hit${T}2${T}2000000${T}1${T}3000000${T}ops/s${T}3\"\n"
 	"echo \"S${T}$label${T}munmap+mmap${T}$s${T}$((20 - s))${T}0${T}0${T}-\"\n";
 
 START_TEST(bench_aggregates)
 {
 	char dir[] = "/tmp/sv-test-cli-XXXXXX", path[256], data[160];
+	char order[80];
 	const char *args[16];
 	struct cli_result r;
 	FILE *f;
@@ -286,7 +301,7 @@ START_TEST(bench_aggregates)
 	ck_assert_ptr_nonnull(strstr(r.out, "\"device\":\"rxe9\""));
 	ck_assert_ptr_nonnull(strstr(r.out, "scripted failure"));
 	ck_assert_int_eq(json_num_after(r.out, "\"system\":\"lf-uffd\","
-					"\"metric\":\"hit\"", "median"), 400);
+					"\"metric\":\"hit\"", "median"), 600);
 	ck_assert_int_eq(json_num_after(r.out, "\"system\":\"lf-uffd\","
 					"\"scenario\"", "stale"), 3);
 	cli_result_free(&r);
@@ -299,8 +314,10 @@ START_TEST(bench_aggregates)
 	ck_assert_str_eq(path, "1000 900 900 900\n");
 	fclose(f);
 
-	/* The table: 400 / 100 = 4x for hits, 900 / 110 = 8.18x at 1k
-	 * entries, 3 of 20 runs stale for lf-uffd. */
+	/* The table: hit ratios taken trial by trial (4, 2, 8: median 4,
+	 * not the medians' 3), 900 / 110 = 8.18x at 1k entries, 3 of 20 runs
+	 * stale for lf-uffd; trial k of both systems back to back, the first
+	 * one rotating. */
 	args[0] = "--no-ib-write-bw";
 	args[1] = "--quick";
 	args[2] = "--systems";
@@ -309,14 +326,26 @@ START_TEST(bench_aggregates)
 	snprintf(path, sizeof(path), "%s/compare", dir);
 	args[5] = path;
 	args[6] = NULL;
-	ck_assert_int_eq(prog_run(&r, bench_path(), args, NULL, 60), 0);
+	snprintf(order, sizeof(order), "SV_FAKE_ORDER=%s/order", dir);
+	ck_assert_int_eq(prog_run(&r, bench_path(), args,
+				  (const char *const[]){ order, NULL }, 60), 0);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_msg(strstr(r.out, " 4x "), "no 4x in:\n%s", r.out);
-	ck_assert_msg(strstr(r.out, "8.18x"), "no 8.18x in:\n%s", r.out);
+	ck_assert_msg(strstr(r.out, " 4x [2-8] "), "no 4x [2-8] in:\n%s",
+		      r.out);
+	ck_assert_msg(strstr(r.out, "8.18x [8.18-8.18]"), "no 8.18x in:\n%s",
+		      r.out);
 	ck_assert_msg(strstr(r.out, "3/20 STALE"), "no stale count in:\n%s",
 		      r.out);
 	ck_assert_msg(strstr(r.out, "0/20"), "no clean count in:\n%s", r.out);
 	cli_result_free(&r);
+	f = fopen(order + strlen("SV_FAKE_ORDER="), "r");
+	ck_assert_ptr_nonnull(f);
+	memset(path, 0, sizeof(path));
+	ck_assert_int_gt(fread(path, 1, sizeof(path) - 1, f), 0);
+	fclose(f);
+	ck_assert_str_eq(path, "hit 0 sanverbs\nhit 0 lf-uffd\n"
+			 "hit 1 lf-uffd\nhit 1 sanverbs\n"
+			 "hit 2 sanverbs\nhit 2 lf-uffd\n");
 
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	ck_assert_int_eq(system(path), 0);
