@@ -70,7 +70,8 @@ fi
 # --force-unsafe-io: no fsync per file; this root is thrown away anyway
 if dpkg --force-unsafe-io -i "${files[@]}" >"$tmp/dpkg.log" 2>&1 &&
 	! pkg_state "${pkgs[@]}" | grep -qv ' install ok installed$'; then
-	result guest-dpkg-install OK "$(secs "$t")" "$(pkg_state "${pkgs[@]}"; cat "$tmp/dpkg.log")"
+	result guest-dpkg-install OK "$(secs "$t")" "$(pkg_state "${pkgs[@]}"; cat "$tmp/dpkg.log"
+		grep -E ' (status installed|trigproc) ' /var/log/dpkg.log)"
 else
 	result guest-dpkg-install FAIL "$(secs "$t")" "$(tail -n 40 "$tmp/dpkg.log"; pkg_state "${pkgs[@]}")"
 fi
@@ -139,38 +140,34 @@ interposed=' mprotect pkey_mprotect shmat '
 # a symbol is a line `name;` once the comments are gone
 fns=$(perl -0777 -ne 's{/\*.*?\*/}{}gs; print "$1\n" while /^\s*(\w+)\s*;/mg' \
 	"$top/src/libsanverbs.map" "$top/provider/libsanverbs-provider.map")
-# one man process per section: a process start costs up to a second here
-declare -A found
-# shellcheck disable=SC2086
-while read -r p; do
-	b=${p##*/}
-	b=${b%.gz}
-	found[${b%.[0-9]}]=$p
-done < <(man -w 3 $fns 2>/dev/null; man -w 1 sanverbs sanverbs-demo 2>/dev/null)
-# which package shipped each path (builtins only: no process per name)
+names=()
+for f in $fns; do [[ $interposed == *" $f "* ]] || names+=("$f"); done
+# One man process per section (a process start costs up to a second here).
+# man -w prints one path per name it finds, in order, with a link already
+# resolved to its target page, and "No manual entry for NAME" for the rest:
+# every name found and every path a file of the right package.
 declare -A owner
 while read -r p; do owner[$p]=libsanverbs-dev; done < <(dpkg -L libsanverbs-dev)
 while read -r p; do owner[$p]=sanverbs-tools; done < <(dpkg -L sanverbs-tools)
-n=0 bad=()
-for f in $fns; do
-	[[ $interposed == *" $f "* ]] && continue
-	n=$((n + 1))
-	p=${found[$f]:-}
-	[ "${owner[$p]:-}" = libsanverbs-dev ] || bad+=("$f(3)${p:+ -> $p}")
-done
-for f in sanverbs sanverbs-demo; do
-	n=$((n + 1))
-	p=${found[$f]:-}
-	[ "${owner[$p]:-}" = sanverbs-tools ] || bad+=("$f(1)${p:+ -> $p}")
-done
+bad=() paths=0
+while read -r p; do
+	paths=$((paths + 1))
+	[ "${owner[$p]:-}" = libsanverbs-dev ] || bad+=("$p (not libsanverbs-dev's)")
+done < <(man -w 3 "${names[@]}" 2>"$tmp/man.err")
+while read -r p; do
+	paths=$((paths + 1))
+	[ "${owner[$p]:-}" = sanverbs-tools ] || bad+=("$p (not sanverbs-tools')")
+done < <(man -w 1 sanverbs sanverbs-demo 2>>"$tmp/man.err")
+while read -r line; do bad+=("$line"); done <"$tmp/man.err"
+n=$((${#names[@]} + 2))
 # the two scripts list over a hundred functions: a parse that found next
 # to none must not pass
-if [ "$n" -gt 100 ] && [ "${#bad[@]}" = 0 ]; then
-	result guest-man-pages OK "$(secs "$t")" "$n pages found in the installed packages"
+if [ "${#names[@]}" -gt 100 ] && [ "$paths" = "$n" ] && [ "${#bad[@]}" = 0 ]; then
+	result guest-man-pages OK "$(secs "$t")" "$n names, each an installed page"
 else
-	result guest-man-pages FAIL "$(secs "$t")" "$n names, not installed: ${bad[*]}"
+	result guest-man-pages FAIL "$(secs "$t")" "$n names, $paths pages found; $(printf '%s\n' "${bad[@]}")"
 fi
-echo "[packages] guest: man -w for $n names, ${#bad[@]} missing"
+echo "[packages] guest: man -w for $n names: $paths pages, ${#bad[@]} problems"
 
 rm -rf "$tmp"
 exit $failed
