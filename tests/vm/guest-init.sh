@@ -75,7 +75,7 @@ done
 # installs into updates/, depmod rewrites modules.dep) and leaves the cache
 # untouched. Before modprobe starts, so it never sees the tree change under
 # it.
-kver=$(uname -r)
+read -r kver </proc/sys/kernel/osrelease
 mkdir -p /run/sanverbs-modules/upper /run/sanverbs-modules/work
 mount -t overlay overlay -o "lowerdir=/lib/modules/$kver,upperdir=/run/sanverbs-modules/upper,workdir=/run/sanverbs-modules/work" \
     "/lib/modules/$kver" || fail "cannot make /lib/modules/$kver writable"
