@@ -67,11 +67,13 @@ if [ -n "$tarball" ]; then
 	cp "$tarball" "/usr/share/sanverbs-dkms/sanverbs-${mver%%-*}.dkms.tar.gz"
 	how="the host's DKMS build, loaded by the postinst"
 fi
-# --force-unsafe-io: no fsync per file; this root is thrown away anyway
+# --force-unsafe-io: no fsync per file; this root is thrown away anyway.
+# dpkg.log is the host's, seen through the overlay: only our lines count.
+logged=$(wc -l </var/log/dpkg.log 2>/dev/null || echo 0)
 if dpkg --force-unsafe-io -i "${files[@]}" >"$tmp/dpkg.log" 2>&1 &&
 	! pkg_state "${pkgs[@]}" | grep -qv ' install ok installed$'; then
 	result guest-dpkg-install OK "$(secs "$t")" "$(pkg_state "${pkgs[@]}"; cat "$tmp/dpkg.log"
-		grep -E ' (status installed|trigproc) ' /var/log/dpkg.log)"
+		tail -n +$((logged + 1)) /var/log/dpkg.log | grep -E ' (status installed|trigproc) ')"
 else
 	result guest-dpkg-install FAIL "$(secs "$t")" "$(tail -n 40 "$tmp/dpkg.log"; pkg_state "${pkgs[@]}")"
 fi
