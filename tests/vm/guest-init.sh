@@ -64,6 +64,21 @@ mount --mkdir -t tmpfs -o mode=1777 tmpfs /dev/shm
 # A fresh /run: the host's (seen through the overlay) holds its pid files,
 # sockets and netns mounts, none of which mean anything here.
 mount -t tmpfs -o mode=0755 tmpfs /run
+# What udev or systemd would make on a real system: without /dev/fd, bash
+# process substitution and dpkg's maintainer-script helpers fail.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+for fd in 0:stdin 1:stdout 2:stderr; do
+    [ -e "/dev/${fd#*:}" ] || ln -s "/proc/self/fd/${fd%:*}" "/dev/${fd#*:}"
+done
+# Stage 1 bind-mounted the cache's modules read-only; an overlay with its
+# upper layer in tmpfs makes them writable like the rest of the guest (DKMS
+# installs into updates/, depmod rewrites modules.dep) and leaves the cache
+# untouched. Before modprobe starts, so it never sees the tree change under
+# it.
+read -r kver </proc/sys/kernel/osrelease
+mkdir -p /run/sanverbs-modules/upper /run/sanverbs-modules/work
+mount -t overlay overlay -o "lowerdir=/lib/modules/$kver,upperdir=/run/sanverbs-modules/upper,workdir=/run/sanverbs-modules/work" \
+    "/lib/modules/$kver" || fail "cannot make /lib/modules/$kver writable"
 # Loading ib_core, rdma_cm and rxe is the slowest step of the boot (~2 s of
 # module linking under TCG): start it now, on the other vCPU, and collect it
 # before the devices are made.
@@ -75,10 +90,15 @@ mount_9p svjob "$JOB" cache=none || fail "cannot mount the job share"
 [ -f "$JOB/job.sh" ] || fail "no job.sh in the job share"
 stamp stage2
 # Defines SV_CWD, SV_CMD (array), SV_RW (array), SV_KMOD, SV_MEMLOCK, SV_DEBUG,
-# SANVERBS_TWOHOST (read by sv_rxe_setup) and, in a pair, SV_GUEST (a or b)
-# and SV_LINK_MAC.
+# SV_KHEADERS, SANVERBS_TWOHOST (read by sv_rxe_setup) and, in a pair,
+# SV_GUEST (a or b) and SV_LINK_MAC.
 # shellcheck disable=SC1091
 . "$JOB/job.sh"
+# This kernel's headers (unpacked in the cache) where DKMS and any
+# out-of-tree build look for them, as linux-headers-<ver> would link them.
+if [ -n "${SV_KHEADERS:-}" ] && [ ! -e "/lib/modules/$kver/build" ]; then
+    ln -s "$SV_KHEADERS" "/lib/modules/$kver/build"
+fi
 
 # --- host streams ----------------------------------------------------------
 # virtio-serial ports named sv.stdout / sv.stderr are FIFOs on the host that

@@ -206,6 +206,7 @@ start_guest() {
         printf 'SV_CMD=('; printf '%q ' "$@"; printf ')\n'
         printf 'SV_RW=('; [ "${#RW[@]}" -gt 0 ] && printf '%q ' "${RW[@]}"; printf ')\n'
         printf 'SV_KMOD=%q\n' "$kmod"
+        printf 'SV_KHEADERS=%q\n' "$SV_KHEADERS"
         printf 'SV_MEMLOCK=%q\n' "$MEMLOCK"
         printf 'SV_DEBUG=%q\n' "${SANVERBS_VM_DEBUG:-0}"
         printf 'SV_GUEST=%q\n' "$guest"
