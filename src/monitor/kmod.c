@@ -226,7 +226,8 @@ static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
 }
 
 /* Releases the kernel watch of @slot if @gen is news for it; the range
- * goes to the sink afterwards, outside the lock. */
+ * goes to the sink afterwards, outside km->lock (the sink takes the
+ * cache's lock, which is taken before km->lock) but inside the batch. */
 static bool take_event(struct kmon *km, const struct sanverbs_mon_event *ev,
 		       uintptr_t *start, size_t *len)
 {
@@ -272,6 +273,7 @@ static void *kmon_thread(void *arg)
 	uintptr_t start;
 	size_t len;
 	ssize_t n, i;
+	bool batch;
 
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
@@ -284,12 +286,23 @@ static void *kmon_thread(void *arg)
 		n = read(km->fd, ev, sizeof(ev));
 		if (n < 0)
 			continue; /* EAGAIN: someone else drained it */
+		/* The sink reports a range, not a watch: once take_event()
+		 * has let go of km->lock, a lookup that met the moved
+		 * generation may drop the entry and put a fresh one, watched
+		 * after the change, over the same range, and a late sink
+		 * would kill that one. Under the cache's lock the decision
+		 * and the drop are one step for lookups. */
+		batch = km->m.lock && km->m.unlock;
+		if (batch)
+			km->m.lock(km->m.sink_arg);
 		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++) {
 			if (ev[i].flags & SANVERBS_EVENT_OVERFLOW)
 				overflow(km);
 			else if (take_event(km, &ev[i], &start, &len))
 				km->m.sink(km->m.sink_arg, start, len);
 		}
+		if (batch)
+			km->m.unlock(km->m.sink_arg);
 	}
 	return NULL;
 }
