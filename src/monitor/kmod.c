@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kmod_client.h"
@@ -142,6 +143,56 @@ static void park(struct kmon *km, struct sv_watch *w)
 	km->owner[w->token] = &slot->w;
 }
 
+#define PMD_BLOCK (2ul << 20)
+#define POPULATE_BATCH 64
+
+/*
+ * mprotect() calls the notifier only for ranges whose page tables exist
+ * (change_pmd_range() skips an empty pmd before it notifies): a downgrade
+ * of memory never touched since it was mapped reaches no watch. A
+ * registration's pages are pinned, so mapped; a secured range
+ * (MmSecureVirtualMemory) is not, and its holder lost the callback when
+ * nothing else had populated its 2 MiB block (seen when ASan's mapping
+ * hints gave test-cache-exact secure_probe_mode a block of its own). One
+ * read of a page per block, without touching the bytes, gives each block
+ * a page table (a zero page for untouched anonymous memory); nothing but
+ * an unmap, which is reported, frees it again. A page that cannot be read
+ * is left alone: it has no right a read-only holder could lose.
+ */
+static void populate_tables(const struct sv_watch *w)
+{
+	struct iovec loc[POPULATE_BATCH], rem[POPULATE_BATCH];
+	uintptr_t a = w->start, end = w->start + w->len;
+	uintptr_t page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	char scratch[POPULATE_BATCH];
+	int n, i, err = errno;
+	ssize_t got;
+
+	while (a < end) {
+		for (n = 0; n < POPULATE_BATCH && a < end; n++) {
+			rem[n] = (struct iovec){ (void *)a, 1 };
+			loc[n] = (struct iovec){ &scratch[n], 1 };
+			a = (a | (PMD_BLOCK - 1)) + 1;
+		}
+		got = process_vm_readv(getpid(), loc, (unsigned long)n, rem,
+				       (unsigned long)n, 0);
+		if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
+			/* seccomp'd: one system call per block */
+			for (i = 0; i < n; i++)
+				(void)madvise((void *)((uintptr_t)rem[i].iov_base &
+						       ~page_mask),
+					      1, MADV_POPULATE_READ);
+			continue;
+		}
+		/* the read stops at a page it cannot read: go on after it */
+		if (got < 0)
+			got = 0;
+		if (got + 1 < n)
+			a = (uintptr_t)rem[got + 1].iov_base;
+	}
+	errno = err;
+}
+
 static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
 {
 	struct kmon *km = to_kmon(m);
@@ -166,6 +217,9 @@ static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
 	w->gen = wa.gen;
 	km->owner[wa.slot] = w;
 	pthread_mutex_unlock(&km->lock);
+	/* after WATCH: whatever the read changes is the watch's to see */
+	if (w->prot)
+		populate_tables(w);
 	return 0;
 }
 
