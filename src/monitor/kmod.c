@@ -157,7 +157,11 @@ static void park(struct kmon *km, struct sv_watch *w)
  * read of a page per block, without touching the bytes, gives each block
  * a page table (a zero page for untouched anonymous memory); nothing but
  * an unmap, which is reported, frees it again. A page that cannot be read
- * is left alone: it has no right a read-only holder could lose.
+ * is left alone: it has no right a read-only holder could lose. Only for
+ * unpinned watches: the first write to a zero page replaces it, which the
+ * notifier reports, so a registration about to be pinned for writing
+ * would be stale at once; for a secured range that write is a spurious
+ * callback, where without the read a downgrade went unreported.
  */
 static void populate_tables(const struct sv_watch *w)
 {
@@ -218,7 +222,7 @@ static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
 	km->owner[wa.slot] = w;
 	pthread_mutex_unlock(&km->lock);
 	/* after WATCH: whatever the read changes is the watch's to see */
-	if (w->prot)
+	if (w->unpinned && w->prot)
 		populate_tables(w);
 	return 0;
 }
