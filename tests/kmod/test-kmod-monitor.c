@@ -323,6 +323,9 @@ START_TEST(many_watches_are_independent)
 	struct sv_watch ws[8];
 	int i;
 
+	/* monitor.h: every field but the backend's is the caller's to set */
+	memset(ws, 0, sizeof(ws));
+
 	for (i = 0; i < 8; i++) {
 		ws[i].start = (uintptr_t)buf + (size_t)(i + 8) * page / 2;
 		ws[i].len = page / 2;
