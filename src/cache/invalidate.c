@@ -347,6 +347,7 @@ SV_EXPORT int sanverbs_secure_memory_prot(struct sanverbs_ctx *ctx,
 	e->watch.start = e->node.start;
 	e->watch.len = e->node.end - e->node.start;
 	e->watch.prot = e->need;
+	e->watch.unpinned = true;
 	e->state = SV_ST_PENDING;
 
 	/* In the tree before probing and watching, as for registrations,

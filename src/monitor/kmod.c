@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "kmod_client.h"
@@ -142,6 +143,60 @@ static void park(struct kmon *km, struct sv_watch *w)
 	km->owner[w->token] = &slot->w;
 }
 
+#define PMD_BLOCK (2ul << 20)
+#define POPULATE_BATCH 64
+
+/*
+ * mprotect() calls the notifier only for ranges whose page tables exist
+ * (change_pmd_range() skips an empty pmd before it notifies): a downgrade
+ * of memory never touched since it was mapped reaches no watch. A
+ * registration's pages are pinned, so mapped; a secured range
+ * (MmSecureVirtualMemory) is not, and its holder lost the callback when
+ * nothing else had populated its 2 MiB block (seen when ASan's mapping
+ * hints gave test-cache-exact secure_probe_mode a block of its own). One
+ * read of a page per block, without touching the bytes, gives each block
+ * a page table (a zero page for untouched anonymous memory); nothing but
+ * an unmap, which is reported, frees it again. A page that cannot be read
+ * is left alone: it has no right a read-only holder could lose. Only for
+ * unpinned watches: the first write to a zero page replaces it, which the
+ * notifier reports, so a registration about to be pinned for writing
+ * would be stale at once; for a secured range that write is a spurious
+ * callback, where without the read a downgrade went unreported.
+ */
+static void populate_tables(const struct sv_watch *w)
+{
+	struct iovec loc[POPULATE_BATCH], rem[POPULATE_BATCH];
+	uintptr_t a = w->start, end = w->start + w->len;
+	uintptr_t page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	char scratch[POPULATE_BATCH];
+	int n, i, err = errno;
+	ssize_t got;
+
+	while (a < end) {
+		for (n = 0; n < POPULATE_BATCH && a < end; n++) {
+			rem[n] = (struct iovec){ (void *)a, 1 };
+			loc[n] = (struct iovec){ &scratch[n], 1 };
+			a = (a | (PMD_BLOCK - 1)) + 1;
+		}
+		got = process_vm_readv(getpid(), loc, (unsigned long)n, rem,
+				       (unsigned long)n, 0);
+		if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
+			/* seccomp'd: one system call per block */
+			for (i = 0; i < n; i++)
+				(void)madvise((void *)((uintptr_t)rem[i].iov_base &
+						       ~page_mask),
+					      1, MADV_POPULATE_READ);
+			continue;
+		}
+		/* the read stops at a page it cannot read: go on after it */
+		if (got < 0)
+			got = 0;
+		if (got + 1 < n)
+			a = (uintptr_t)rem[got + 1].iov_base;
+	}
+	errno = err;
+}
+
 static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
 {
 	struct kmon *km = to_kmon(m);
@@ -166,6 +221,9 @@ static int kmon_watch(struct sv_monitor *m, struct sv_watch *w)
 	w->gen = wa.gen;
 	km->owner[wa.slot] = w;
 	pthread_mutex_unlock(&km->lock);
+	/* after WATCH: whatever the read changes is the watch's to see */
+	if (w->unpinned && w->prot)
+		populate_tables(w);
 	return 0;
 }
 
@@ -226,7 +284,8 @@ static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
 }
 
 /* Releases the kernel watch of @slot if @gen is news for it; the range
- * goes to the sink afterwards, outside the lock. */
+ * goes to the sink afterwards, outside km->lock (the sink takes the
+ * cache's lock, which is taken before km->lock) but inside the batch. */
 static bool take_event(struct kmon *km, const struct sanverbs_mon_event *ev,
 		       uintptr_t *start, size_t *len)
 {
@@ -272,6 +331,7 @@ static void *kmon_thread(void *arg)
 	uintptr_t start;
 	size_t len;
 	ssize_t n, i;
+	bool batch;
 
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
@@ -284,12 +344,23 @@ static void *kmon_thread(void *arg)
 		n = read(km->fd, ev, sizeof(ev));
 		if (n < 0)
 			continue; /* EAGAIN: someone else drained it */
+		/* The sink reports a range, not a watch: once take_event()
+		 * has let go of km->lock, a lookup that met the moved
+		 * generation may drop the entry and put a fresh one, watched
+		 * after the change, over the same range, and a late sink
+		 * would kill that one. Under the cache's lock the decision
+		 * and the drop are one step for lookups. */
+		batch = km->m.lock && km->m.unlock;
+		if (batch)
+			km->m.lock(km->m.sink_arg);
 		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++) {
 			if (ev[i].flags & SANVERBS_EVENT_OVERFLOW)
 				overflow(km);
 			else if (take_event(km, &ev[i], &start, &len))
 				km->m.sink(km->m.sink_arg, start, len);
 		}
+		if (batch)
+			km->m.unlock(km->m.sink_arg);
 	}
 	return NULL;
 }

@@ -42,6 +42,9 @@ struct sv_watch {
 	/* PROT_* whose loss the holder must hear of (the cache entry's
 	 * need); set before watch(). */
 	unsigned char prot;
+	/* Nothing will pin the range's pages (a secured range, not a
+	 * registration): the backend cannot count on them being mapped. */
+	bool unpinned;
 };
 
 struct sv_monitor_ops {
