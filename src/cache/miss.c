@@ -125,9 +125,14 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 		old_n = sv_merge_collect(c, ent, &old_bytes);
 	bytes = ent->node.end - ent->node.start;
 	if (!make_room(c, bytes, old_n, old_bytes, free_list)) {
-		if (old_n)
-			sv_merge_end(c, ent, false, hs, he, free_list);
-		return false;
+		if (!old_n)
+			return false;
+		/* The entries it would replace are held, so not evictable:
+		 * without the merge they may be what makes room. */
+		sv_merge_end(c, ent, false, hs, he, free_list);
+		bytes = he - hs;
+		if (!make_room(c, bytes, 0, 0, free_list))
+			return false;
 	}
 	sv_entry_insert(c, ent);
 	c->entries++;
