@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Lookup: the hit (hit index first, interval tree as the fallback), the
- * miss (registration with CLOCK eviction and ENOMEM retry), the put, and
+/* Lookup: the hit (hit index first, interval tree as the fallback), then
+ * the miss (miss.c, merging with merge.c) when there is none, the put, and
  * the memory window over a remote registration. Locking rules are in
  * priv.h; the race-freedom argument is in docs/cache.md. */
 #include <errno.h>

@@ -21,6 +21,11 @@
  *    unreferenced was left to evict; evicted entries were unreferenced;
  *  - every MR a handle holds stays registered until its last deregister;
  *    a remote key dies with it (MR deregistered or window unbound);
+ *  - a local miss overlapping cached entries of its access registers their
+ *    union and replaces them (unheld ones deregistered at once, held ones
+ *    at their last put), except in the fallbacks docs/cache.md lists; the
+ *    registrations alive are exactly those the model knows, and the bytes
+ *    the backend pins are theirs;
  *  - every live entry (and secured range) hit by a monitor event gets
  *    exactly one callback with its range; explicit invalidate, flush and
  *    eviction call back nothing; after destroy nothing stays registered.
