@@ -255,8 +255,8 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	} else {
 		ent->refs++;
 		ent->used = 1;
-		sv_cache_got(h, ent, NULL, ent->ibmr, ent->access, ent->ibmr->lkey,
-		    ent->ibmr->rkey);
+		sv_cache_got(h, ent, NULL, ent->ibmr, ent->access,
+			     ent->ibmr->lkey, ent->ibmr->rkey);
 	}
 	c->hits++;
 	return true;
@@ -383,8 +383,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		put_ref(c, res.entry, res.rec);
 		return -ENOMEM;
 	}
-	sv_cache_got(h, res.entry, res.rec, res.ibmr, res.access & ~SV_ACCESS_MW_BIND,
-	    res.lkey, res.rkey);
+	sv_cache_got(h, res.entry, res.rec, res.ibmr,
+		     res.access & ~SV_ACCESS_MW_BIND, res.lkey, res.rkey);
 	h->win = NULL;
 	if (win) {
 		ret = c->rb->ops->bind(c->rb, res.ibmr, (uintptr_t)addr, len,
