@@ -2,7 +2,7 @@
 /* Defaults and SANVERBS_* environment overrides for sanverbs_ctx_attr.
  * SANVERBS_CACHE_MW (memory windows for remote registrations, default on)
  * has no attribute field: the cache reads it when the context opens
- * (cache/mw.c). */
+ * (cache/mw.c); nor has SANVERBS_CACHE_MERGE (cache/setup.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

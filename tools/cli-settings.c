@@ -23,6 +23,9 @@ static const struct cli_setting settings[] = {
 	{ "SANVERBS_CACHE_MW", "libsanverbs", "1",
 	  "0/no/off: no memory windows for remote access, so registrations "
 	  "with remote access are not cached" },
+	{ "SANVERBS_CACHE_MERGE", "libsanverbs", "1",
+	  "0/no/off: a registration overlapping cached ones of the same "
+	  "access is not merged with them into one (overlaps pinned twice)" },
 	{ "SANVERBS_UFFD_USER_MODE_ONLY", "libsanverbs", "(unset)",
 	  "when set, the userfaultfd monitor asks only for "
 	  "UFFD_USER_MODE_ONLY (what an unprivileged process gets)" },

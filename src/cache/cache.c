@@ -21,6 +21,7 @@ int sv_cache_create_core(const struct sv_cache_params *p,
 	c->rb = p->rb;
 	c->max_entries = p->max_entries;
 	c->max_bytes = p->max_bytes;
+	c->merge = p->merge;
 	c->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
 	c->page_shift = (unsigned int)__builtin_ctzl(c->page_mask + 1);
 	/* grows with the entries (sv_cache_get) */

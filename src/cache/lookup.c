@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Lookup: the hit (hit index first, interval tree as the fallback), the
- * miss (registration with CLOCK eviction and ENOMEM retry), the put, and
+/* Lookup: the hit (hit index first, interval tree as the fallback), then
+ * the miss (miss.c, merging with merge.c) when there is none, the put, and
  * the memory window over a remote registration. Locking rules are in
  * priv.h; the race-freedom argument is in docs/cache.md. */
 #include <errno.h>
@@ -33,93 +33,6 @@ static int hit_pred(struct sv_itree_node *n, void *arg)
 	       /* a window's entry is the window's exact range */
 	       (!(q->access & SV_ACCESS_MW_BIND) ||
 		(e->addr == q->s && e->addr + e->len == q->e));
-}
-
-/* The next entry to evict, by second chance: held and used entries go to
- * the tail (a used one loses its bit), the first neither is the victim.
- * Held entries stay on the list because a lock-free put cannot put them
- * back; one pass plus one round for the bits bounds the sweep. A hit
- * racing with the choice only makes the victim a held entry when it is
- * dropped: it leaves the cache and is freed by its last put. */
-static struct sv_cache_entry *clock_victim(struct sv_cache *c)
-{
-	size_t steps = 2 * c->entries + 2;
-	struct sv_cache_entry *v;
-	struct sv_hrec *r;
-	struct sv_list *l;
-
-	while (steps-- && (l = sv_list_first(&c->lru))) {
-		bool used;
-
-		v = container_of(l, struct sv_cache_entry, lru_link);
-		r = sv_entry_slot(v);
-		used = r ? __atomic_load_n(&r->used, __ATOMIC_RELAXED) :
-			   v->used;
-		if (!sv_entry_held(v) && !used) {
-			sv_lru_del(c, v);
-			return v;
-		}
-		if (r && used)
-			__atomic_store_n(&r->used, 0, __ATOMIC_RELAXED);
-		v->used = 0;
-		sv_lru_del(c, v);
-		sv_lru_add_tail(c, v);
-	}
-	return NULL;
-}
-
-/* Evicts unreferenced entries, least recently used first (approximately),
- * until the cache has room; returns false if it never does. */
-static bool make_room(struct sv_cache *c, size_t add_bytes,
-		      struct sv_cache_entry **free_list)
-{
-	while (c->entries + 1 > c->max_entries ||
-	       (c->max_bytes && c->bytes + add_bytes > c->max_bytes)) {
-		struct sv_cache_entry *v = clock_victim(c);
-
-		if (!v)
-			return false;
-		c->evictions++;
-		if (sv_entry_drop(c, v, true)) {
-			v->next = *free_list;
-			*free_list = v;
-		}
-	}
-	return true;
-}
-
-/* Registers through the backend, evicting unused entries and retrying while
- * pinning fails for RLIMIT_MEMLOCK (ENOMEM); 0 or a negative errno. */
-static int reg_retry(struct sv_cache *c, uintptr_t addr, size_t len,
-		     int flags, struct ibv_mr **out)
-{
-	struct sv_cache_entry *free_list, *v;
-	size_t freed;
-	int ret;
-
-	for (;;) {
-		ret = c->rb->ops->reg(c->rb, addr, len, flags, out);
-		if (!ret)
-			return 0;
-		*out = NULL;
-		if (ret != -ENOMEM && ret != -EAGAIN)
-			return ret;
-		free_list = NULL;
-		freed = 0;
-		sv_cache_lock(c);
-		while (freed < len && (v = clock_victim(c))) {
-			c->evictions++;
-			freed += v->len;
-			if (sv_entry_drop(c, v, true)) {
-				v->next = free_list;
-				free_list = v;
-			}
-		}
-		sv_cache_unlock(c);
-		if (!freed)
-			return -ENOMEM;
-		sv_entries_free(c, free_list);
-	}
 }
 
 /* Spare public handles, per thread, linked through ->addr: a hit then
@@ -184,10 +97,10 @@ static void mr_push(struct sanverbs_mr *mr)
 	tl_nspare++;
 }
 
-/* What a hit hands to the new handle. */
-static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
-		struct sv_hrec *rec, struct ibv_mr *ibmr, unsigned int access,
-		uint32_t lkey, uint32_t rkey)
+/* What a hit or a miss hands to the new handle. */
+void sv_cache_got(struct sanverbs_mr *h, struct sv_cache_entry *e,
+		  struct sv_hrec *rec, struct ibv_mr *ibmr,
+		  unsigned int access, uint32_t lkey, uint32_t rkey)
 {
 	h->entry = e;
 	h->rec = rec;
@@ -199,7 +112,7 @@ static void got(struct sanverbs_mr *h, struct sv_cache_entry *e,
 
 static void got_rec(struct sanverbs_mr *h, struct sv_hrec *r)
 {
-	got(h, r->ent, r, r->ibmr, r->access, r->lkey, r->rkey);
+	sv_cache_got(h, r->ent, r, r->ibmr, r->access, r->lkey, r->rkey);
 }
 
 /* A closed record whose last reference this thread dropped: free it, and
@@ -342,33 +255,10 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 	} else {
 		ent->refs++;
 		ent->used = 1;
-		got(h, ent, NULL, ent->ibmr, ent->access, ent->ibmr->lkey,
-		    ent->ibmr->rkey);
+		sv_cache_got(h, ent, NULL, ent->ibmr, ent->access,
+			     ent->ibmr->lkey, ent->ibmr->rkey);
 	}
 	c->hits++;
-	return true;
-}
-
-/* c->lock held: @ent goes into the tree as pending if @caching and the
- * limits make room; returns whether it did. Pending entries sit in the
- * tree before the range is watched, so an event between watch() and
- * ibv_reg_mr() finds and kills them. *@known: the monitor says, in this
- * same critical section, that the range is still watched, so watch() can
- * be skipped (an event from here on finds the pending entry, as after a
- * watch()). */
-static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
-			 bool caching, struct sv_cache_entry **free_list,
-			 bool *known)
-{
-	size_t bytes = ent->node.end - ent->node.start;
-
-	sv_all_add(c, ent);
-	if (!caching || !make_room(c, bytes, free_list))
-		return false;
-	sv_entry_insert(c, ent);
-	c->entries++;
-	c->bytes += bytes;
-	*known = c->mon->ops->known && c->mon->ops->known(c->mon, &ent->watch);
 	return true;
 }
 
@@ -378,13 +268,9 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		     unsigned int access, bool nocache, struct sanverbs_mr *res)
 {
 	uintptr_t s = (uintptr_t)addr, e = s + len, hs, he;
-	struct sv_cache_entry *ent, *free_list = NULL;
-	struct sv_hidx *nidx = NULL;
-	struct sv_hrec *chunk = NULL;
-	bool caching = c->mon && c->max_entries && !nocache, entered = false,
-	     known = false;
-	bool grow = false, more = false;
-	int werr = -ENOENT, err;
+	bool caching = c->mon && c->max_entries && !nocache, locked = true;
+	bool merge;
+	int err;
 
 	if (e > UINTPTR_MAX - c->page_mask)
 		return -EFAULT;
@@ -392,6 +278,7 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 	he = (e + c->page_mask) & ~c->page_mask;
 	if (caching && c->max_bytes && he - hs > c->max_bytes)
 		caching = false;
+	merge = caching && c->merge;
 
 	sv_cache_lock(c);
 	if (c->mon && c->max_entries && !nocache &&
@@ -411,93 +298,13 @@ static int get_entry(struct sv_cache *c, void *addr, size_t len,
 		err = sv_cache_may(c, s, len, PROT_READ);
 		if (err)
 			return err;
-		sv_cache_lock(c);
+		locked = false;
 	}
-	if (caching) {
-		grow = sv_htab_wants_grow(&c->ht);
-		more = sv_htab_wants_chunk(&c->ht);
-	}
-	ent = sv_entry_spare_pop(c);
-	/* The common miss: a spare entry, no growth: one lock section. */
-	if (ent && !grow && !more) {
-		sv_entry_init_mr(ent, c, s, len, access, hs, he);
-		caching = enter_locked(c, ent, caching, &free_list, &known);
-		entered = true;
-	}
-	sv_cache_unlock(c);
-
-	if (!entered) {
-		/* nothing is allocated under the lock */
-		if (grow)
-			nidx = sv_htab_idx_alloc(c->ht.idx->bits + 1);
-		if (more)
-			chunk = sv_htab_chunk_alloc();
-		if (!ent)
-			ent = malloc(sizeof(*ent));
-		if (!ent) {
-			sv_htab_idx_free(nidx);
-			free(chunk);
-			return -ENOMEM;
-		}
-		sv_entry_init_mr(ent, c, s, len, access, hs, he);
-		sv_cache_lock(c);
-		caching = enter_locked(c, ent, caching, &free_list, &known);
-		sv_cache_unlock(c);
-	}
-	sv_entries_free(c, free_list);
-
-	/* Watch first, pin second: pages pinned after the watch started are
-	 * the ones any later change will be reported for. */
-	if (caching)
-		werr = known ? 0 : c->mon->ops->watch(c->mon, &ent->watch);
-	err = reg_retry(c, ent->addr, ent->len, sv_access_to_ibv(ent->access),
-			&ent->ibmr);
-
-	sv_cache_lock(c);
-	if (!werr && ent->in_tree)
-		ent->watched = 1;
-	else if (!werr && c->mon->ops->unwatch &&
-		 (c->mon->flags & SV_MONITOR_F_WATCH_PER_ENTRY))
-		/* dropped while we watched: nobody else will */
-		c->mon->ops->unwatch(c->mon, &ent->watch);
-	else if (werr && ent->in_tree)
-		(void)sv_entry_drop(c, ent, false);
-	if (err) {
-		ent->refs = 0;
-		if (!sv_entry_drop(c, ent, true))
-			ent = NULL; /* queued: the worker frees it */
-		if (chunk) /* kept: the table is the chunk's owner now */
-			sv_htab_add_chunk(&c->ht, chunk);
-		sv_cache_unlock(c);
-		if (ent)
-			sv_entry_free(c, ent);
-		sv_htab_idx_free(nidx);
-		return err;
-	}
-	if (chunk)
-		sv_htab_add_chunk(&c->ht, chunk);
-	if (ent->state == SV_ST_PENDING && ent->in_tree) {
-		ent->state = SV_ST_LIVE;
-		if (!(ent->access & SV_REMOTE_ACCESS))
-			sv_lru_add_tail(c, ent);
-		if (nidx && nidx->bits > c->ht.idx->bits) {
-			sv_htab_grow(&c->ht, nidx);
-			nidx = NULL;
-		}
-		/* our reference moves into the record */
-		sv_entry_hash_in(c, ent);
-	} else {
-		/* Never cached, or the range changed while we registered:
-		 * this registration lives only as long as the caller's. */
-		ent->state = SV_ST_DEAD;
-		c->uncached++;
-	}
-	got(res, ent, ent->hashed ? ent->rec : NULL, ent->ibmr, ent->access,
-	    ent->ibmr->lkey, ent->ibmr->rkey);
-	sv_cache_unlock(c);
-	/* one a concurrent miss made moot */
-	sv_htab_idx_free(nidx);
-	return 0;
+	err = sv_cache_miss(c, s, len, access, caching, merge, locked, res);
+	if (err == SV_MISS_UNMERGED)
+		err = sv_cache_miss(c, s, len, access, caching, false, false,
+				    res);
+	return err;
 }
 
 /* The last reference of a live entry is gone (c->lock held): a local one
@@ -576,8 +383,8 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		put_ref(c, res.entry, res.rec);
 		return -ENOMEM;
 	}
-	got(h, res.entry, res.rec, res.ibmr, res.access & ~SV_ACCESS_MW_BIND,
-	    res.lkey, res.rkey);
+	sv_cache_got(h, res.entry, res.rec, res.ibmr,
+		     res.access & ~SV_ACCESS_MW_BIND, res.lkey, res.rkey);
 	h->win = NULL;
 	if (win) {
 		ret = c->rb->ops->bind(c->rb, res.ibmr, (uintptr_t)addr, len,

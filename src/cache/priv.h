@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Cache internals shared by the files of src/cache/:
  *   entry.c       entry lifecycle: lists, tree membership, drop, free
- *   lookup.c      hit, miss, eviction, ENOMEM retry, get and put
+ *   lookup.c      hit, get and put
+ *   miss.c        miss: eviction, ENOMEM retry, registration
+ *   merge.c       merging overlapping entries on a miss
  *   invalidate.c  monitor sink, worker, invalidate/flush, secure/unsecure
  *   cache.c       create/destroy, counters, callback
  *   setup.c       a context's cache: verbs backend, monitor choice
@@ -68,6 +70,7 @@ struct sv_cache_entry {
 	unsigned char kind, state, used;
 	unsigned char need; /* PROT_* its memory must keep (sv_entry_need) */
 	unsigned char in_tree, watched, queued, notify, on_lru, in_all, hashed;
+	unsigned char merging; /* held by a miss that will replace it */
 	/* the record: open while ->hashed; after, closed and kept until the
 	 * references taken through it are gone (then NULL) */
 	struct sv_hrec *rec;
@@ -79,6 +82,9 @@ struct sv_cache_entry {
 	struct sv_list all_link; /* every entry allocated */
 	struct sv_cache_entry *next;    /* deferred or local free list */
 	struct sv_cache_entry *collect; /* overlap walk */
+	/* A pending merged entry: the entries it replaces once live; an
+	 * entry being replaced: the next one (merge.c). */
+	struct sv_cache_entry *mnext;
 };
 
 struct sv_cache {
@@ -98,6 +104,7 @@ struct sv_cache {
 	enum sanverbs_monitor kind;
 	size_t max_entries, max_bytes;
 	uintptr_t page_mask;
+	bool merge; /* a miss merges overlapping entries (merge.c) */
 
 	size_t entries, bytes; /* MR entries in the tree (pending or live) */
 	/* Second-chance (CLOCK) list of live local entries. A hit only
@@ -120,6 +127,7 @@ struct sv_cache {
 	sanverbs_cache_cb cb;
 	void *cb_arg;
 	uint64_t hits, misses, evictions, invalidations, uncached;
+	uint64_t merged; /* entries replaced by a merged one */
 
 	/* Odd while the monitor thread reads events and drops entries:
 	 * lock-free hits read it before and after taking their reference
@@ -202,6 +210,38 @@ void sv_secure_entry_release(struct sv_cache_entry *e);
 /* Frees the spare entries (destroy). */
 void sv_entry_spares_free(struct sv_cache *c);
 
+/* lookup.c: fills the caller's handle fields from an entry. */
+void sv_cache_got(struct sanverbs_mr *h, struct sv_cache_entry *e,
+		  struct sv_hrec *rec, struct ibv_mr *ibmr,
+		  unsigned int access, uint32_t lkey, uint32_t rkey);
+
+/* miss.c: the miss after a failed lookup, with c->lock held if @locked
+ * (released on return either way): registers [s, s + len) with @access,
+ * cached if @caching; with @merge, over the union of the overlapping
+ * entries it then replaces (merge.c). 0 and *res referenced, a negative
+ * errno, or SV_MISS_UNMERGED: the merged registration failed, nothing
+ * changed; try again without @merge. */
+#define SV_MISS_UNMERGED 1
+int sv_cache_miss(struct sv_cache *c, uintptr_t s, size_t len,
+		  unsigned int access, bool caching, bool merge, bool locked,
+		  struct sanverbs_mr *res);
+
+/* merge.c, c->lock held. @ent, pending and not yet in the tree, takes
+ * the hull of every live entry of the same access whose hull overlaps
+ * its own (to a fixed point); each such entry is held and chained on
+ * ent->mnext. Returns how many, with their hull bytes in *@old_bytes; 0
+ * and @ent unchanged when none, or when the union would pass the byte
+ * limit. */
+size_t sv_merge_collect(struct sv_cache *c, struct sv_cache_entry *ent,
+			size_t *old_bytes);
+/* merge.c, c->lock held: lets go of the entries @ent held; with
+ * @retire (@ent is live) they leave the cache, else they stay as they
+ * were. Entries nobody holds any more are chained on *@free_list.
+ * @hs, @he: @ent's range goes back to that hull unless @retire. */
+void sv_merge_end(struct sv_cache *c, struct sv_cache_entry *ent,
+		  bool retire, uintptr_t hs, uintptr_t he,
+		  struct sv_cache_entry **free_list);
+
 /* invalidate.c, c->lock held: drops every tree entry overlapping [s, e)
  * of @kind_mask (1 << kind); entries to free are chained on *free_list;
  * returns how many live MR entries were dropped. */
@@ -223,6 +263,7 @@ void sv_cache_events_stop(struct sv_cache *c);
 struct sv_cache_params {
 	size_t max_entries, max_bytes; /* 0 entries: no caching; 0 bytes: no
 					* byte limit */
+	bool merge; /* SANVERBS_CACHE_MERGE */
 	/* Owned by the cache once sv_cache_create_core() succeeds. */
 	struct sv_reg_backend *rb;
 	/* Opens the monitor (0 and *out NULL: none), as sv_monitor_open(). */

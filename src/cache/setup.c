@@ -1,8 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 /* A context's cache: the verbs backend over its PD and the monitor its
  * attributes ask for. The cache core never sees the context. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
 #include "ctx.h"
 #include "priv.h"
+
+/* SANVERBS_CACHE_MERGE: 0/no/off/false keep overlapping registrations
+ * side by side (docs/cache.md, "Merging": a merged entry is re-registered
+ * whole and invalidated by a change of any of its pages, which a workload
+ * of many buffers sharing pages with an ever-changing neighbour may not
+ * want); default on. */
+static bool env_merge_on(void)
+{
+	static const char *const off[] = { "0", "no", "off", "false" };
+	const char *s = getenv("SANVERBS_CACHE_MERGE");
+	size_t i;
+
+	if (!s || !*s)
+		return true;
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (!strcasecmp(s, off[i]))
+			return false;
+	if (strcasecmp(s, "1") && strcasecmp(s, "yes") &&
+	    strcasecmp(s, "on") && strcasecmp(s, "true"))
+		fprintf(stderr,
+			"sanverbs: SANVERBS_CACHE_MERGE=\"%s\" is not 0|1; "
+			"merging stays on\n", s);
+	return true;
+}
 
 static int open_monitor(void *arg, sv_invalidate_fn sink, void *sink_arg,
 			struct sv_monitor **out, enum sanverbs_monitor *kind)
@@ -17,6 +45,7 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 	struct sv_cache_params p = {
 		.max_entries = ctx->attr.cache_max_entries,
 		.max_bytes = ctx->attr.cache_max_bytes,
+		.merge = env_merge_on(),
 		.mon_open = open_monitor,
 		.mon_arg = ctx,
 	};

@@ -21,6 +21,11 @@
  *    unreferenced was left to evict; evicted entries were unreferenced;
  *  - every MR a handle holds stays registered until its last deregister;
  *    a remote key dies with it (MR deregistered or window unbound);
+ *  - a local miss overlapping cached entries of its access registers their
+ *    union and replaces them (unheld ones deregistered at once, held ones
+ *    at their last put), except in the fallbacks docs/cache.md lists; the
+ *    registrations alive are exactly those the model knows, and the bytes
+ *    the backend pins are theirs;
  *  - every live entry (and secured range) hit by a monitor event gets
  *    exactly one callback with its range; explicit invalidate, flush and
  *    eviction call back nothing; after destroy nothing stays registered.
@@ -74,6 +79,7 @@ struct ment {
 	uintptr_t addr, len, hs, he;
 	unsigned int access; /* the entry's, normalized, with MW_BIND */
 	bool cached, stale, called;
+	bool merge; /* the current miss replaces it */
 	unsigned int refs;
 };
 
@@ -101,7 +107,7 @@ struct cbrec {
 static struct {
 	/* configuration */
 	enum fake_mon_mode mode;
-	bool windows;
+	bool windows, merge;
 	size_t max_entries, max_bytes;
 	/* the system */
 	struct fake_reg f;
@@ -116,18 +122,18 @@ static struct {
 	struct mh recent[8]; /* requests to repeat */
 	struct msec s[MAXS];
 	uint64_t inval[NPAGES]; /* registrations up to this seq are stale */
-	uint64_t hits, misses, evictions, invalidations;
+	uint64_t hits, misses, evictions, invalidations, merged;
 	/* callbacks from the worker */
 	pthread_mutex_t cb_lock;
 	struct cbrec cb[MAXCB];
 	int ncb;
 	/* a race armed for the next registration */
-	bool race;
+	bool race, race_in_merge;
 	uintptr_t race_s;
 	size_t race_len;
 	/* what was covered */
 	uint64_t n_hit, n_miss, n_uncached, n_enomem, n_evict, n_event,
-		n_cb, n_race;
+		n_cb, n_race, n_merge;
 	unsigned int op_evicted; /* by the current registration */
 	unsigned int pin_ops;    /* operations left under a memlock limit */
 } M;
@@ -301,6 +307,7 @@ static void check_state(void)
 	REQ_UEQ(c->hits + sv_htab_hits(&c->ht), M.hits);
 	REQ_UEQ(c->misses, M.misses);
 	REQ_UEQ(c->evictions, M.evictions);
+	REQ_UEQ(c->merged, M.merged);
 	if (M.mode == FAKE_MON_SYNC)
 		REQ_UEQ(c->invalidations, M.invalidations);
 	sv_cache_unlock(c);
@@ -325,6 +332,18 @@ static void check_state(void)
 	REQ_ULE(ncached, n);
 	if (M.mode == FAKE_MON_SYNC)
 		REQ_UEQ(ncached, n);
+	/* every registration alive is one the model knows, and the bytes
+	 * pinned are exactly theirs */
+	for (i = 0, n = 0, bytes = 0; i < MAXE; i++) {
+		struct ment *x = &M.e[i];
+
+		if (x->used && fake_reg_find(&M.f, x->lkey)) {
+			n++;
+			bytes += (x->len + PAGE - 1) & ~(PAGE - 1);
+		}
+	}
+	REQ_UEQ(n, M.f.nlive);
+	REQ_UEQ(bytes, M.f.pinned);
 	for (i = 0; i < (size_t)M.nh; i++)
 		REQ_UEQ(M.h[i].h->lkey, M.h[i].e->lkey);
 }
@@ -380,6 +399,24 @@ static void count_evicted(void)
 
 static void event(uintptr_t s, size_t len, uint64_t seq);
 
+/* Whether the registration in flight is a merged one (a pending entry
+ * holding the entries it replaces). */
+static bool merging_now(void)
+{
+	struct sv_list *l;
+	bool ret = false;
+
+	sv_cache_lock(M.c);
+	for (l = M.c->all.next; l != &M.c->all && !ret; l = l->next) {
+		struct sv_cache_entry *x =
+			container_of(l, struct sv_cache_entry, all_link);
+
+		ret = x->state == SV_ST_PENDING && x->mnext;
+	}
+	sv_cache_unlock(M.c);
+	return ret;
+}
+
 static void race_hook(void *arg, uintptr_t addr, size_t len)
 {
 	(void)arg;
@@ -389,6 +426,7 @@ static void race_hook(void *arg, uintptr_t addr, size_t len)
 		return;
 	M.race = false;
 	M.n_race++;
+	M.race_in_merge = merging_now();
 	/* entries this miss evicted, or found stale, before it registered */
 	take_callbacks();
 	count_evicted();
@@ -396,13 +434,58 @@ static void race_hook(void *arg, uintptr_t addr, size_t len)
 	event(M.race_s, M.race_len, M.f.seq + 1);
 }
 
+/* The entries a miss of hull [*us, *ue) with @eacc merges (marked
+ * ->merge) and the union they make, as docs/cache.md "Merging" says:
+ * cached, current, local entries of exactly that access whose hull
+ * overlaps, to a fixed point; none when the union is over the byte
+ * limit. Returns how many. */
+static unsigned int merge_predict(unsigned int eacc, uintptr_t *us,
+				  uintptr_t *ue)
+{
+	unsigned int i, n = 0;
+	uintptr_t s = *us, e = *ue, ps, pe;
+
+	for (i = 0; i < MAXE; i++)
+		M.e[i].merge = false;
+	if (!M.merge || (eacc & (SV_REMOTE_ACCESS | SV_ACCESS_MW_BIND)) ||
+	    !M.max_entries)
+		return 0;
+	do {
+		ps = s;
+		pe = e;
+		for (i = 0; i < MAXE; i++) {
+			struct ment *x = &M.e[i];
+
+			if (!x->used || !x->cached || is_stale(x) ||
+			    x->merge || x->access != eacc ||
+			    !overlaps(x, ps, pe))
+				continue;
+			x->merge = true;
+			n++;
+			if (x->hs < s)
+				s = x->hs;
+			if (x->he > e)
+				e = x->he;
+		}
+	} while (s < ps || e > pe);
+	if (!n || (M.max_bytes && e - s > M.max_bytes)) {
+		for (i = 0; i < MAXE; i++)
+			M.e[i].merge = false;
+		return 0;
+	}
+	*us = s;
+	*ue = e;
+	return n;
+}
+
 static void op_reg(void)
 {
-	uintptr_t a, s, e, hs, he;
+	uintptr_t a, s, e, hs, he, us, ue;
+	unsigned int nmerge;
 	size_t len;
 	unsigned int acc, eacc, ibv, i;
 	bool win, any_legal = false, cached;
-	uint64_t seq0 = M.f.seq, fail0 = M.f.nfail;
+	uint64_t seq0 = M.f.seq, fail0 = M.f.nfail, merged0 = M.c->merged;
 	size_t entries0 = M.c->entries, bytes0 = M.c->bytes;
 	struct sanverbs_mr *h;
 	struct ment *x;
@@ -444,12 +527,16 @@ static void op_reg(void)
 		     (x->addr == s && x->len == len)))
 			any_legal = true;
 	}
+	us = hs;
+	ue = he;
+	nmerge = merge_predict(eacc, &us, &ue);
 	if (rn(16) == 0) {
 		M.race = true;
 		M.race_s = hs + rn((unsigned int)((he - hs) / PAGE)) * PAGE;
 		M.race_len = 1 + rn(PAGE);
 	}
 	M.op_evicted = 0;
+	M.race_in_merge = false;
 	ret = sv_cache_get(M.c, (void *)a, len, acc, &h);
 	M.race = false;
 	take_callbacks();
@@ -516,14 +603,64 @@ static void op_reg(void)
 		x->he = he;
 		ibv = (unsigned int)sv_access_to_ibv(eacc);
 		REQ_IEQ(fake_reg_find(&M.f, x->lkey)->flags, (int)ibv);
+		cached = h->entry->in_tree && h->entry->state == SV_ST_LIVE;
 		if (eacc & (SV_REMOTE_ACCESS | SV_ACCESS_MW_BIND)) {
 			REQ_UEQ(x->addr, s);
 			REQ_UEQ(x->len, len);
+		} else if (M.c->merged > merged0 ||
+			   (nmerge && !cached && x->addr == us &&
+			    x->len == ue - us)) {
+			/* merged: the union, which replaces the entries it
+			 * took if it is cached (they stay if it is not) */
+			REQ_UEQ(x->addr, us);
+			REQ_UEQ(x->len, ue - us);
+			REQ_UEQ(M.c->merged - merged0, cached ? nmerge : 0);
+			x->hs = us;
+			x->he = ue;
+			for (i = 0; i < MAXE && cached; i++) {
+				struct ment *o = &M.e[i];
+
+				if (!o->used || !o->merge)
+					continue;
+				REQUIRE(!in_tree(o->lkey),
+					"merged entry [%#lx, %#lx) acc %#x lkey "
+					"%u still in the tree (union [%#lx, "
+					"%#lx) acc %#x, request [%#lx, %#lx))",
+					(unsigned long)o->hs,
+					(unsigned long)o->he, o->access,
+					o->lkey, (unsigned long)us,
+					(unsigned long)ue, eacc,
+					(unsigned long)hs, (unsigned long)he);
+				REQUIRE(o->refs || !fake_reg_find(&M.f, o->lkey),
+					"unheld merged entry still registered");
+				o->cached = o->stale = false;
+				M.merged++;
+			}
+			M.n_merge += cached;
 		} else {
+			/* no merge, or the merged registration failed and
+			 * the plain one was made */
+			bool gone = false;
+
+			for (i = 0; i < MAXE; i++)
+				if (M.e[i].used && M.e[i].merge &&
+				    !fake_reg_find(&M.f, M.e[i].lkey))
+					gone = true;
+			/* legal: pinning refused the union; the limits had
+			 * room only by evicting one of the entries it would
+			 * replace (held while merging); not cached */
+			REQUIRE(!nmerge || M.f.nfail > fail0 || gone ||
+					!cached,
+				"no merge although %u entries overlap", nmerge);
 			REQ_UEQ(x->addr, hs);
 			REQ_UEQ(x->len, he - hs);
+			/* An event raced the merged registration, which
+			 * failed: it came before this one's watch. */
+			if (M.race_in_merge)
+				for (i = 0; i < NPAGES; i++)
+					if (M.inval[i] == x->seq)
+						M.inval[i] = x->seq - 1;
 		}
-		cached = h->entry->in_tree && h->entry->state == SV_ST_LIVE;
 		x->cached = cached;
 		count_evicted();
 		if (!cached) {
@@ -733,7 +870,7 @@ static void op_secure(void)
 	M.s[i].called = false;
 }
 
-static void run_config(enum fake_mon_mode mode, bool windows,
+static void run_config(enum fake_mon_mode mode, bool windows, bool merge,
 		       size_t max_entries, size_t max_bytes, unsigned long ops)
 {
 	struct sv_cache_params p = { 0 };
@@ -745,6 +882,7 @@ static void run_config(enum fake_mon_mode mode, bool windows,
 	pthread_mutex_init(&M.cb_lock, NULL);
 	M.mode = mode;
 	M.windows = windows;
+	M.merge = merge;
 	M.max_entries = max_entries;
 	M.max_bytes = max_bytes;
 	/* addresses only: nothing here touches the pages */
@@ -757,6 +895,7 @@ static void run_config(enum fake_mon_mode mode, bool windows,
 	M.fm.mode = mode;
 	p.max_entries = max_entries;
 	p.max_bytes = max_bytes;
+	p.merge = merge;
 	p.rb = &M.f.b;
 	p.mon_open = fake_mon_open;
 	p.mon_arg = &M.fm;
@@ -836,15 +975,17 @@ static void run_config(enum fake_mon_mode mode, bool windows,
 	munmap(arena, (NPAGES + 1) * PAGE);
 	pthread_mutex_destroy(&M.cb_lock);
 	fprintf(stderr,
-		"model %s%s max %zu/%zuB: %lu ops: %lu hits %lu misses "
+		"model %s%s%s max %zu/%zuB: %lu ops: %lu hits %lu misses "
 		"%lu uncached %lu ENOMEM %lu evicted %lu events %lu callbacks "
-		"%lu races\n",
+		"%lu races %lu merges\n",
 		mode == FAKE_MON_SYNC ? "sync" : "gen",
-		windows ? "+mw" : "", max_entries, max_bytes, ops,
+		windows ? "+mw" : "", merge ? "+merge" : "", max_entries,
+		max_bytes, ops,
 		(unsigned long)M.n_hit, (unsigned long)M.n_miss,
 		(unsigned long)M.n_uncached, (unsigned long)M.n_enomem,
 		(unsigned long)M.n_evict, (unsigned long)M.n_event,
-		(unsigned long)M.n_cb, (unsigned long)M.n_race);
+		(unsigned long)M.n_cb, (unsigned long)M.n_race,
+		(unsigned long)M.n_merge);
 }
 
 static unsigned long ops_per_config(void)
@@ -869,7 +1010,7 @@ static void seed(unsigned int i)
 START_TEST(model_sync)
 {
 	seed((unsigned int)_i);
-	run_config(FAKE_MON_SYNC, _i & 1, _i & 2 ? 4 : 16,
+	run_config(FAKE_MON_SYNC, _i & 1, !(_i & 8), _i & 2 ? 4 : 16,
 		   _i & 4 ? 8 * PAGE : 0, ops_per_config());
 }
 END_TEST
@@ -877,7 +1018,7 @@ END_TEST
 START_TEST(model_gen)
 {
 	seed(100 + (unsigned int)_i);
-	run_config(FAKE_MON_GEN, _i & 1, _i & 2 ? 4 : 16,
+	run_config(FAKE_MON_GEN, _i & 1, !(_i & 8), _i & 2 ? 4 : 16,
 		   _i & 4 ? 8 * PAGE : 0, ops_per_config());
 }
 END_TEST
@@ -885,7 +1026,7 @@ END_TEST
 START_TEST(model_no_caching)
 {
 	seed(200);
-	run_config(FAKE_MON_SYNC, false, 0, 0, ops_per_config() / 4);
+	run_config(FAKE_MON_SYNC, false, true, 0, 0, ops_per_config() / 4);
 }
 END_TEST
 
@@ -895,8 +1036,9 @@ int main(void)
 	TCase *tc = tcase_create("model");
 
 	tcase_set_timeout(tc, 0);
-	tcase_add_loop_test(tc, model_sync, 0, 8);
-	tcase_add_loop_test(tc, model_gen, 0, 8);
+	/* _i: 1 windows, 2 four entries, 4 eight pages, 8 merging off */
+	tcase_add_loop_test(tc, model_sync, 0, 16);
+	tcase_add_loop_test(tc, model_gen, 0, 16);
 	tcase_add_test(tc, model_no_caching);
 	suite_add_tcase(s, tc);
 	return sv_test_run(s);
