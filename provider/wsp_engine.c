@@ -29,6 +29,8 @@ struct wsp_engine {
 	/* sockets whose completion events are off while the switch polls */
 	SOCKET deferred[WSP_MAX_SOCKETS];
 	int ndeferred;
+	/* stopped from its own thread: frees itself on the way out */
+	int self_free;
 };
 
 static long long now_ms(void)
@@ -155,6 +157,15 @@ static void recheck(struct wsp_engine *eng)
 	pthread_mutex_unlock(&eng->lock);
 }
 
+static void engine_free(struct wsp_engine *eng)
+{
+	close(eng->epfd);
+	close(eng->wake);
+	wsp_done_list_free(&eng->dl);
+	pthread_mutex_destroy(&eng->lock);
+	free(eng);
+}
+
 static void *engine_main(void *arg)
 {
 	struct wsp_engine *eng = arg;
@@ -188,6 +199,8 @@ static void *engine_main(void *arg)
 		if (__atomic_load_n(&eng->stop, __ATOMIC_ACQUIRE))
 			break;
 	}
+	if (eng->self_free)
+		engine_free(eng);
 	return NULL;
 }
 
@@ -228,14 +241,18 @@ void wsp_engine_stop(struct wsp_engine *eng)
 	if (!eng)
 		return;
 	__atomic_store_n(&eng->stop, 1, __ATOMIC_RELEASE);
+	if (pthread_equal(pthread_self(), eng->thr)) {
+		/* A completion routine run by the engine closed the last
+		 * socket of its device. The engine cannot wait for itself:
+		 * it ends once the routine has returned, and frees itself. */
+		eng->self_free = 1;
+		pthread_detach(eng->thr);
+		return;
+	}
 	if (write(eng->wake, &one, sizeof(one)) != sizeof(one))
 		return; /* cannot wake it: leave it rather than hang */
 	pthread_join(eng->thr, NULL);
-	close(eng->epfd);
-	close(eng->wake);
-	wsp_done_list_free(&eng->dl);
-	pthread_mutex_destroy(&eng->lock);
-	free(eng);
+	engine_free(eng);
 }
 
 int wsp_engine_add(struct wsp_sock *so)
@@ -298,6 +315,10 @@ void wsp_engine_cancel(struct wsp_sock *so)
 		epoll_ctl(so->eng->epfd, EPOLL_CTL_DEL, fd, NULL);
 	pthread_mutex_lock(&so->lock);
 	so->closing = 1;
+	/* From here the engine and the poll path leave the socket alone
+	 * (closing, seen under this lock): drain it without holding up the
+	 * engine's other sockets for as long as the drain takes. */
+	pthread_mutex_unlock(&so->eng->lock);
 	/* Flush the queue: every work request completes (flushed). */
 	sanverbs_ep_disconnect(so->ep);
 	deadline = now_ms() + CLOSE_DRAIN_MS;
@@ -320,7 +341,6 @@ void wsp_engine_cancel(struct wsp_sock *so)
 	}
 	wsp_serve_recvs(so, &dl);
 	pthread_mutex_unlock(&so->lock);
-	pthread_mutex_unlock(&so->eng->lock);
 	wsp_indicate(&dl);
 	wsp_done_list_free(&dl);
 }
