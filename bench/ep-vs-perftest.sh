@@ -23,7 +23,9 @@
 # order in every trial.
 # Env: SV_BW_SIZE (65536), SV_BW_ITERS (5000), SV_DEPTH (16), SV_CQMOD (16),
 #      SV_LAT_ITERS (1000), SV_REPS (3), SV_PARTS (ep,wsp,lat: which
-#      comparisons to run)
+#      comparisons to run), SV_WSP_BASELINE (a directory holding another
+#      build's libsanverbs-provider.so.1: its WSPRdmaWrite runs in every
+#      trial too, to show what a provider change did)
 set -euo pipefail
 build=${1:-build}
 bench=$build/bench/sanverbs-ep-bench
@@ -90,7 +92,7 @@ stats() { # VALUES...: min median max
 ratio() { awk -v s="$1" -v p="$2" 'BEGIN { if (p + 0 > 0 && s != "nan") printf "%.3f", s / p; else print "nan" }'; }
 
 bw_p=(); bw_s=(); w_pd=(); w_p1=(); w_w=(); lat_p=(); lat_s=()
-r_bw=(); r_wd=(); r_w1=(); r_lat=()
+r_bw=(); r_wd=(); r_w1=(); r_lat=(); w_b=(); r_wb=(); r_bd=()
 for r in $(seq 1 "$REPS"); do
 	line="trial $r:"
 	# one trial of every system, the order turned each time
@@ -101,16 +103,23 @@ for r in $(seq 1 "$REPS"); do
 		line+=" write ${SIZE} B 1 signaled in ${CQMOD}: perftest $p MiB/s, endpoint $s MiB/s (x$(ratio "$s" "$p"));"
 	fi
 	if has wsp; then
-		for k in 0 1 2; do
-			case $(((r + k) % 3)) in
+		nsys=3; [ -n "${SV_WSP_BASELINE:-}" ] && nsys=4
+		for ((k = 0; k < nsys; k++)); do
+			case $(((r + k) % nsys)) in
 			0) pd=$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH") ;;
 			1) p1=$(perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q 1) ;;
 			2) w=$(ours "$wspbench" "$IPB" -- "$SIZE" "$BW_ITERS" "$DEPTH") ;;
+			3) wb=$(LD_LIBRARY_PATH=$SV_WSP_BASELINE:$LD_LIBRARY_PATH \
+				ours "$wspbench" "$IPB" -- "$SIZE" "$BW_ITERS" "$DEPTH") ;;
 			esac
 		done
 		w_pd+=("$pd"); w_p1+=("$p1"); w_w+=("$w")
 		r_wd+=("$(ratio "$w" "$pd")"); r_w1+=("$(ratio "$w" "$p1")")
 		line+=" WSPRdmaWrite $w MiB/s, ib_write_bw default $pd (x$(ratio "$w" "$pd")), -Q 1 $p1 (x$(ratio "$w" "$p1"));"
+		if [ "$nsys" = 4 ]; then
+			w_b+=("$wb"); r_wb+=("$(ratio "$w" "$wb")"); r_bd+=("$(ratio "$wb" "$pd")")
+			line+=" baseline WSPRdmaWrite $wb (this/baseline x$(ratio "$w" "$wb"));"
+		fi
 	fi
 	if has lat; then
 		if [ $((r % 2)) -eq 1 ]; then
@@ -140,6 +149,11 @@ if has wsp; then
 	echo "  overlapped WSPRdmaWrite, polled (every write signaled)   MiB/s: $(stats "${w_w[@]}")"
 	echo "  ratio WSP/ib_write_bw default per trial: ${r_wd[*]} -> $(stats "${r_wd[@]}") (target >= 0.90)"
 	echo "  ratio WSP/ib_write_bw -Q 1 per trial:    ${r_w1[*]} -> $(stats "${r_w1[@]}")"
+	if [ ${#w_b[@]} -gt 0 ]; then
+		echo "  baseline provider ($SV_WSP_BASELINE) WSPRdmaWrite MiB/s: $(stats "${w_b[@]}")"
+		echo "  ratio baseline/ib_write_bw default per trial: ${r_bd[*]} -> $(stats "${r_bd[@]}")"
+		echo "  ratio this/baseline provider per trial: ${r_wb[*]} -> $(stats "${r_wb[@]}")"
+	fi
 fi
 if has lat; then
 	echo "send 2 B x ${LAT_ITERS} ping-pong, one-way typical (median) latency:"
