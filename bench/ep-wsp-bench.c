@@ -45,8 +45,14 @@ static int xfer(SOCKET s, void *p, DWORD len, int out)
 		DWORD n = 0, fl = 0;
 
 		if (out ? WSPSend(s, &b, 1, &n, 0, NULL, NULL, NULL, &err) :
-			  WSPRecv(s, &b, 1, &n, &fl, NULL, NULL, NULL, &err))
+			  WSPRecv(s, &b, 1, &n, &fl, NULL, NULL, NULL, &err)) {
+			/* a blocking receive gives up after
+			 * SANVERBS_WSP_TIMEOUT_MS (30 s); the server's wait
+			 * for the end of a slow run is longer than that */
+			if (err == WSAETIMEDOUT && !out)
+				continue;
 			return err;
+		}
 		if (!n)
 			return WSAECONNRESET;
 		got += n;

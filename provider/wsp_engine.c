@@ -6,6 +6,7 @@
  * has one engine for all of them. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -15,6 +16,12 @@
 
 #define ENG_WAKE UINT64_MAX
 #define CLOSE_DRAIN_MS 2000
+/* How often the engine looks at the sockets a switch polls: first after a
+ * millisecond, then less often while they are still polled (the poller
+ * reaps everything meanwhile; the engine is only there to notice that the
+ * polling stopped), at most every POLLED_RECHECK_MAX_MS. */
+#define POLLED_RECHECK_MS 1
+#define POLLED_RECHECK_MAX_MS 16
 
 struct wsp_engine {
 	pthread_t thr;
@@ -23,19 +30,63 @@ struct wsp_engine {
 	int wake;
 	int stop;
 	struct wsp_done_list dl;
+	/* sockets whose completion events are off while the switch polls */
+	SOCKET deferred[WSP_MAX_SOCKETS];
+	int ndeferred;
+	int recheck_ms;
+	/* stopped from its own thread: frees itself on the way out */
+	int self_free;
 };
 
-/* Drives socket @s under the engine lock; indicates after unlocking. */
-static void drive(struct wsp_engine *eng, SOCKET s, struct wsp_done_list *dl)
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Turns @so's completion events on or off in the engine's epoll set. */
+static void watch(struct wsp_engine *eng, struct wsp_sock *so, int on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0 };
+	int fd = sanverbs_ep_fd(so->ep);
+
+	ev.data.u64 = wsp_sock_id(so);
+	if (fd >= 0)
+		epoll_ctl(eng->epfd, EPOLL_CTL_MOD, fd, &ev);
+	so->deferred = !on;
+}
+
+/* The engine drives socket @s under its lock and indicates after
+ * unlocking. A socket the switch has polled since the engine last looked
+ * is reaped without arming and its events are turned off: a switch polling
+ * in a loop would otherwise have the engine woken (and the completion
+ * queue re-armed, a system call on rxe) for every completion it reaps
+ * itself. The engine looks at it again after POLLED_RECHECK_MS (backing
+ * off to POLLED_RECHECK_MAX_MS while it stays polled) and arms
+ * it once the polling stopped, so nothing waits longer than that for an
+ * indication the switch does not poll for. Returns whether @s stays
+ * deferred. */
+static int drive(struct wsp_engine *eng, SOCKET s, struct wsp_done_list *dl)
 {
 	struct wsp_sock *so;
-	int err;
+	int err, deferred = 0;
 
 	pthread_mutex_lock(&eng->lock);
 	so = wsp_get(s, &err);
-	if (so && so->eng == eng && so->ep) {
+	/* a closing socket is drained by its close, under this lock */
+	if (so && so->eng == eng && so->ep && !so->closing) {
+		int polled;
+
 		pthread_mutex_lock(&so->lock);
-		wsp_progress(so, dl);
+		polled = so->polls != so->polls_seen;
+		so->polls_seen = so->polls;
+		wsp_progress(so, dl, !polled);
+		/* only the poll path turns events off: it also lists it */
+		if (!polled && so->deferred)
+			watch(eng, so, 1);
+		deferred = so->deferred;
 		pthread_mutex_unlock(&so->lock);
 	} else if (so && so->eng == eng && so->lis) {
 		/* a connection request waits (one shot: re-armed by
@@ -47,6 +98,7 @@ static void drive(struct wsp_engine *eng, SOCKET s, struct wsp_done_list *dl)
 	pthread_mutex_unlock(&eng->lock);
 	wsp_indicate(dl);
 	wsp_event_signal(s, dl);
+	return deferred;
 }
 
 void wsp_drive(SOCKET s)
@@ -60,29 +112,104 @@ void wsp_drive(SOCKET s)
 	so = wsp_get(s, &err);
 	eng = so ? so->eng : NULL;
 	pthread_mutex_unlock(&wsp_lock);
-	if (eng)
-		drive(eng, s, &dl);
+	/* The engine holds its lock while it reaps: then there is nothing
+	 * to add, and waiting for it would only make the poller slower. */
+	if (!eng || pthread_mutex_trylock(&eng->lock))
+		return;
+	so = wsp_get(s, &err);
+	if (so && so->eng == eng && so->ep && !so->closing) {
+		pthread_mutex_lock(&so->lock);
+		so->polls++;
+		wsp_progress(so, &dl, 0);
+		if (!so->deferred) {
+			uint64_t one = 1;
+
+			/* first poll: from now on the engine stays away */
+			watch(eng, so, 0);
+			if (eng->ndeferred < WSP_MAX_SOCKETS)
+				eng->deferred[eng->ndeferred++] = s;
+			eng->recheck_ms = POLLED_RECHECK_MS;
+			/* an engine asleep without a timeout must start
+			 * looking at it */
+			if (eng->ndeferred == 1 &&
+			    write(eng->wake, &one, sizeof(one)) < 0)
+				watch(eng, so, 1);
+		}
+		pthread_mutex_unlock(&so->lock);
+	}
+	pthread_mutex_unlock(&eng->lock);
+	wsp_indicate(&dl);
+	wsp_event_signal(s, &dl);
 	wsp_done_list_free(&dl);
+}
+
+/* Looks at every deferred socket: keeps those still polled. */
+static void recheck(struct wsp_engine *eng)
+{
+	SOCKET ids[WSP_MAX_SOCKETS];
+	int i, n, keep = 0;
+
+	pthread_mutex_lock(&eng->lock);
+	n = eng->ndeferred;
+	memcpy(ids, eng->deferred, sizeof(ids[0]) * (size_t)n);
+	eng->ndeferred = 0;
+	pthread_mutex_unlock(&eng->lock);
+	for (i = 0; i < n; i++)
+		if (drive(eng, ids[i], &eng->dl))
+			ids[keep++] = ids[i];
+	pthread_mutex_lock(&eng->lock);
+	/* the poll path may have added some meanwhile */
+	for (i = 0; i < keep && eng->ndeferred < WSP_MAX_SOCKETS; i++)
+		eng->deferred[eng->ndeferred++] = ids[i];
+	if (keep && eng->recheck_ms < POLLED_RECHECK_MAX_MS)
+		eng->recheck_ms *= 2;
+	pthread_mutex_unlock(&eng->lock);
+}
+
+static void engine_free(struct wsp_engine *eng)
+{
+	close(eng->epfd);
+	close(eng->wake);
+	wsp_done_list_free(&eng->dl);
+	pthread_mutex_destroy(&eng->lock);
+	free(eng);
 }
 
 static void *engine_main(void *arg)
 {
 	struct wsp_engine *eng = arg;
+	long long last = now_ms();
 
 	for (;;) {
 		struct epoll_event ev[16];
-		int i, n = epoll_wait(eng->epfd, ev, 16, -1);
+		int i, n, tmo;
 
+		pthread_mutex_lock(&eng->lock);
+		tmo = eng->ndeferred ? eng->recheck_ms : -1;
+		pthread_mutex_unlock(&eng->lock);
+		n = epoll_wait(eng->epfd, ev, 16, tmo);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (i = 0; i < n; i++) {
-			if (ev[i].data.u64 == ENG_WAKE)
+			uint64_t v;
+
+			if (ev[i].data.u64 == ENG_WAKE) {
+				/* stop, or a socket deferred: looked at below */
+				if (read(eng->wake, &v, sizeof(v)) < 0)
+					v = 0;
 				continue;
+			}
 			drive(eng, (SOCKET)ev[i].data.u64, &eng->dl);
+		}
+		if (tmo >= 0 && now_ms() - last >= tmo) {
+			recheck(eng);
+			last = now_ms();
 		}
 		if (__atomic_load_n(&eng->stop, __ATOMIC_ACQUIRE))
 			break;
 	}
+	if (eng->self_free)
+		engine_free(eng);
 	return NULL;
 }
 
@@ -96,6 +223,7 @@ struct wsp_engine *wsp_engine_start(int *err)
 		return NULL;
 	}
 	pthread_mutex_init(&eng->lock, NULL);
+	eng->recheck_ms = POLLED_RECHECK_MS;
 	eng->epfd = epoll_create1(EPOLL_CLOEXEC);
 	eng->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (eng->epfd < 0 || eng->wake < 0 ||
@@ -123,14 +251,18 @@ void wsp_engine_stop(struct wsp_engine *eng)
 	if (!eng)
 		return;
 	__atomic_store_n(&eng->stop, 1, __ATOMIC_RELEASE);
+	if (pthread_equal(pthread_self(), eng->thr)) {
+		/* A completion routine run by the engine closed the last
+		 * socket of its device. The engine cannot wait for itself:
+		 * it ends once the routine has returned, and frees itself. */
+		eng->self_free = 1;
+		pthread_detach(eng->thr);
+		return;
+	}
 	if (write(eng->wake, &one, sizeof(one)) != sizeof(one))
 		return; /* cannot wake it: leave it rather than hang */
 	pthread_join(eng->thr, NULL);
-	close(eng->epfd);
-	close(eng->wake);
-	wsp_done_list_free(&eng->dl);
-	pthread_mutex_destroy(&eng->lock);
-	free(eng);
+	engine_free(eng);
 }
 
 int wsp_engine_add(struct wsp_sock *so)
@@ -169,14 +301,6 @@ void wsp_engine_forget(struct wsp_sock *so)
 	pthread_mutex_unlock(&so->eng->lock);
 }
 
-static long long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int outstanding(struct wsp_sock *so)
 {
 	int i, n = 0;
@@ -201,6 +325,10 @@ void wsp_engine_cancel(struct wsp_sock *so)
 		epoll_ctl(so->eng->epfd, EPOLL_CTL_DEL, fd, NULL);
 	pthread_mutex_lock(&so->lock);
 	so->closing = 1;
+	/* From here the engine and the poll path leave the socket alone
+	 * (closing, seen under this lock): drain it without holding up the
+	 * engine's other sockets for as long as the drain takes. */
+	pthread_mutex_unlock(&so->eng->lock);
 	/* Flush the queue: every work request completes (flushed). */
 	sanverbs_ep_disconnect(so->ep);
 	deadline = now_ms() + CLOSE_DRAIN_MS;
@@ -223,7 +351,6 @@ void wsp_engine_cancel(struct wsp_sock *so)
 	}
 	wsp_serve_recvs(so, &dl);
 	pthread_mutex_unlock(&so->lock);
-	pthread_mutex_unlock(&so->eng->lock);
 	wsp_indicate(&dl);
 	wsp_done_list_free(&dl);
 }

@@ -278,10 +278,10 @@ void wsp_handle_wc(struct wsp_sock *so, const struct sanverbs_wc *wc,
 	}
 }
 
-void wsp_progress(struct wsp_sock *so, struct wsp_done_list *dl)
+void wsp_progress(struct wsp_sock *so, struct wsp_done_list *dl, int arm)
 {
 	struct sanverbs_wc wc[16];
-	int armed = 0;
+	int armed = !arm;
 
 	if (!so->ep)
 		return;
@@ -428,9 +428,11 @@ WSP_EXPORT BOOL WSPGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
 		wsp_fail(lpErrno, WSAEFAULT);
 		return FALSE;
 	}
-	if (__atomic_load_n(&lpOverlapped->Internal, __ATOMIC_ACQUIRE) ==
-	    WSS_OPERATION_IN_PROGRESS) {
-		/* A polling switch drives the socket itself. */
+	if (!fWait && __atomic_load_n(&lpOverlapped->Internal,
+				      __ATOMIC_ACQUIRE) ==
+			      WSS_OPERATION_IN_PROGRESS) {
+		/* A polling switch drives the socket itself (one that waits
+		 * leaves it to the engine). */
 		wsp_drive(s);
 	}
 	if (__atomic_load_n(&lpOverlapped->Internal, __ATOMIC_ACQUIRE) ==

@@ -114,6 +114,10 @@ struct wsp_sock {
 	long ev_mask, ev_pending;
 	int ev_err[FD_MAX_EVENTS];
 	int so_error;
+	/* The switch polls this socket (WSPGetOverlappedResult, fWait
+	 * FALSE): the engine leaves its completion events off meanwhile. */
+	unsigned int polls, polls_seen;
+	int deferred;
 };
 
 /* The switch's upcalls (all NULL without WSPStartupEx). */
@@ -160,7 +164,8 @@ void wsp_engine_cancel(struct wsp_sock *so);
 void wsp_engine_watch_listener(struct wsp_sock *so);
 /* Stops watching listener @so (before it closes). */
 void wsp_engine_forget(struct wsp_sock *so);
-/* Reaps what @so has completed now (the poll path). */
+/* Reaps what @s has completed now (the poll path of a switch that polls:
+ * never waits for the engine, never arms). */
 void wsp_drive(SOCKET s);
 
 /* ---- operations (wsp_ops.c), all under so->lock ---- */
@@ -177,8 +182,9 @@ void wsp_op_finish(struct wsp_sock *so, struct wsp_op *op,
 /* Handles one completion of @so's endpoint. */
 void wsp_handle_wc(struct wsp_sock *so, const struct sanverbs_wc *wc,
 		   struct wsp_done_list *dl);
-/* Reaps everything @so's endpoint has, arming it once in between. */
-void wsp_progress(struct wsp_sock *so, struct wsp_done_list *dl);
+/* Reaps everything @so's endpoint has; with @arm, asks for the next
+ * completion event and looks once more. */
+void wsp_progress(struct wsp_sock *so, struct wsp_done_list *dl, int arm);
 /* Serves pending receive operations from arrived data. */
 void wsp_serve_recvs(struct wsp_sock *so, struct wsp_done_list *dl);
 /* Waits (so->lock held) for a blocking operation; returns its WSA error. */

@@ -309,10 +309,29 @@ int recv_all(SOCKET s, void *p, size_t len)
 }
 
 
+/* The rig's IPv6 addresses next to the IPv4 ones: a pair of guests has
+ * its link's (peer.py passes guest A's SANVERBS_* variables on, so the
+ * one-guest ones are there too and are not the link's). */
+static void hosts6(struct host *a, struct host *b)
+{
+	const char *mode = getenv("SANVERBS_TWOHOST_MODE");
+
+	if (mode && !strcmp(mode, "machines")) {
+		a->ip6 = getenv("SANVERBS_LINK_IP6_A");
+		b->ip6 = getenv("SANVERBS_LINK_IP6_B");
+	} else if (getenv("SANVERBS_IP_A") && getenv("SANVERBS_IP_B")) {
+		a->ip6 = getenv("SANVERBS_IP6_A");
+		b->ip6 = getenv("SANVERBS_IP6_B");
+	} else {
+		a->ip6 = b->ip6 = getenv("SANVERBS_RXE_IP6");
+	}
+}
+
 void hosts(struct host *a, struct host *b)
 {
 	const char *nsa = getenv("SANVERBS_NS_A"), *nsb = getenv("SANVERBS_NS_B");
 
+	hosts6(a, b);
 	if (getenv("SANVERBS_IP_A") && getenv("SANVERBS_IP_B")) {
 		a->ns = nsa && *nsa ? nsa : NULL;
 		b->ns = nsb && *nsb ? nsb : NULL;
@@ -351,11 +370,36 @@ uint16_t port(void)
 	return (uint16_t)(p ? atoi(p) : 7471);
 }
 
-struct sockaddr_in addr_of(const char *ip)
+int addr_of(const char *ip, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_port = htons(port()) };
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 
-	inet_pton(AF_INET, ip, &sin.sin_addr);
-	return sin;
+	memset(ss, 0, sizeof(*ss));
+	if (ip && strchr(ip, ':')) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port());
+		inet_pton(AF_INET6, ip, &in6->sin6_addr);
+		return (int)sizeof(*in6);
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port());
+	if (ip)
+		inet_pton(AF_INET, ip, &in->sin_addr);
+	return (int)sizeof(*in);
+}
+
+const char *addr_str(const void *sa, char *buf, size_t len)
+{
+	const struct sockaddr *s = sa;
+
+	if (s->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6,
+				 &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				 buf, (socklen_t)len);
+	if (s->sa_family == AF_INET)
+		return inet_ntop(AF_INET,
+				 &((const struct sockaddr_in *)sa)->sin_addr,
+				 buf, (socklen_t)len);
+	return "?";
 }

@@ -70,7 +70,7 @@ struct cmd {
 };
 
 struct host {
-	const char *ns, *ip;
+	const char *ns, *ip, *ip6;
 };
 
 /* Monotonic milliseconds. */
@@ -103,6 +103,9 @@ int recv_all(SOCKET s, void *p, size_t len);
 void hosts(struct host *a, struct host *b);
 void enter_ns(const char *ns);
 uint16_t port(void);
-struct sockaddr_in addr_of(const char *ip);
+/* @ip (IPv4 or IPv6) with the test's port, in @ss; returns its length. */
+int addr_of(const char *ip, struct sockaddr_storage *ss);
+/* The address in @sa as text (inet_ntop by family), "?" if none. */
+const char *addr_str(const void *sa, char *buf, size_t len);
 
 #endif

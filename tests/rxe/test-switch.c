@@ -7,8 +7,10 @@
  * by polling (hEvent low bit) and by completion routine (APC queue drained
  * in an alertable wait), checks every byte on both sides, cancels work in
  * flight by closing the socket (WSA_OPERATION_ABORTED), and sees the peer
- * vanish mid-transfer (a clear error and FD_CLOSE, no hang). At the end no
- * socket handle, descriptor or pinned page is left.
+ * vanish mid-transfer (a clear error and FD_CLOSE, no hang). The data
+ * exchange runs over IPv4 and again over IPv6 (RoCEv2 GIDs of the rig's
+ * IPv6 addresses), where the addresses the switch sees are sockaddr_in6.
+ * At the end no socket handle, descriptor or pinned page is left.
  *
  *   test-switch [--side=both|a|b]    (TWOHOST.md; port $SANVERBS_SWITCH_PORT)
  */
@@ -49,47 +51,55 @@ static unsigned char *expose(SOCKET s, size_t len, DWORD flags,
 	return buf;
 }
 
-static SOCKET accept_one(SOCKET ls, const struct host *a)
+static SOCKET accept_one(SOCKET ls, const char *a_ip)
 {
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer;
 	int err = 0, len = sizeof(peer), verdict = CF_ACCEPT;
+	int want = strchr(a_ip, ':') ? AF_INET6 : AF_INET;
 	SOCKET s = P.lpWSPAccept(ls, (struct sockaddr *)&peer, &len,
 				 accept_cond, (DWORD_PTR)&verdict, &err);
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 
 	REQUIRE(s != INVALID_SOCKET, "WSPAccept: %d", err);
 	TRACE("B: accepted");
-	inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip));
-	CHECK(len == sizeof(peer) && peer.sin_family == AF_INET &&
-		      !strcmp(ip, a->ip),
-	      "peer address %s, expected %s", ip, a->ip);
-	CHECK(!memcmp(&caller_seen, &peer, sizeof(peer)),
+	addr_str(&peer, ip, sizeof(ip));
+	CHECK(peer.ss_family == want &&
+		      len == (want == AF_INET6 ? (int)sizeof(struct sockaddr_in6) :
+						 (int)sizeof(struct sockaddr_in)) &&
+		      !strcmp(ip, a_ip),
+	      "peer address %s (family %d, %d bytes), expected %s", ip,
+	      peer.ss_family, len, a_ip);
+	CHECK(!memcmp(&caller_seen, &peer, (size_t)len),
 	      "condition function saw another caller");
 	return s;
 }
 
-static int side_b(const struct host *a, const struct host *b)
+static SOCKET listen_on(const char *ip, uint16_t p)
 {
-	struct sockaddr_in sin = addr_of(b->ip);
+	struct sockaddr_storage ss;
+	int err = 0, len = addr_of(ip, &ss);
+	SOCKET ls = P.lpWSPSocket(ss.ss_family == AF_INET6 ? SANVERBS_AF_INET6 :
+							     SANVERBS_AF_INET,
+				  SANVERBS_SOCK_STREAM, 0, NULL, 0, 0, &err);
+
+	REQUIRE(ls != INVALID_SOCKET, "socket: %d", err);
+	((struct sockaddr_in *)&ss)->sin_port = htons(p); /* both families */
+	REQUIRE(!P.lpWSPBind(ls, (struct sockaddr *)&ss, len, &err) &&
+			!P.lpWSPListen(ls, 4, &err),
+		"bind/listen %s:%u: %d", ip, p, err);
+	TRACE("B: listening on %s:%u", ip, p);
+	return ls;
+}
+
+/* The data connection: exposes a region, checks what the peer says it
+ * wrote until it is done. */
+static void serve_data(SOCKET ls, const char *a_ip)
+{
 	unsigned char desc[DLEN], *rb;
 	struct cmd c;
-	SOCKET ls, s;
+	SOCKET s = accept_one(ls, a_ip);
 	int err = 0;
 
-	TRACE("B: loading");
-	load();
-	TRACE("B: loaded");
-	ls = P.lpWSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0,
-			   0, &err);
-	REQUIRE(ls != INVALID_SOCKET, "socket: %d", err);
-	load_extensions(ls);
-	REQUIRE(!P.lpWSPBind(ls, (struct sockaddr *)&sin, sizeof(sin), &err) &&
-			!P.lpWSPListen(ls, 4, &err),
-		"bind/listen %s:%u: %d", b->ip, port(), err);
-	TRACE("B: listening on %s:%u", b->ip, port());
-
-	/* 1: the data connection */
-	s = accept_one(ls, a);
 	rb = expose(s, 2 * HALF, MEM_READWRITE, desc);
 	pattern(rb + HALF, HALF, 99);
 	REQUIRE(!send_all(s, desc, sizeof(desc)), "send descriptor");
@@ -99,11 +109,33 @@ static int side_b(const struct host *a, const struct host *b)
 
 		REQUIRE(!send_all(s, &ok, 1), "send verdict");
 	}
-	CHECK(!P.lpWSPCloseSocket(s, &err), "close 1: %d", err);
+	CHECK(!P.lpWSPCloseSocket(s, &err), "close data %s: %d", a_ip, err);
 	free(rb);
+}
+
+static int side_b(const struct host *a, const struct host *b)
+{
+	unsigned char desc[DLEN], *rb;
+	struct cmd c;
+	SOCKET ls, ls6, s;
+	int err = 0;
+
+	TRACE("B: loading");
+	load();
+	TRACE("B: loaded");
+	REQUIRE(a->ip6 && b->ip6, "no IPv6 addresses from the rig "
+				  "(SANVERBS_IP6_A/B, SANVERBS_LINK_IP6_A/B)");
+	ls = listen_on(b->ip, port());
+	load_extensions(ls);
+	ls6 = listen_on(b->ip6, (uint16_t)(port() + 1));
+
+	/* 1: the data connection, over IPv4 then over IPv6 */
+	serve_data(ls, a->ip);
+	serve_data(ls6, a->ip6);
+	CHECK(!P.lpWSPCloseSocket(ls6, &err), "close IPv6 listener: %d", err);
 
 	/* 2: cancellation: the peer closes with writes in flight */
-	s = accept_one(ls, a);
+	s = accept_one(ls, a->ip);
 	rb = expose(s, 2 * HALF, MEM_WRITE, desc);
 	REQUIRE(!send_all(s, desc, sizeof(desc)), "send descriptor 2");
 	CHECK(recv_all(s, &c, sizeof(c)) != 0, "data after the peer's close");
@@ -111,7 +143,7 @@ static int side_b(const struct host *a, const struct host *b)
 	free(rb);
 
 	/* 3: this side vanishes mid-transfer, closing nothing */
-	s = accept_one(ls, a);
+	s = accept_one(ls, a->ip);
 	rb = expose(s, 2 * HALF, MEM_WRITE, desc);
 	REQUIRE(!send_all(s, desc, sizeof(desc)), "send descriptor 3");
 	REQUIRE(!recv_all(s, &c, sizeof(c)) && c.op == CMD_GO, "go");
@@ -122,22 +154,24 @@ static int side_b(const struct host *a, const struct host *b)
 
 /* ---- side A: the client ------------------------------------------------- */
 
-static SOCKET connect_b(const struct host *b, unsigned char *desc)
+static SOCKET connect_b(const char *ip, uint16_t p, unsigned char *desc)
 {
-	struct sockaddr_in sin = addr_of(b->ip);
+	struct sockaddr_storage ss;
+	int err = 0, len = addr_of(ip, &ss);
 	long long deadline = now_ms() + 60000;
 	SOCKET s;
-	int err = 0;
 
+	((struct sockaddr_in *)&ss)->sin_port = htons(p); /* both families */
 	for (;;) {
-		s = P.lpWSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0,
-				  NULL, 0, 0, &err);
+		s = P.lpWSPSocket(ss.ss_family == AF_INET6 ? SANVERBS_AF_INET6 :
+							     SANVERBS_AF_INET,
+				  SANVERBS_SOCK_STREAM, 0, NULL, 0, 0, &err);
 		REQUIRE(s != INVALID_SOCKET, "socket: %d", err);
-		if (!P.lpWSPConnect(s, (struct sockaddr *)&sin, sizeof(sin),
-				    NULL, NULL, NULL, NULL, &err))
+		if (!P.lpWSPConnect(s, (struct sockaddr *)&ss, len, NULL, NULL,
+				    NULL, NULL, &err))
 			break;
 		P.lpWSPCloseSocket(s, NULL);
-		REQUIRE(now_ms() < deadline, "connect %s: %d", b->ip, err);
+		REQUIRE(now_ms() < deadline, "connect %s: %d", ip, err);
 		usleep(200000);
 	}
 	REQUIRE(!recv_all(s, desc, DLEN), "descriptor");
@@ -256,8 +290,11 @@ static long pinned_kb(void)
 	return kb;
 }
 
-static void data_phase(const struct host *b)
+static void data_phase(const char *ip, uint16_t p)
 {
+	struct sockaddr_storage peer;
+	char pip[INET6_ADDRSTRLEN];
+	int plen = sizeof(peer);
 	unsigned char desc[DLEN];
 	unsigned char *src = malloc(HALF), *dst = calloc(1, HALF);
 	struct cmd c = { CMD_VERIFY, 7, 0, HALF };
@@ -267,7 +304,16 @@ static void data_phase(const struct host *b)
 	SOCKET s;
 	int err = 0;
 
-	s = connect_b(b, desc);
+	s = connect_b(ip, p, desc);
+	/* the switch sees the peer in its own family */
+	CHECK(!P.lpWSPGetPeerName(s, (struct sockaddr *)&peer, &plen, &err) &&
+		      !strcmp(addr_str(&peer, pip, sizeof(pip)), ip) &&
+		      plen == (peer.ss_family == AF_INET6 ?
+				       (int)sizeof(struct sockaddr_in6) :
+				       (int)sizeof(struct sockaddr_in)) &&
+		      ((struct sockaddr_in *)&peer)->sin_port == htons(p),
+	      "WSPGetPeerName: %s (%d bytes), expected %s:%u", pip, plen, ip,
+	      p);
 	pattern(src, HALF, 7);
 	hs = RegisterMemory(s, src, HALF, MEM_READ, &err);
 	hd = RegisterMemory(s, dst, HALF, MEM_WRITE, &err);
@@ -318,7 +364,7 @@ static void cancel_phase(const struct host *b)
 	HANDLE h;
 	SOCKET s;
 
-	s = connect_b(b, desc);
+	s = connect_b(b->ip, port(), desc);
 	memset(src, 0x5a, HALF);
 	h = RegisterMemory(s, src, HALF, MEM_READ, &err);
 	REQUIRE(h, "register: %d", err);
@@ -369,7 +415,7 @@ static void vanish_phase(const struct host *b)
 	HANDLE h;
 	SOCKET s;
 
-	s = connect_b(b, desc);
+	s = connect_b(b->ip, port(), desc);
 	memset(src, 0x33, CHUNK);
 	h = RegisterMemory(s, src, CHUNK, MEM_READ, &err);
 	REQUIRE(h, "register: %d", err);
@@ -438,7 +484,10 @@ static int side_a(const struct host *a, const struct host *b)
 	REQUIRE(s != INVALID_SOCKET, "socket: %d", err);
 	load_extensions(s);
 	P.lpWSPCloseSocket(s, NULL);
-	data_phase(b);
+	REQUIRE(b->ip6, "no IPv6 addresses from the rig "
+			"(SANVERBS_IP6_A/B, SANVERBS_LINK_IP6_A/B)");
+	data_phase(b->ip, port());
+	data_phase(b->ip6, (uint16_t)(port() + 1));
 	/* What the libraries keep for the process (librdmacm's device list)
 	 * is open now; from here on nothing may stay behind. */
 	fds0 = count_fds();

@@ -7,7 +7,9 @@
  * the size; forged, truncated and out-of-bounds descriptors are rejected
  * before the wire; the cache callback drops a cached registration and says
  * WSAEINVAL when nothing is cached; the device refuses a write into the
- * MEM_READ region (WSAEACCES). */
+ * MEM_READ region (WSAEACCES). A completion routine that the engine runs
+ * (no switch) may close the last socket of its device, which stops that
+ * very engine; the provider works on afterwards. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -260,15 +262,139 @@ START_TEST(wsp_two_process)
 }
 END_TEST
 
+/* The peer of the close test: a region to write into, then a second
+ * connection that echoes one byte. */
+static int peer_close(int pfd, void *arg)
+{
+	struct sv_side a, b;
+	unsigned char desc[DLEN], *wr = calloc(1, 65536);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int err = 0, nl = sizeof(sin);
+	DWORD dl = DLEN;
+	SOCKET ls, s;
+	char c;
+
+	sv_sides(&a, &b);
+	sv_enter_ns(b.ns);
+	inet_pton(AF_INET, b.ip, &sin.sin_addr);
+	ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
+		       &err);
+	if (ls == INVALID_SOCKET ||
+	    WSPBind(ls, (struct sockaddr *)&sin, sizeof(sin), &err) ||
+	    WSPListen(ls, 4, &err) ||
+	    WSPGetSockName(ls, (struct sockaddr *)&sin, &nl, &err))
+		return 40;
+	if (write(pfd, &sin.sin_port, 2) != 2)
+		return 41;
+	s = WSPAccept(ls, NULL, NULL, NULL, 0, &err);
+	if (s == INVALID_SOCKET ||
+	    WSPRegisterRdmaMemory(s, wr, 65536, MEM_WRITE, desc, &dl, &err) ||
+	    send_all(s, desc, DLEN))
+		return 42;
+	/* ends when the client's routine closed the connection */
+	recv_all(s, &c, 1);
+	WSPCloseSocket(s, &err);
+	s = WSPAccept(ls, NULL, NULL, NULL, 0, &err);
+	if (s == INVALID_SOCKET || recv_all(s, &c, 1) || send_all(s, &c, 1))
+		return 43;
+	recv_all(s, &c, 1);
+	WSPCloseSocket(s, &err);
+	WSPCloseSocket(ls, &err);
+	return 0;
+}
+
+static SOCKET routine_sock;
+static int routine_done, routine_status, routine_ret, routine_err;
+
+static void close_routine(DWORD err, DWORD bytes, LPWSAOVERLAPPED ov,
+			  DWORD flags)
+{
+	int e = 0;
+
+	routine_status = (int)err;
+	routine_ret = WSPCloseSocket(routine_sock, &e);
+	routine_err = e;
+	__atomic_store_n(&routine_done, 1, __ATOMIC_RELEASE);
+}
+
+static SOCKET connect_peer(const struct sv_side *b, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = port };
+	int err = 0;
+	SOCKET s;
+
+	inet_pton(AF_INET, b->ip, &sin.sin_addr);
+	s = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
+		      &err);
+	ck_assert(s != INVALID_SOCKET);
+	ck_assert_int_eq(WSPConnect(s, (struct sockaddr *)&sin, sizeof(sin),
+				    NULL, NULL, NULL, NULL, &err),
+			 0);
+	return s;
+}
+
+START_TEST(wsp_close_in_routine)
+{
+	unsigned char desc[DLEN], *src = calloc(1, 65536);
+	struct sv_side a, b;
+	struct sv_peer peer;
+	WSAOVERLAPPED ov = { 0 };
+	WSABUFEX bx;
+	HANDLE h;
+	SOCKET s;
+	int err = 0, i;
+	char c = 5;
+
+	sv_sides(&a, &b);
+	sv_proc_start(&peer, peer_close, NULL, 0);
+	sv_enter_ns(a.ns);
+	/* the process's only socket: closing it stops the device's engine */
+	s = connect_peer(&b, peer.port);
+	ck_assert_int_eq(recv_all(s, desc, DLEN), 0);
+	h = WSPRegisterMemory(s, src, 65536, MEM_READ, &err);
+	ck_assert_ptr_nonnull(h);
+	routine_sock = s;
+	bx = (WSABUFEX){ .len = 65536, .buf = (char *)src, .handle = h };
+	ck_assert_int_eq(WSPRdmaWrite(s, &bx, 1, desc, DLEN, 0, NULL, 0, &ov,
+				      close_routine, NULL, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSA_IO_PENDING);
+	/* bounded only so that a hang fails here rather than at the
+	 * suite's timeout */
+	for (i = 0; i < 6000 && !__atomic_load_n(&routine_done,
+						 __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	ck_assert_int_eq(routine_done, 1);
+	ck_assert_int_eq(routine_status, 0);
+	ck_assert_int_eq(routine_ret, 0);
+	ck_assert_int_eq(routine_err, 0);
+	ck_assert_int_eq(WSPCloseSocket(s, &err), SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAENOTSOCK);
+	/* a new socket gets a new engine and moves bytes */
+	s = connect_peer(&b, peer.port);
+	ck_assert_int_eq(send_all(s, &c, 1), 0);
+	c = 0;
+	ck_assert_int_eq(recv_all(s, &c, 1), 0);
+	ck_assert_int_eq(c, 5);
+	ck_assert_int_eq(send_all(s, &c, 1), 0);
+	ck_assert_int_eq(WSPCloseSocket(s, &err), 0);
+	ck_assert_int_eq(sv_peer_wait(&peer, 120), 0);
+	free(src);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
-	static const struct sv_role roles[] = { { .run = peer_main } };
+	static const struct sv_role roles[] = { { .run = peer_main },
+						{ .run = peer_close } };
 	Suite *s = suite_create("wsp");
 	TCase *tc = tcase_create("two-process");
 
 	tcase_set_timeout(tc, 500);
 	tcase_add_test(tc, wsp_two_process);
+	tcase_add_test(tc, wsp_close_in_routine);
 	suite_add_tcase(s, tc);
-	sv_peer_main(argc, argv, roles, 1);
+	sv_peer_main(argc, argv, roles, 2);
 	return sv_test_run_rxe(s);
 }

@@ -9,6 +9,7 @@
 #   SANVERBS_RXE_DEV, SANVERBS_RXE_IP, SANVERBS_RXE_GID_INDEX       (rxe0)
 #   SANVERBS_NS_A/B, SANVERBS_IP_A/B, SANVERBS_RXE_A/B,
 #   SANVERBS_GID_INDEX_A/B, SANVERBS_TWOHOST_MODE                   (two hosts)
+#   SANVERBS_RXE_IP6, SANVERBS_IP6_A/B                              (IPv6)
 # It is idempotent: devices that already exist with the right address are
 # kept (native mode reuses them across runs; a second run never tears down
 # what a concurrent one is using).
@@ -37,6 +38,12 @@ SV_IP_B=198.18.232.2
 # Policy-routing tables and rule priorities used by the init_net two-host mode.
 SV_TABLE_A=23201
 SV_TABLE_B=23202
+# IPv6 next to each IPv4 address (RoCEv2 GIDs of their own): unique local
+# fd00:5a:<the IPv4 third octet>::/64, added with nodad so that they are
+# usable (and their GIDs present) at once instead of after DAD.
+SV_RXE_IP6=fd00:5a:231::1
+SV_IP6_A=fd00:5a:232::1
+SV_IP6_B=fd00:5a:232::2
 
 sv_rxe_msg() { printf '[sanverbs-rxe] %s\n' "$*" >&2; }
 
@@ -53,8 +60,12 @@ sv_rxe_modules() {
 # for devices in other namespaces too.
 sv_rxe_gid_index() {
     local dev=$1 ip=$2 want gdir i gid type
-    # shellcheck disable=SC2086  # split the dotted quad into printf's arguments
-    printf -v want '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' ${ip//./ }
+    if [[ $ip == *:* ]]; then
+        want=$(sv_rxe_ip6_full "$ip")
+    else
+        # shellcheck disable=SC2086  # split the dotted quad into printf's arguments
+        printf -v want '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' ${ip//./ }
+    fi
     gdir=/sys/class/infiniband/$dev/ports/1
     # The table has hundreds of slots; addresses fill the first few.
     for ((i = 0; i < 32; i++)); do
@@ -70,8 +81,21 @@ sv_rxe_gid_index() {
     return 1
 }
 
+# sv_rxe_ip6_full IP6: the address as sysfs spells a GID (8 groups of 4).
+sv_rxe_ip6_full() {
+    local head=${1%%::*} tail='' g=() h t i out=
+    [[ $1 == *::* ]] && tail=${1#*::}
+    IFS=: read -ra h <<<"$head"
+    IFS=: read -ra t <<<"$tail"
+    g=("${h[@]}")
+    for ((i = ${#h[@]} + ${#t[@]}; i < 8; i++)); do g+=(0); done
+    g+=("${t[@]}")
+    for i in "${g[@]}"; do printf -v i '%04x' "0x$i"; out+=$i:; done
+    echo "${out%:}"
+}
+
 # sv_rxe_wait DEV IP...: wait (bounded, 10 s) until each DEV has port 1
-# ACTIVE and the IPv4 RoCEv2 GID of its IP (pairs of arguments).
+# ACTIVE and the RoCEv2 GID of its IP, IPv4 or IPv6 (pairs of arguments).
 sv_rxe_wait() {
     local try k dev ip state pending args=("$@")
     for ((try = 0; try < 200; try++)); do
@@ -87,7 +111,7 @@ sv_rxe_wait() {
         [ -z "$pending" ] && return 0
         sleep 0.05
     done
-    sv_rxe_msg "not ACTIVE with an IPv4 RoCEv2 GID after 10 s: $pending"
+    sv_rxe_msg "not ACTIVE with a RoCEv2 GID of its IP after 10 s: $pending"
     return 1
 }
 
@@ -126,8 +150,8 @@ sv_rxe_netns_aware() {
 # sv_rxe_setup OUTFILE: everything, then the variables for the tests.
 # SANVERBS_TWOHOST=netns|init_net overrides the choice of two-host mode.
 sv_rxe_setup() {
-    local out=$1 mode links rules rlinks gid gid_a gid_b ns d probe=
-    local ipb=() rdb=()
+    local out=$1 mode links rules rules6 rlinks gid gid_a gid_b ns d probe=
+    local ipb=() ipb6=() rdb=()
 
     mode=${SANVERBS_TWOHOST:-auto}
     case $mode in
@@ -140,12 +164,14 @@ sv_rxe_setup() {
     # Current state, read once. "N: name@peer: <...>" / "N: name: <...>"
     links=$(ip -o link show) || return 1
     rules=$(ip rule show) || return 1
+    rules6=$(ip -6 rule show) || return 1
     rlinks=$(rdma link show) || return 1
     if [ -n "$probe" ]; then
         if wait "$probe"; then mode=netns; else mode=init_net; fi
     fi
     has_link() { [[ $links == *": $1@"* || $links == *": $1:"* ]]; }
     has_rule() { [[ $'\n'$rules == *$'\n'"$1:"* ]]; }
+    has_rule6() { [[ $'\n'$rules6 == *$'\n'"$1:"* ]]; }
     # rdma link names the netdev only when asked from the netdev's namespace.
     rxe_on() { # DEV NETDEV [NS]: 0 present on NETDEV, 1 absent, 2 elsewhere
         local l
@@ -180,6 +206,7 @@ sv_rxe_setup() {
     ipb+=("link set lo up")
     has_link "$SV_RXE_NETDEV" || ipb+=("link add $SV_RXE_NETDEV type veth peer name $SV_RXE_PEER")
     ipb+=("addr replace $SV_RXE_IP/32 dev $SV_RXE_NETDEV"
+          "addr replace $SV_RXE_IP6/128 dev $SV_RXE_NETDEV nodad"
           "link set $SV_RXE_PEER up" "link set $SV_RXE_NETDEV up")
 
     if [ "$mode" = init_net ]; then
@@ -188,7 +215,9 @@ sv_rxe_setup() {
               "addr replace $SV_IP_B/32 dev $SV_NETDEV_B"
               "link set $SV_NETDEV_A up" "link set $SV_NETDEV_B up"
               "route replace $SV_IP_B/32 dev $SV_NETDEV_A src $SV_IP_A table $SV_TABLE_A"
-              "route replace $SV_IP_A/32 dev $SV_NETDEV_B src $SV_IP_B table $SV_TABLE_B")
+              "route replace $SV_IP_A/32 dev $SV_NETDEV_B src $SV_IP_B table $SV_TABLE_B"
+              "addr replace $SV_IP6_A/128 dev $SV_NETDEV_A nodad"
+              "addr replace $SV_IP6_B/128 dev $SV_NETDEV_B nodad")
         has_rule 23200 || ipb+=("rule add pref 23200 iif lo to $SV_IP_B/32 lookup $SV_TABLE_A")
         has_rule 23201 || ipb+=("rule add pref 23201 iif lo to $SV_IP_A/32 lookup $SV_TABLE_B")
         has_rule 23202 || ipb+=("rule add pref 23202 oif $SV_NETDEV_A to $SV_IP_B/32 lookup $SV_TABLE_A")
@@ -196,6 +225,17 @@ sv_rxe_setup() {
         if [[ $'\n'$rules == *$'\n'"0:"*"lookup local"* ]]; then
             has_rule 23299 || ipb+=("rule add pref 23299 lookup local")
             ipb+=("rule del pref 0 lookup local")
+        fi
+        # the same for IPv6, in a batch of its own (after the addresses)
+        ipb6+=("route replace $SV_IP6_B/128 dev $SV_NETDEV_A src $SV_IP6_A table $SV_TABLE_A"
+               "route replace $SV_IP6_A/128 dev $SV_NETDEV_B src $SV_IP6_B table $SV_TABLE_B")
+        has_rule6 23200 || ipb6+=("rule add pref 23200 iif lo to $SV_IP6_B/128 lookup $SV_TABLE_A"
+                                  "rule add pref 23201 iif lo to $SV_IP6_A/128 lookup $SV_TABLE_B"
+                                  "rule add pref 23202 oif $SV_NETDEV_A to $SV_IP6_B/128 lookup $SV_TABLE_A"
+                                  "rule add pref 23203 oif $SV_NETDEV_B to $SV_IP6_A/128 lookup $SV_TABLE_B")
+        if [[ $'\n'$rules6 == *$'\n'"0:"*"lookup local"* ]]; then
+            has_rule6 23299 || ipb6+=("rule add pref 23299 lookup local")
+            ipb6+=("rule del pref 0 lookup local")
         fi
         for ns in "$SV_NS_A" "$SV_NS_B"; do
             if [ -e "/run/netns/$ns" ]; then
@@ -209,6 +249,9 @@ sv_rxe_setup() {
     fi
 
     printf '%s\n' "${ipb[@]}" | ip -batch - || { sv_rxe_msg "ip -batch failed"; return 1; }
+    if [ "${#ipb6[@]}" -gt 0 ]; then
+        printf '%s\n' "${ipb6[@]}" | ip -6 -batch - || { sv_rxe_msg "ip -6 -batch failed"; return 1; }
+    fi
 
     if [ "$mode" = init_net ]; then
         for d in "$SV_NETDEV_A" "$SV_NETDEV_B"; do
@@ -229,6 +272,8 @@ sv_rxe_setup() {
         fi
         ip -n "$SV_NS_A" addr replace "$SV_IP_A/24" dev "$SV_NETDEV_A" &&
             ip -n "$SV_NS_B" addr replace "$SV_IP_B/24" dev "$SV_NETDEV_B" &&
+            ip -n "$SV_NS_A" addr replace "$SV_IP6_A/64" dev "$SV_NETDEV_A" nodad &&
+            ip -n "$SV_NS_B" addr replace "$SV_IP6_B/64" dev "$SV_NETDEV_B" nodad &&
             ip -n "$SV_NS_A" link set "$SV_NETDEV_A" up &&
             ip -n "$SV_NS_B" link set "$SV_NETDEV_B" up || return 1
         want_rxe "$SV_RXE_A" "$SV_NETDEV_A" "$SV_NS_A" || return 1
@@ -239,7 +284,8 @@ sv_rxe_setup() {
         printf '%s\n' "${rdb[@]}" | rdma -b - || { sv_rxe_msg "rdma link add failed"; return 1; }
     fi
 
-    sv_rxe_wait "$SV_RXE_DEV" "$SV_RXE_IP" "$SV_RXE_A" "$SV_IP_A" "$SV_RXE_B" "$SV_IP_B" || return 1
+    sv_rxe_wait "$SV_RXE_DEV" "$SV_RXE_IP" "$SV_RXE_A" "$SV_IP_A" "$SV_RXE_B" "$SV_IP_B" \
+        "$SV_RXE_DEV" "$SV_RXE_IP6" "$SV_RXE_A" "$SV_IP6_A" "$SV_RXE_B" "$SV_IP6_B" || return 1
     gid=$(sv_rxe_gid_index "$SV_RXE_DEV" "$SV_RXE_IP") &&
         gid_a=$(sv_rxe_gid_index "$SV_RXE_A" "$SV_IP_A") &&
         gid_b=$(sv_rxe_gid_index "$SV_RXE_B" "$SV_IP_B") || return 1
@@ -256,6 +302,9 @@ sv_rxe_setup() {
         echo "export SANVERBS_GID_INDEX_A=$gid_a"
         echo "export SANVERBS_GID_INDEX_B=$gid_b"
         echo "export SANVERBS_TWOHOST_MODE=$mode"
+        echo "export SANVERBS_RXE_IP6=$SV_RXE_IP6"
+        echo "export SANVERBS_IP6_A=$SV_IP6_A"
+        echo "export SANVERBS_IP6_B=$SV_IP6_B"
     } >"$out"
 }
 
@@ -271,15 +320,17 @@ SV_LINK_IP_A=198.18.233.1
 SV_LINK_IP_B=198.18.233.2
 SV_LINK_RXE_A=rxe_ga
 SV_LINK_RXE_B=rxe_gb
+SV_LINK_IP6_A=fd00:5a:233::1
+SV_LINK_IP6_B=fd00:5a:233::2
 
 # sv_rxe_link_setup GUEST MAC OUTFILE: GUEST is a or b; appends the link
 # variables to OUTFILE.
 sv_rxe_link_setup() {
-    local guest=$1 mac=$2 out=$3 n dev='' addr ip rxe other gid try
+    local guest=$1 mac=$2 out=$3 n dev='' addr ip ip6 rxe other gid try
     if [ "$guest" = a ]; then
-        ip=$SV_LINK_IP_A rxe=$SV_LINK_RXE_A other=$SV_LINK_IP_B
+        ip=$SV_LINK_IP_A ip6=$SV_LINK_IP6_A rxe=$SV_LINK_RXE_A other=$SV_LINK_IP_B
     else
-        ip=$SV_LINK_IP_B rxe=$SV_LINK_RXE_B other=$SV_LINK_IP_A
+        ip=$SV_LINK_IP_B ip6=$SV_LINK_IP6_B rxe=$SV_LINK_RXE_B other=$SV_LINK_IP_A
     fi
     # no udev: find the NIC by the MAC run.sh gave it (it may take a moment
     # for virtio_net to probe)
@@ -292,11 +343,11 @@ sv_rxe_link_setup() {
         sleep 0.05
     done
     [ -n "$dev" ] || { sv_rxe_msg "no NIC with MAC $mac"; return 1; }
-    printf '%s\n' "addr replace $ip/24 dev $dev" "link set $dev up" \
+    printf '%s\n' "addr replace $ip/24 dev $dev" "addr replace $ip6/64 dev $dev nodad" "link set $dev up" \
         "netns attach $SV_LINK_NS $$" | ip -batch - || { sv_rxe_msg "link set-up of $dev failed"; return 1; }
     echo 0 >"/proc/sys/net/ipv4/conf/$dev/rp_filter" || return 1
     rdma link add "$rxe" type rxe netdev "$dev" || { sv_rxe_msg "rdma link add $rxe failed"; return 1; }
-    sv_rxe_wait "$rxe" "$ip" || return 1
+    sv_rxe_wait "$rxe" "$ip" "$rxe" "$ip6" || return 1
     gid=$(sv_rxe_gid_index "$rxe" "$ip") || return 1
     {
         echo "export SANVERBS_GUEST=$guest"
@@ -305,6 +356,8 @@ sv_rxe_link_setup() {
         echo "export SANVERBS_LINK_IP_B=$SV_LINK_IP_B"
         echo "export SANVERBS_LINK_RXE_A=$SV_LINK_RXE_A"
         echo "export SANVERBS_LINK_RXE_B=$SV_LINK_RXE_B"
+        echo "export SANVERBS_LINK_IP6_A=$SV_LINK_IP6_A"
+        echo "export SANVERBS_LINK_IP6_B=$SV_LINK_IP6_B"
         # this guest's device only: the other guest's is not visible here
         # (both are fresh devices; the selftest compares them)
         echo "export SANVERBS_LINK_GID_INDEX=$gid"
