@@ -16,12 +16,8 @@
 
 #define ENG_WAKE UINT64_MAX
 #define CLOSE_DRAIN_MS 2000
-/* How often the engine looks at the sockets a switch polls: first after a
- * millisecond, then less often while they are still polled (the poller
- * reaps everything meanwhile; the engine is only there to notice that the
- * polling stopped), at most every POLLED_RECHECK_MAX_MS. */
+/* How often the engine looks at the sockets a switch polls. */
 #define POLLED_RECHECK_MS 1
-#define POLLED_RECHECK_MAX_MS 16
 
 struct wsp_engine {
 	pthread_t thr;
@@ -33,7 +29,6 @@ struct wsp_engine {
 	/* sockets whose completion events are off while the switch polls */
 	SOCKET deferred[WSP_MAX_SOCKETS];
 	int ndeferred;
-	int recheck_ms;
 	/* stopped from its own thread: frees itself on the way out */
 	int self_free;
 };
@@ -63,8 +58,7 @@ static void watch(struct wsp_engine *eng, struct wsp_sock *so, int on)
  * is reaped without arming and its events are turned off: a switch polling
  * in a loop would otherwise have the engine woken (and the completion
  * queue re-armed, a system call on rxe) for every completion it reaps
- * itself. The engine looks at it again after POLLED_RECHECK_MS (backing
- * off to POLLED_RECHECK_MAX_MS while it stays polled) and arms
+ * itself. The engine looks at it again every POLLED_RECHECK_MS and arms
  * it once the polling stopped, so nothing waits longer than that for an
  * indication the switch does not poll for. Returns whether @s stays
  * deferred. */
@@ -128,7 +122,6 @@ void wsp_drive(SOCKET s)
 			watch(eng, so, 0);
 			if (eng->ndeferred < WSP_MAX_SOCKETS)
 				eng->deferred[eng->ndeferred++] = s;
-			eng->recheck_ms = POLLED_RECHECK_MS;
 			/* an engine asleep without a timeout must start
 			 * looking at it */
 			if (eng->ndeferred == 1 &&
@@ -161,8 +154,6 @@ static void recheck(struct wsp_engine *eng)
 	/* the poll path may have added some meanwhile */
 	for (i = 0; i < keep && eng->ndeferred < WSP_MAX_SOCKETS; i++)
 		eng->deferred[eng->ndeferred++] = ids[i];
-	if (keep && eng->recheck_ms < POLLED_RECHECK_MAX_MS)
-		eng->recheck_ms *= 2;
 	pthread_mutex_unlock(&eng->lock);
 }
 
@@ -185,7 +176,7 @@ static void *engine_main(void *arg)
 		int i, n, tmo;
 
 		pthread_mutex_lock(&eng->lock);
-		tmo = eng->ndeferred ? eng->recheck_ms : -1;
+		tmo = eng->ndeferred ? POLLED_RECHECK_MS : -1;
 		pthread_mutex_unlock(&eng->lock);
 		n = epoll_wait(eng->epfd, ev, 16, tmo);
 		if (n < 0 && errno != EINTR)
@@ -201,7 +192,7 @@ static void *engine_main(void *arg)
 			}
 			drive(eng, (SOCKET)ev[i].data.u64, &eng->dl);
 		}
-		if (tmo >= 0 && now_ms() - last >= tmo) {
+		if (tmo >= 0 && now_ms() - last >= POLLED_RECHECK_MS) {
 			recheck(eng);
 			last = now_ms();
 		}
@@ -223,7 +214,6 @@ struct wsp_engine *wsp_engine_start(int *err)
 		return NULL;
 	}
 	pthread_mutex_init(&eng->lock, NULL);
-	eng->recheck_ms = POLLED_RECHECK_MS;
 	eng->epfd = epoll_create1(EPOLL_CLOEXEC);
 	eng->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (eng->epfd < 0 || eng->wake < 0 ||
