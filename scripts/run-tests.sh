@@ -14,8 +14,7 @@
 #      under them in a 6.1 guest, and the fuzz targets for a bounded time
 #      (scripts/test-sanitize.sh)
 #   7. the Debian packages: dpkg-buildpackage in a fresh copy, lintian, a
-#      DKMS build of the packaged module, the packages installed and used in
-#      a 6.1 guest (scripts/test-packages.sh), run alongside step 6
+#      DKMS build of the packaged module (scripts/test-packages.sh)
 #   8. one summary over all of it, ending in "N passed, N failed, N skipped",
 #      each device suite named with its kernel
 # Exit status is non-zero if anything failed, or if a device suite skipped.
@@ -72,13 +71,6 @@ logs+=("$kver_a=$build/meson-logs/dev-a.json"
        "$kver_b=$build/meson-logs/dev-b.json"
        "two guests $kver_a+$kver_b=$build/meson-logs/twohost.json")
 
-# The packages step runs next to the sanitizer step: each spends most of
-# its time in one TCG guest that keeps about one host core busy, so side by
-# side they take little more than the longer one. Its output is shown after.
-pkg_out="$build/meson-logs/packages.out"
-scripts/test-packages.sh "$build" >"$pkg_out" 2>&1 &
-pkg_pid=$!
-
 step "ASan+UBSan (unit on the host, rxe and kmod in a $kver_a guest); fuzzing"
 scripts/test-sanitize.sh --kmod "$ko_a" || status=1
 logs+=(build-asan/meson-logs/{host-asan,guest-asan,fuzz}.json)
@@ -91,9 +83,8 @@ expect+=(--expect-suite "rxe@two guests $kver_a+$kver_b")
 expect+=(--expect-suite unit+asan --expect-suite rxe+asan --expect-suite kmod+asan)
 expect+=(--expect-suite fuzz)
 
-step "Debian packages: build, lintian, DKMS, installed in a $kver_a guest (ran alongside the step above)"
-wait "$pkg_pid" || status=1
-cat "$pkg_out"
+step "Debian packages: build, lintian, DKMS"
+scripts/test-packages.sh "$build" || status=1
 logs+=("$build/meson-logs/packages.json")
 expect+=(--expect-suite packages)
 
