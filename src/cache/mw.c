@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "ctx.h"
+#include "lib/env.h"
 #include "lib/err.h"
 #include "mw.h"
 #include "util.h"
@@ -44,21 +44,7 @@ struct sv_mw_pool {
 /* SANVERBS_CACHE_MW: 0/no/off/false turn windows off; default on. */
 static bool env_mw_on(void)
 {
-	static const char *const off[] = { "0", "no", "off", "false" };
-	const char *s = getenv("SANVERBS_CACHE_MW");
-	size_t i;
-
-	if (!s || !*s)
-		return true;
-	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
-		if (!strcasecmp(s, off[i]))
-			return false;
-	if (strcasecmp(s, "1") && strcasecmp(s, "yes") &&
-	    strcasecmp(s, "on") && strcasecmp(s, "true"))
-		fprintf(stderr,
-			"sanverbs: SANVERBS_CACHE_MW=\"%s\" is not 0|1; "
-			"memory windows stay on\n", s);
-	return true;
+	return sv_env_on("SANVERBS_CACHE_MW", "memory windows stay on");
 }
 
 void sv_mw_pool_create(struct sanverbs_ctx *ctx, struct sv_mw_pool **out)

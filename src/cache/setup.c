@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A context's cache: the verbs backend over its PD and the monitor its
  * attributes ask for. The cache core never sees the context. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <strings.h>
 
 #include "ctx.h"
+#include "lib/env.h"
 #include "priv.h"
 
 /* SANVERBS_CACHE_MERGE: 0/no/off/false keep overlapping registrations
@@ -15,21 +13,7 @@
  * want); default on. */
 static bool env_merge_on(void)
 {
-	static const char *const off[] = { "0", "no", "off", "false" };
-	const char *s = getenv("SANVERBS_CACHE_MERGE");
-	size_t i;
-
-	if (!s || !*s)
-		return true;
-	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
-		if (!strcasecmp(s, off[i]))
-			return false;
-	if (strcasecmp(s, "1") && strcasecmp(s, "yes") &&
-	    strcasecmp(s, "on") && strcasecmp(s, "true"))
-		fprintf(stderr,
-			"sanverbs: SANVERBS_CACHE_MERGE=\"%s\" is not 0|1; "
-			"merging stays on\n", s);
-	return true;
+	return sv_env_on("SANVERBS_CACHE_MERGE", "merging stays on");
 }
 
 static int open_monitor(void *arg, sv_invalidate_fn sink, void *sink_arg,
