@@ -314,7 +314,9 @@ timing() {
 # result NAME QEMU_STATUS WHO: the guest's exit status; says why when the
 # guest gave none
 result() {
-    local dir=$TMP/$1 qstatus=$2 who=${3:-} rc
+    local dir=$TMP/$1 qstatus=$2 who=${3:-} rc what=$CMD_TEXT
+    # guest B of a pair runs the request server, not the caller's command
+    [ "$1" = b ] && what="peer.py serve (guest B's request server)"
     if [ -f "$dir/share/rc" ]; then
         rc=$(cat "$dir/share/rc")
         [ "$rc" = 125 ] && show_logs "$1" "$who"
@@ -324,11 +326,11 @@ result() {
     fi
     show_logs "$1" "$who"
     if [ "$qstatus" -eq 124 ] || [ "$qstatus" -eq 137 ]; then
-        sv_log "${who}timed out after $TIMEOUT s (guest killed): $CMD_TEXT"
+        sv_log "${who}timed out after $TIMEOUT s (guest killed): $what"
         echo 124
         return
     fi
-    sv_log "${who}ended without an exit status (guest panic or crash, or QEMU failed; qemu status $qstatus): $CMD_TEXT"
+    sv_log "${who}ended without an exit status (guest panic or crash, or QEMU failed; qemu status $qstatus): $what"
     echo 125
 }
 CMD_TEXT="$*"
