@@ -242,6 +242,16 @@ unsigned char sv_entry_need(unsigned int access)
 		       PROT_READ;
 }
 
+void sv_entry_set_hull(struct sv_cache_entry *ent, uintptr_t hs, uintptr_t he)
+{
+	ent->addr = hs;
+	ent->len = he - hs;
+	ent->node.start = hs;
+	ent->node.end = he;
+	ent->watch.start = hs;
+	ent->watch.len = he - hs;
+}
+
 void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 		      uintptr_t s, size_t len, unsigned int access,
 		      uintptr_t hs, uintptr_t he)
@@ -252,6 +262,7 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 	ent->refs = 1;
 	ent->access = sv_access_normalize(access);
 	ent->need = sv_entry_need(ent->access);
+	sv_entry_set_hull(ent, hs, he);
 	/* Local-only entries cover whole pages so neighbours hit; a remote
 	 * key is confined to exactly what the caller exposed, and so is the
 	 * MR under a window (mw.h: rxe checks a window access against
@@ -259,14 +270,7 @@ void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 	if (access & (SV_REMOTE_ACCESS | SV_ACCESS_MW_BIND)) {
 		ent->addr = s;
 		ent->len = len;
-	} else {
-		ent->addr = hs;
-		ent->len = he - hs;
 	}
-	ent->node.start = hs;
-	ent->node.end = he;
-	ent->watch.start = hs;
-	ent->watch.len = he - hs;
 	ent->watch.prot = ent->need;
 	ent->state = SV_ST_PENDING;
 }

@@ -60,17 +60,6 @@ static int merge_fn(struct sv_itree_node *n, void *arg)
 	return 0;
 }
 
-/* A local entry registers its whole hull. */
-static void set_range(struct sv_cache_entry *ent, uintptr_t s, uintptr_t e)
-{
-	ent->addr = s;
-	ent->len = e - s;
-	ent->node.start = s;
-	ent->node.end = e;
-	ent->watch.start = s;
-	ent->watch.len = e - s;
-}
-
 size_t sv_merge_collect(struct sv_cache *c, struct sv_cache_entry *ent,
 			size_t *old_bytes)
 {
@@ -97,7 +86,7 @@ size_t sv_merge_collect(struct sv_cache *c, struct sv_cache_entry *ent,
 		sv_merge_end(c, ent, false, hs, he, &free_list);
 		return 0; /* all were in the tree: nothing to free */
 	}
-	set_range(ent, w.s, w.e);
+	sv_entry_set_hull(ent, w.s, w.e);
 	*old_bytes = w.bytes;
 	return w.n;
 }
@@ -134,5 +123,5 @@ void sv_merge_end(struct sv_cache *c, struct sv_cache_entry *ent,
 	}
 	ent->mnext = NULL;
 	if (!retire)
-		set_range(ent, hs, he);
+		sv_entry_set_hull(ent, hs, he);
 }

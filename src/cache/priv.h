@@ -197,6 +197,10 @@ struct sv_cache_entry *sv_entry_spare_pop(struct sv_cache *c);
  * the kernel pinned them for write if the MR, or a window over it, may
  * write. A protection change that takes one away invalidates the entry. */
 unsigned char sv_entry_need(unsigned int access);
+/* Sets @ent to register, watch and index the page range [@hs, @he), as a
+ * local-only entry (and a merged one) does. */
+void sv_entry_set_hull(struct sv_cache_entry *ent, uintptr_t hs,
+		       uintptr_t he);
 void sv_entry_init_mr(struct sv_cache_entry *ent, struct sv_cache *c,
 		      uintptr_t s, size_t len, unsigned int access,
 		      uintptr_t hs, uintptr_t he);
