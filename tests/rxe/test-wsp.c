@@ -52,29 +52,40 @@ static int send_all(SOCKET s, const void *buf, size_t len)
 }
 
 /* The peer: exposes a MEM_WRITE and a MEM_READ region, then checks. */
-static int peer_main(int pfd, void *arg)
+/* The peer side of a test: a listener on host B's address, its port
+ * written to @pfd for the client. Returns 0, 1 if the listener could not
+ * be made, 2 if the port could not be passed on. */
+static int peer_listen(int pfd, SOCKET *ls)
 {
-	struct sv_side a, b;
-	unsigned char *wr = calloc(1, RLEN), *rd = malloc(RLEN);
-	unsigned char desc[2 * DLEN];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int err = 0, nl = sizeof(sin);
-	DWORD l1 = DLEN, l2 = DLEN;
-	SOCKET ls, s;
-	char res;
+	struct sv_side a, b;
 
 	sv_sides(&a, &b);
 	sv_enter_ns(b.ns);
 	inet_pton(AF_INET, b.ip, &sin.sin_addr);
-	ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
-		       &err);
-	if (ls == INVALID_SOCKET ||
-	    WSPBind(ls, (struct sockaddr *)&sin, sizeof(sin), &err) ||
-	    WSPListen(ls, 4, &err) ||
-	    WSPGetSockName(ls, (struct sockaddr *)&sin, &nl, &err))
-		return 30;
-	if (write(pfd, &sin.sin_port, 2) != 2)
-		return 31;
+	*ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
+			&err);
+	if (*ls == INVALID_SOCKET ||
+	    WSPBind(*ls, (struct sockaddr *)&sin, sizeof(sin), &err) ||
+	    WSPListen(*ls, 4, &err) ||
+	    WSPGetSockName(*ls, (struct sockaddr *)&sin, &nl, &err))
+		return 1;
+	return write(pfd, &sin.sin_port, 2) == 2 ? 0 : 2;
+}
+
+static int peer_main(int pfd, void *arg)
+{
+	unsigned char *wr = calloc(1, RLEN), *rd = malloc(RLEN);
+	unsigned char desc[2 * DLEN];
+	int err = 0, r;
+	DWORD l1 = DLEN, l2 = DLEN;
+	SOCKET ls, s;
+	char res;
+
+	r = peer_listen(pfd, &ls);
+	if (r)
+		return 29 + r;
 	s = WSPAccept(ls, NULL, NULL, NULL, 0, &err);
 	if (s == INVALID_SOCKET)
 		return 32;
@@ -266,26 +277,15 @@ END_TEST
  * connection that echoes one byte. */
 static int peer_close(int pfd, void *arg)
 {
-	struct sv_side a, b;
 	unsigned char desc[DLEN], *wr = calloc(1, 65536);
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int err = 0, nl = sizeof(sin);
+	int err = 0, r;
 	DWORD dl = DLEN;
 	SOCKET ls, s;
 	char c;
 
-	sv_sides(&a, &b);
-	sv_enter_ns(b.ns);
-	inet_pton(AF_INET, b.ip, &sin.sin_addr);
-	ls = WSPSocket(SANVERBS_AF_INET, SANVERBS_SOCK_STREAM, 0, NULL, 0, 0,
-		       &err);
-	if (ls == INVALID_SOCKET ||
-	    WSPBind(ls, (struct sockaddr *)&sin, sizeof(sin), &err) ||
-	    WSPListen(ls, 4, &err) ||
-	    WSPGetSockName(ls, (struct sockaddr *)&sin, &nl, &err))
-		return 40;
-	if (write(pfd, &sin.sin_port, 2) != 2)
-		return 41;
+	r = peer_listen(pfd, &ls);
+	if (r)
+		return 39 + r;
 	s = WSPAccept(ls, NULL, NULL, NULL, 0, &err);
 	if (s == INVALID_SOCKET ||
 	    WSPRegisterRdmaMemory(s, wr, 65536, MEM_WRITE, desc, &dl, &err) ||
