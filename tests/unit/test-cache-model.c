@@ -211,22 +211,32 @@ static struct ment *ent_by_lkey(uint32_t lkey)
 	return NULL;
 }
 
-/* Whether the registration @lkey is an entry in the cache's tree. */
-static bool in_tree(uint32_t lkey)
+/* Whether @pred holds for any entry the cache knows, under its lock. */
+static bool any_entry(bool (*pred)(const struct sv_cache_entry *x,
+				   uint32_t arg),
+		      uint32_t arg)
 {
 	struct sv_list *l;
 	bool ret = false;
 
 	sv_cache_lock(M.c);
-	for (l = M.c->all.next; l != &M.c->all && !ret; l = l->next) {
-		struct sv_cache_entry *x =
-			container_of(l, struct sv_cache_entry, all_link);
-
-		ret = x->kind == SV_ENT_MR && x->in_tree && x->ibmr &&
-		      x->ibmr->lkey == lkey;
-	}
+	for (l = M.c->all.next; l != &M.c->all && !ret; l = l->next)
+		ret = pred(container_of(l, struct sv_cache_entry, all_link),
+			   arg);
 	sv_cache_unlock(M.c);
 	return ret;
+}
+
+static bool is_tree_mr(const struct sv_cache_entry *x, uint32_t lkey)
+{
+	return x->kind == SV_ENT_MR && x->in_tree && x->ibmr &&
+	       x->ibmr->lkey == lkey;
+}
+
+/* Whether the registration @lkey is an entry in the cache's tree. */
+static bool in_tree(uint32_t lkey)
+{
+	return any_entry(is_tree_mr, lkey);
 }
 
 /* Takes the callbacks the worker made and matches each to the entry or
@@ -401,20 +411,15 @@ static void event(uintptr_t s, size_t len, uint64_t seq);
 
 /* Whether the registration in flight is a merged one (a pending entry
  * holding the entries it replaces). */
+static bool is_merging(const struct sv_cache_entry *x, uint32_t unused)
+{
+	(void)unused;
+	return x->state == SV_ST_PENDING && x->mnext;
+}
+
 static bool merging_now(void)
 {
-	struct sv_list *l;
-	bool ret = false;
-
-	sv_cache_lock(M.c);
-	for (l = M.c->all.next; l != &M.c->all && !ret; l = l->next) {
-		struct sv_cache_entry *x =
-			container_of(l, struct sv_cache_entry, all_link);
-
-		ret = x->state == SV_ST_PENDING && x->mnext;
-	}
-	sv_cache_unlock(M.c);
-	return ret;
+	return any_entry(is_merging, 0);
 }
 
 static void race_hook(void *arg, uintptr_t addr, size_t len)
