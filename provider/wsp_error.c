@@ -47,6 +47,9 @@ WSP_EXPORT int sanverbs_wsa_error(int err)
 		return WSAENETUNREACH;
 	case -EHOSTUNREACH:
 		return WSAEHOSTUNREACH;
+	case -ENOSYS:
+	case -EOPNOTSUPP:
+		return WSAEOPNOTSUPP;
 	default:
 		return WSAENETDOWN;
 	}

@@ -32,11 +32,17 @@
 
 extern int failures, checks;
 
-/* Each evaluates @cond once. */
-#define CHECK(cond, ...) (void)check_(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+/* Each evaluates @cond once, before the message's arguments: those often
+ * read an error code that @cond's call writes. */
+#define CHECK(cond, ...)                                                     \
+	__extension__({                                                      \
+		int ok_ = !!(cond);                                          \
+		(void)check_(ok_, __FILE__, __LINE__, __VA_ARGS__);          \
+	})
 #define REQUIRE(cond, ...)                                                   \
 	do {                                                                 \
-		if (!check_(!!(cond), __FILE__, __LINE__, __VA_ARGS__))      \
+		int ok_ = !!(cond);                                          \
+		if (!check_(ok_, __FILE__, __LINE__, __VA_ARGS__))           \
 			exit(1);                                             \
 	} while (0)
 
