@@ -57,10 +57,11 @@ static int pdata_parse(const struct sv_cm_pdata *pd, size_t max,
 	return 0;
 }
 
-/* The peer's answer into the caller's buffer: -EMSGSIZE (with the size
- * needed) when it does not fit; dropped when the caller wants none. */
+/* The peer's answer into the caller's buffer of @room bytes: -EMSGSIZE
+ * (with the size needed) when it does not fit; dropped when the caller
+ * wants none. */
 static int reply_put(const struct sv_cm_pdata *pd, size_t max, void *reply,
-		     size_t *reply_len)
+		     size_t room, size_t *reply_len)
 {
 	const uint8_t *d;
 	size_t n;
@@ -68,7 +69,7 @@ static int reply_put(const struct sv_cm_pdata *pd, size_t max, void *reply,
 
 	if (ret || !reply_len)
 		return ret;
-	if (n > *reply_len) {
+	if (n > room) {
 		*reply_len = n;
 		return -EMSGSIZE;
 	}
@@ -146,13 +147,13 @@ SV_EXPORT int sanverbs_ep_connect_data(struct sanverbs_ctx *ctx,
 			    &pd);
 	if (ret == -ECONNREFUSED) {
 		int r = reply_put(&pd, SANVERBS_EP_REJECT_DATA_MAX, reply,
-				  reply_len);
+				  room, reply_len);
 
 		ret = r ? r : ret;
 		goto err;
 	}
 	if (!ret) {
-		ret = reply_put(&pd, SANVERBS_EP_ACCEPT_DATA_MAX, reply,
+		ret = reply_put(&pd, SANVERBS_EP_ACCEPT_DATA_MAX, reply, room,
 				reply_len);
 		/* an answer we refuse: tell the listener (REJ after REP) */
 		if (ret)
