@@ -918,7 +918,8 @@ int sanverbs_ep_close(struct sanverbs_ep *ep);
  * or connection events to reap, for poll()/epoll: one completion engine can
  * drive many endpoints. Level-triggered until sanverbs_ep_arm() consumes
  * the notification. For a listening endpoint: readable while a connection
- * request waits for sanverbs_ep_accept(). Owned by the endpoint (closed by
+ * request waits for sanverbs_ep_accept() or sanverbs_ep_get_req(), a
+ * deferred one included. Owned by the endpoint (closed by
  * sanverbs_ep_close()).
  *
  * @return the descriptor, or -EINVAL

@@ -10,14 +10,15 @@
 #
 # Usage: device-suites.sh BUILD_DIR [TWO_HOST_TEST...]
 #   TWO_HOST_TEST  meson test names of programs that follow the --side
-#                  convention (default: test-ep test-wsp test-switch)
+#                  convention (default: test-ep test-ep-cdata test-wsp
+#                  test-switch)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:?usage: device-suites.sh BUILD_DIR [TWO_HOST_TEST...]}
 shift
 twohost=("$@")
-[ ${#twohost[@]} -gt 0 ] || twohost=(test-ep test-wsp test-switch)
+[ ${#twohost[@]} -gt 0 ] || twohost=(test-ep test-ep-cdata test-wsp test-switch)
 peer=(/usr/bin/python3 "$here/peer.py")
 status=0
 
