@@ -11,6 +11,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "ep_pdata.h"
 #include "sanverbs.h"
 
 struct sanverbs_ep {
@@ -38,21 +39,6 @@ struct sanverbs_ep {
 	 * first, and the eventfd that makes efd readable while there are */
 	struct sanverbs_ep_req *deferred;
 	int pend_fd;
-};
-
-/* Bytes of sanverbs' own header in the CM private data: magic "SV",
- * version, length of the application's data that follows. The transport
- * pads private data to a fixed size, so the length must travel. */
-#define SV_CM_HDR 4
-#define SV_CM_MAGIC0 'S'
-#define SV_CM_MAGIC1 'V'
-#define SV_CM_VERSION 1
-
-/* Private data copied out of a CM event (RDMA_MAX_PRIVATE_DATA bytes at
- * most); untrusted until parsed. */
-struct sv_cm_pdata {
-	uint8_t buf[256];
-	size_t len;
 };
 
 /* A received connection request, not yet answered. Its endpoint has the

@@ -4,11 +4,11 @@
  * rejected with data of the listener's, or deferred.
  *
  * The data rides in the CM private data behind a 4-byte header of ours
- * ({'S', 'V', version, length}): RoCE and InfiniBand pad private data to a
- * fixed size, so without the length the receiver could not tell the bytes
- * sent from the padding. Everything in a peer's private data is untrusted:
- * the length is checked against what arrived and against the limit of the
- * message it came in. */
+ * (ep_pdata.h): RoCE and InfiniBand pad private data to a fixed size, so
+ * without the length the receiver could not tell the bytes sent from the
+ * padding. Everything in a peer's private data is untrusted: the length is
+ * checked against what arrived and against the limit of the message it
+ * came in. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,45 +18,6 @@
 #include "ep.h"
 #include "util.h"
 
-/* The private data sanverbs sends for @len bytes of @data: header, then
- * the data. Returns the total length. */
-static uint8_t pdata_pack(uint8_t *out, const void *data, size_t len)
-{
-	out[0] = SV_CM_MAGIC0;
-	out[1] = SV_CM_MAGIC1;
-	out[2] = SV_CM_VERSION;
-	out[3] = (uint8_t)len;
-	if (len)
-		memcpy(out + SV_CM_HDR, data, len);
-	return (uint8_t)(SV_CM_HDR + len);
-}
-
-/*
- * The application's bytes in received private data, at most @max: 0 with
- * @data and @len set (@len 0 when the peer sent no header of ours: no data,
- * or a peer that is not sanverbs); -EBADMSG when our header claims more than
- * arrived or than @max; -EPROTONOSUPPORT for another version.
- */
-static int pdata_parse(const struct sv_cm_pdata *pd, size_t max,
-		       const uint8_t **data, size_t *len)
-{
-	size_t n;
-
-	*data = NULL;
-	*len = 0;
-	if (pd->len < SV_CM_HDR || pd->buf[0] != SV_CM_MAGIC0 ||
-	    pd->buf[1] != SV_CM_MAGIC1)
-		return 0;
-	if (pd->buf[2] != SV_CM_VERSION)
-		return -EPROTONOSUPPORT;
-	n = pd->buf[3];
-	if (n > max || n > pd->len - SV_CM_HDR)
-		return -EBADMSG;
-	*data = pd->buf + SV_CM_HDR;
-	*len = n;
-	return 0;
-}
-
 /* The peer's answer into the caller's buffer of @room bytes: -EMSGSIZE
  * (with the size needed) when it does not fit; dropped when the caller
  * wants none. */
@@ -65,7 +26,7 @@ static int reply_put(const struct sv_cm_pdata *pd, size_t max, void *reply,
 {
 	const uint8_t *d;
 	size_t n;
-	int ret = pdata_parse(pd, max, &d, &n);
+	int ret = sv_pdata_parse(pd, max, &d, &n);
 
 	if (ret || !reply_len)
 		return ret;
@@ -136,7 +97,7 @@ SV_EXPORT int sanverbs_ep_connect_data(struct sanverbs_ctx *ctx,
 		goto err;
 	sv_ep_conn_param(ep, &p);
 	p.private_data = pd_out;
-	p.private_data_len = pdata_pack(pd_out, data, len);
+	p.private_data_len = sv_pdata_pack(pd_out, data, len);
 	if (rdma_connect(ep->id, &p)) {
 		ret = -errno;
 		goto err;
@@ -278,7 +239,7 @@ static int req_wrap(struct sanverbs_ep *lis, struct rdma_cm_id *id,
 		req_free(r, 1);
 		return -EXDEV;
 	}
-	if (pdata_parse(pd, SANVERBS_EP_REQ_DATA_MAX, &d, &n)) {
+	if (sv_pdata_parse(pd, SANVERBS_EP_REQ_DATA_MAX, &d, &n)) {
 		/* a peer's malformed request must not fail the listener */
 		req_free(r, 1);
 		return 1;
@@ -374,7 +335,7 @@ SV_EXPORT int sanverbs_ep_req_accept(struct sanverbs_ep_req *req,
 		goto err;
 	sv_ep_conn_param(ep, &p);
 	p.private_data = pd_out;
-	p.private_data_len = pdata_pack(pd_out, data, len);
+	p.private_data_len = sv_pdata_pack(pd_out, data, len);
 	if (rdma_accept(ep->id, &p)) {
 		ret = -errno;
 		goto err;
@@ -407,7 +368,7 @@ SV_EXPORT int sanverbs_ep_req_reject(struct sanverbs_ep_req *req,
 	if (len > SANVERBS_EP_REJECT_DATA_MAX)
 		return -EMSGSIZE;
 	/* A peer that has gone makes this fail; the request ends anyway. */
-	rdma_reject(req->ep->id, pd_out, pdata_pack(pd_out, data, len));
+	rdma_reject(req->ep->id, pd_out, sv_pdata_pack(pd_out, data, len));
 	req_free(req, 0);
 	return 0;
 }

@@ -55,6 +55,26 @@ static int b_wait(struct sanverbs_ep *ep, uint32_t opcode, uint32_t *len)
 	}
 }
 
+/* Waits (bounded) for one send and one receive completion, in either
+ * order; 0 when both came clean. */
+static int b_wait_both(struct sanverbs_ep *ep, uint32_t *len)
+{
+	struct sanverbs_wc wc;
+	int sent = 0, got = 0;
+
+	while (!sent || !got) {
+		if (sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 || wc.status)
+			return -1;
+		if (wc.opcode == SANVERBS_WC_SEND) {
+			sent = 1;
+		} else if (wc.opcode == SANVERBS_WC_RECV) {
+			*len = wc.byte_len;
+			got = 1;
+		}
+	}
+	return 0;
+}
+
 /* Checks @req's data against @seed (@n bytes), and its peer address. */
 static int b_check_req(struct sanverbs_ep_req *req, size_t n, uint32_t seed,
 		       const char *a_ip)
@@ -119,25 +139,32 @@ static int b_rdma(struct sanverbs_ep *ep)
 	return st;
 }
 
-/* After the deferred accept: a message each way, checked on both sides. */
+/* After the deferred accept: a message each way, checked on both sides,
+ * then side B's verdict; it leaves only once its last send is acked, so
+ * nothing it sent is flushed by its close. */
 static int b_sends(struct sanverbs_ep *ep)
 {
-	unsigned char *buf = malloc(2 * MSG);
+	unsigned char *buf = malloc(2 * MSG + 1);
 	struct sanverbs_mr *mr;
 	uint32_t got = 0;
 	int st = 0;
 
-	if (!buf || sanverbs_mr_reg(sanverbs_ep_ctx(ep), buf, 2 * MSG,
+	if (!buf || sanverbs_mr_reg(sanverbs_ep_ctx(ep), buf, 2 * MSG + 1,
 				    SANVERBS_ACCESS_LOCAL_WRITE, &mr))
 		return 40;
 	sv_fill_pattern(buf, MSG, SEED_B_SEND);
 	if (sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG, 1) ||
 	    sanverbs_ep_post_send(ep, SV_REG(mr), buf, MSG, 2, 0) ||
-	    b_wait(ep, SANVERBS_WC_RECV, &got))
+	    b_wait_both(ep, &got))
 		st = 41;
-	else if (got != MSG || sv_check_pattern(buf + MSG, MSG,
-						SEED_A_SEND) != -1)
+	buf[2 * MSG] = (unsigned char)(!st && got == MSG &&
+				       sv_check_pattern(buf + MSG, MSG,
+							SEED_A_SEND) == -1);
+	if (!st && !buf[2 * MSG])
 		st = 42;
+	if (sanverbs_ep_post_send(ep, SV_REG(mr), buf + 2 * MSG, 1, 3, 0) ||
+	    b_wait(ep, SANVERBS_WC_SEND, NULL))
+		st = st ? st : 44;
 	sanverbs_mr_dereg(mr);
 	free(buf);
 	return st;
@@ -280,7 +307,7 @@ static void a_rdma(struct sanverbs_ep *ep)
 START_TEST(data_both_ways_reject_defer)
 {
 	unsigned char reply[SANVERBS_EP_ACCEPT_DATA_MAX + 8];
-	unsigned char *buf = malloc(2 * MSG);
+	unsigned char *buf = malloc(2 * MSG + 1);
 	struct sanverbs_ctx *ctx;
 	struct sanverbs_ep *ep;
 	struct sanverbs_mr *mr;
@@ -331,7 +358,7 @@ START_TEST(data_both_ways_reject_defer)
 	ck_assert_uint_eq(room, 1);
 	ck_assert_int_eq(sv_check_pattern(reply, 1, SEED_DEF_ACC), -1);
 	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, 2 * MSG,
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, 2 * MSG + 1,
 					 SANVERBS_ACCESS_LOCAL_WRITE, &mr), 0);
 	ck_assert_int_eq(sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG,
 					       1), 0);
@@ -339,6 +366,10 @@ START_TEST(data_both_ways_reject_defer)
 	got = (uint32_t)sv_send_recv_sync(ep, mr, buf, MSG);
 	ck_assert_uint_eq(got, MSG);
 	ck_assert_int_eq(sv_check_pattern(buf + MSG, MSG, SEED_B_SEND), -1);
+	/* side B's word on what it received */
+	buf[2 * MSG] = 0;
+	ck_assert_uint_eq(sv_recv_sync(ep, mr, buf + 2 * MSG, 1), 1);
+	ck_assert_int_eq(buf[2 * MSG], 1);
 
 	ck_assert_int_eq(sv_peer_wait(&peer, 120), 0);
 	ck_assert_int_eq(sanverbs_ep_close(ep), 0);
