@@ -179,9 +179,8 @@ WSP_EXPORT SOCKET WSPAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 		ret = sanverbs_ep_req_peer_addr(req, (struct sockaddr *)&peer,
 						&pl);
 	if (ret) {
-		if (!req)
-			goto fail_errno;
-		sanverbs_ep_req_reject(req, NULL, 0);
+		if (req)
+			sanverbs_ep_req_reject(req, NULL, 0);
 		goto fail_errno;
 	}
 	if (lpfnCondition)
