@@ -3,10 +3,11 @@
  * data through WSPConnect into WSPAccept's condition function, callee data
  * back, at the largest sizes the provider gives room for; CF_REJECT with
  * callee data (WSAECONNREFUSED, the data in lpCalleeData); CF_DEFER
- * (WSATRY_AGAIN, and the next WSPAccept presents the same request); too
- * much caller data refused before the wire (WSAEINVAL) and callee data
- * larger than lpCalleeData's room refused, not cut (WSAEMSGSIZE with the
- * size needed). Accepted connections then carry checked bytes. */
+ * (WSATRY_AGAIN, FD_ACCEPT while the request waits, and the next WSPAccept
+ * presents the same request); too much caller data refused before the wire
+ * (WSAEINVAL) and callee data larger than lpCalleeData's room refused, not
+ * cut (WSAEMSGSIZE with the size needed). Accepted connections then carry
+ * checked bytes. */
 #include "switch.h"
 
 /* The provider's limits (sanverbs.h's SANVERBS_EP_*_DATA_MAX): the switch
@@ -82,6 +83,8 @@ static void b_check_msg(SOCKET s, size_t len, uint32_t seed)
 
 void cdata_serve(SOCKET ls)
 {
+	WSAEVENT ev = ev_new();
+	WSANETWORKEVENTS ne;
 	struct cond c;
 	SOCKET s;
 	int err;
@@ -103,11 +106,20 @@ void cdata_serve(SOCKET ls)
 	CHECK(c.calls == 1 && !c.bad, "condition: %d calls, %d bad", c.calls,
 	      c.bad);
 
-	/* 3: CF_DEFER, then the same request once more, accepted */
+	/* 3: CF_DEFER, then the same request once more, accepted; while it
+	 * is deferred, a connection still waits: FD_ACCEPT */
+	CHECK(!P.lpWSPEventSelect(ls, ev, FD_ACCEPT, &err),
+	      "WSPEventSelect(FD_ACCEPT): %d", err);
 	cond_set(&c, SEED_C3, 1, 0, 0, CF_DEFER);
 	s = b_accept(ls, &c, &err);
 	CHECK(s == INVALID_SOCKET && err == WSATRY_AGAIN,
 	      "CF_DEFER: socket %#lx, error %d", (unsigned long)s, err);
+	memset(&ne, 0, sizeof(ne));
+	CHECK(!P.lpWSPEnumNetworkEvents(ls, ev, &ne, &err) &&
+		      (ne.lNetworkEvents & FD_ACCEPT),
+	      "deferred request: events %#lx, error %d", ne.lNetworkEvents,
+	      err);
+	CHECK(!P.lpWSPEventSelect(ls, NULL, 0, &err), "deselect: %d", err);
 	c.verdict = CF_ACCEPT;
 	c.callee_seed = SEED_E3;
 	c.callee_len = 7;
@@ -135,6 +147,7 @@ void cdata_serve(SOCKET ls)
 	      c.bad);
 	b_check_msg(s, MSGLEN, SEED_M3);
 	CHECK(!P.lpWSPCloseSocket(s, &err), "close 5: %d", err);
+	free(ev);
 }
 
 static SOCKET a_socket(const char *ip, uint16_t p, struct sockaddr_storage *ss,
