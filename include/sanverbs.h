@@ -747,7 +747,8 @@ int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
 
 /**
  * Wait up to @p timeout_ms (-1 = forever) for one connection on a listening
- * endpoint and accept it.
+ * endpoint and accept it: sanverbs_ep_get_req() then sanverbs_ep_req_accept()
+ * with no data (the peer's request data is ignored).
  *
  * @return 0; -EINVAL on bad arguments or a non-listening endpoint;
  *         -ETIMEDOUT; -EXDEV when the request arrived on another device than
@@ -767,6 +768,120 @@ int sanverbs_ep_accept(struct sanverbs_ep *listener, int timeout_ms,
 int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
 			uint16_t port, const struct sanverbs_ep_attr *attr,
 			struct sanverbs_ep **out);
+
+/*
+ * Connection data: bytes an application sends with its connection request,
+ * and the listener's answer carried back in the accept or the rejection
+ * (the caller and callee data of WSPConnect() and of WSPAccept()'s
+ * condition function). They ride in the connection manager's private data,
+ * whose room RoCE and InfiniBand fix (56, 196 and 148 bytes for request,
+ * accept and reject with RDMA_PS_TCP); sanverbs keeps 4 bytes of each for a
+ * header of its own that says how many bytes are the application's.
+ */
+#define SANVERBS_EP_REQ_DATA_MAX 52     /**< bytes with a connection request */
+#define SANVERBS_EP_ACCEPT_DATA_MAX 192 /**< bytes with an accept */
+#define SANVERBS_EP_REJECT_DATA_MAX 144 /**< bytes with a rejection */
+
+/**
+ * Connect as sanverbs_ep_connect(), sending @p len bytes of @p data with
+ * the request and receiving the listener's answer.
+ *
+ * @p reply_len is in/out: on entry the room at @p reply, on return the
+ * bytes the listener sent with its accept, or with its rejection when the
+ * call returns -ECONNREFUSED (0 when it sent none, or when the stack, not
+ * the listener, refused). With @p reply NULL (and @p reply_len NULL) the
+ * listener's bytes are not wanted and dropped. Nothing is truncated: a
+ * reply longer than the room fails the call.
+ *
+ * @return as sanverbs_ep_connect(), and: -EMSGSIZE when @p len exceeds
+ *         SANVERBS_EP_REQ_DATA_MAX (nothing is sent), or when the reply
+ *         does not fit the room (the connection is not made; *@p reply_len
+ *         is set to the size needed); -EBADMSG when the listener's answer
+ *         carries a malformed header; -ECONNREFUSED when the listener
+ *         rejected the request (its data in @p reply)
+ */
+int sanverbs_ep_connect_data(struct sanverbs_ctx *ctx, const char *ip,
+			     uint16_t port, const struct sanverbs_ep_attr *attr,
+			     const void *data, size_t len, void *reply,
+			     size_t *reply_len, struct sanverbs_ep **out);
+
+/** A connection request a listener received and has not answered yet. */
+struct sanverbs_ep_req;
+
+/**
+ * Take the next connection request of a listening endpoint: a deferred one
+ * first (sanverbs_ep_req_defer()), else the next to arrive, waiting up to
+ * @p timeout_ms (-1 = forever). A request whose peer gave up while it was
+ * deferred is dropped, and one whose data header is malformed is rejected,
+ * both without being returned. The request must then be answered with
+ * sanverbs_ep_req_accept() or sanverbs_ep_req_reject(), or put back with
+ * sanverbs_ep_req_defer(), before the listener is closed.
+ *
+ * @return 0; -EINVAL on bad arguments or a non-listening endpoint;
+ *         -ETIMEDOUT; -EXDEV when the request arrived on another device
+ *         than the listener's context (it is rejected); -ENOMEM
+ */
+int sanverbs_ep_get_req(struct sanverbs_ep *listener, int timeout_ms,
+			struct sanverbs_ep_req **out);
+
+/**
+ * Copy the data the peer sent with request @p req (at most
+ * SANVERBS_EP_REQ_DATA_MAX bytes, its length checked on arrival).
+ * @p len is in/out: on entry the room at @p buf, on return the bytes
+ * copied.
+ *
+ * @return 0; -EINVAL on NULL @p req or @p len, or NULL @p buf with room;
+ *         -ENOSPC when the room is short (*@p len is set to the size
+ *         needed and nothing is copied)
+ */
+int sanverbs_ep_req_data(const struct sanverbs_ep_req *req, void *buf,
+			 size_t *len);
+
+/**
+ * The address of the peer that sent @p req (struct sockaddr_in or
+ * sockaddr_in6). @p len is in/out: the room at @p addr, then the size.
+ *
+ * @return 0; -EINVAL; -ENOSPC when *@p len is too small
+ */
+int sanverbs_ep_req_peer_addr(const struct sanverbs_ep_req *req,
+			      struct sockaddr *addr, size_t *len);
+
+/**
+ * Accept @p req, sending @p len bytes of @p data with the accept, and wait
+ * (bounded by the listener's attribute timeout) for the connection. The
+ * endpoint has the listener's context and attributes.
+ *
+ * @return 0 and the endpoint in *@p out; -EINVAL on bad arguments and
+ *         -EMSGSIZE when @p len exceeds SANVERBS_EP_ACCEPT_DATA_MAX: then
+ *         nothing was sent and @p req is still the caller's; on any other
+ *         return @p req is consumed (freed): -ETIMEDOUT, -ECONNABORTED or
+ *         -ECONNREFUSED when the peer gave up, -ENOMEM
+ */
+int sanverbs_ep_req_accept(struct sanverbs_ep_req *req, const void *data,
+			   size_t len, struct sanverbs_ep **out);
+
+/**
+ * Refuse @p req, sending @p len bytes of @p data with the rejection (the
+ * connecting side's call fails with -ECONNREFUSED and gets them).
+ *
+ * @return 0 (@p req is consumed, also when the peer had already gone);
+ *         -EINVAL on NULL @p req or NULL @p data with a length, and
+ *         -EMSGSIZE when @p len exceeds SANVERBS_EP_REJECT_DATA_MAX: then
+ *         nothing was sent and @p req is still the caller's
+ */
+int sanverbs_ep_req_reject(struct sanverbs_ep_req *req, const void *data,
+			   size_t len);
+
+/**
+ * Leave @p req pending: it goes back to the head of its listener's queue,
+ * and the next sanverbs_ep_get_req() (or sanverbs_ep_accept()) on the
+ * listener returns it again; meanwhile the listener's sanverbs_ep_fd() is
+ * readable. The peer keeps waiting, within its own connection timeout.
+ * @p req is no longer the caller's.
+ *
+ * @return 0; -EINVAL on NULL
+ */
+int sanverbs_ep_req_defer(struct sanverbs_ep_req *req);
 
 /** Local TCP-style port of @p ep (listening or connected), or 0. */
 uint16_t sanverbs_ep_local_port(const struct sanverbs_ep *ep);
@@ -803,7 +918,8 @@ int sanverbs_ep_close(struct sanverbs_ep *ep);
  * or connection events to reap, for poll()/epoll: one completion engine can
  * drive many endpoints. Level-triggered until sanverbs_ep_arm() consumes
  * the notification. For a listening endpoint: readable while a connection
- * request waits for sanverbs_ep_accept(). Owned by the endpoint (closed by
+ * request waits for sanverbs_ep_accept() or sanverbs_ep_get_req(), a
+ * deferred one included. Owned by the endpoint (closed by
  * sanverbs_ep_close()).
  *
  * @return the descriptor, or -EINVAL

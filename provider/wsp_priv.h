@@ -146,6 +146,22 @@ int wsp_all_ctx(struct sanverbs_ctx **out, int max);
 int wsp_ctx_monitor_dropped(struct sanverbs_ctx *ctx, const void *addr,
 			    size_t len);
 
+/* The endpoint attributes of every socket's connection. */
+extern const struct sanverbs_ep_attr wsp_ep_attr;
+/* Bounce buffers, operations and posted receives for a freshly connected
+ * socket, then the engine takes it. */
+int wsp_sock_connected(struct wsp_sock *so);
+/* The address in @name copied to @ss, as a string in @ip and its port:
+ * 0 or WSAEFAULT / WSAEAFNOSUPPORT. */
+int wsp_addr_of(const struct sockaddr *name, int namelen,
+		struct sockaddr_storage *ss, char *ip, size_t iplen,
+		uint16_t *port);
+/* The size of the sockaddr in @ss. */
+int wsp_sa_len(const struct sockaddr_storage *ss);
+/* Copies @ss out as getsockname() would: 0 or WSAEFAULT. */
+int wsp_put_addr(const struct sockaddr_storage *ss, struct sockaddr *name,
+		 LPINT namelen);
+
 /* The registration @h of @so (NULL if @h is not one of its handles). */
 struct wsp_reg *wsp_reg_find(struct wsp_sock *so, HANDLE h);
 /* Drop every registration of @so (the connection is going). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The socket-shaped calls a SAN provider port needs to get a connected
- * SOCKET, over sanverbs endpoints. Byte-stream sends and receives go through
- * registered bounce buffers, the way SAN providers carry small messages; bulk
- * data goes through WSPRdmaWrite/WSPRdmaRead. */
+ * SOCKET, over sanverbs endpoints (connect and accept: wsp_connect.c).
+ * Byte-stream sends and receives go through registered bounce buffers, the
+ * way SAN providers carry small messages; bulk data goes through
+ * WSPRdmaWrite/WSPRdmaRead. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ struct wsp_ctx_slot {
 static struct wsp_ctx_slot ctxs[WSP_MAX_CTX];
 
 /* Queues deep enough for every operation a socket may have in flight. */
-static const struct sanverbs_ep_attr ep_attr = {
+const struct sanverbs_ep_attr wsp_ep_attr = {
 	.max_send_wr = WSP_SQ_DEPTH,
 	.max_recv_wr = WSP_NRECV,
 };
@@ -226,7 +227,7 @@ int wsp_all_ctx(struct sanverbs_ctx **out, int max)
 
 /* Bounce buffers, operations and posted receives for a freshly connected
  * socket, then the engine takes it. */
-static int sock_connected(struct wsp_sock *so)
+int wsp_sock_connected(struct wsp_sock *so)
 {
 	size_t len = WSP_CHUNK * (WSP_NSEND + WSP_NRECV);
 	int i, ret;
@@ -251,9 +252,9 @@ static int sock_connected(struct wsp_sock *so)
 }
 
 /* The address in @name as a string for the endpoint layer, and a copy. */
-static int addr_of(const struct sockaddr *name, int namelen,
-		   struct sockaddr_storage *ss, char *ip, size_t iplen,
-		   uint16_t *port)
+int wsp_addr_of(const struct sockaddr *name, int namelen,
+		struct sockaddr_storage *ss, char *ip, size_t iplen,
+		uint16_t *port)
 {
 	if (!name || namelen < (int)sizeof(struct sockaddr_in))
 		return WSAEFAULT;
@@ -279,16 +280,16 @@ static int addr_of(const struct sockaddr *name, int namelen,
 	return WSAEAFNOSUPPORT;
 }
 
-static int sa_len(const struct sockaddr_storage *ss)
+int wsp_sa_len(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6) :
 					   (int)sizeof(struct sockaddr_in);
 }
 
-static int put_addr(const struct sockaddr_storage *ss, struct sockaddr *name,
-		    LPINT namelen)
+int wsp_put_addr(const struct sockaddr_storage *ss, struct sockaddr *name,
+		 LPINT namelen)
 {
-	int n = sa_len(ss);
+	int n = wsp_sa_len(ss);
 
 	if (!name || !namelen || *namelen < n)
 		return WSAEFAULT;
@@ -350,7 +351,7 @@ WSP_EXPORT int WSPBind(SOCKET s, const struct sockaddr *name, int namelen,
 	so = wsp_get(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	err = addr_of(name, namelen, &ss, ip, sizeof(ip), &port);
+	err = wsp_addr_of(name, namelen, &ss, ip, sizeof(ip), &port);
 	if (err)
 		return wsp_fail(lpErrno, err);
 	if (so->bound || so->ep)
@@ -404,7 +405,7 @@ WSP_EXPORT int WSPListen(SOCKET s, int backlog, LPINT lpErrno)
 		return 0;
 	ip_of(&so->local, ip, sizeof(ip));
 	ret = sanverbs_ep_listen(so->ctx, ip, get_port(&so->local),
-				 backlog > 0 ? backlog : 16, &ep_attr, &so->lis);
+				 backlog > 0 ? backlog : 16, &wsp_ep_attr, &so->lis);
 	if (ret)
 		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
 	/* Port 0 picked one: report it like getsockname() would. */
@@ -421,7 +422,7 @@ WSP_EXPORT int WSPGetSockName(SOCKET s, struct sockaddr *name, LPINT namelen,
 	so = wsp_get(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	err = put_addr(&so->local, name, namelen);
+	err = wsp_put_addr(&so->local, name, namelen);
 	return err ? wsp_fail(lpErrno, err) : 0;
 }
 
@@ -434,125 +435,8 @@ WSP_EXPORT int WSPGetPeerName(SOCKET s, struct sockaddr *name, LPINT namelen,
 	so = wsp_connected(s, &err);
 	if (!so)
 		return wsp_fail(lpErrno, err);
-	err = put_addr(&so->peer, name, namelen);
+	err = wsp_put_addr(&so->peer, name, namelen);
 	return err ? wsp_fail(lpErrno, err) : 0;
-}
-
-/* Asks the switch's condition function about @ns: 0 to accept. */
-static int condition(LPCONDITIONPROC fn, DWORD_PTR data, struct wsp_sock *ns)
-{
-	WSABUF caller = { (uint32_t)sa_len(&ns->peer), (char *)&ns->peer };
-	WSABUF callee = { (uint32_t)sa_len(&ns->local), (char *)&ns->local };
-	WSABUF cdata = { 0, NULL }, edata = { 0, NULL };
-	GROUP g = 0;
-
-	switch (fn(&caller, &cdata, NULL, NULL, &callee, &edata, &g, data)) {
-	case CF_ACCEPT:
-		return 0;
-	case CF_REJECT:
-		return WSAECONNREFUSED;
-	default: /* CF_DEFER is not offered by a SAN provider here */
-		return WSAEINVAL;
-	}
-}
-
-WSP_EXPORT SOCKET WSPAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
-			    LPCONDITIONPROC lpfnCondition,
-			    DWORD_PTR dwCallbackData, LPINT lpErrno)
-{
-	struct wsp_sock *so, *ns;
-	size_t pl = sizeof(struct sockaddr_storage);
-	SOCKET id;
-	int err, ret, wsa = 0;
-
-	so = wsp_get(s, &err);
-	if (!so || !so->lis) {
-		wsp_fail(lpErrno, so ? WSAEINVAL : err);
-		return INVALID_SOCKET;
-	}
-	id = WSPSocket(so->local.ss_family == AF_INET6 ? SANVERBS_AF_INET6 :
-							   SANVERBS_AF_INET,
-		       SANVERBS_SOCK_STREAM, 0, NULL, 0, 0, &err);
-	ns = id == INVALID_SOCKET ? NULL : wsp_get(id, &err);
-	if (!ns) {
-		wsp_fail(lpErrno, err);
-		return INVALID_SOCKET;
-	}
-	ret = sanverbs_ep_accept(so->lis, wsp_timeout_ms(), &ns->ep);
-	if (so->ev_mask & FD_ACCEPT)
-		wsp_engine_watch_listener(so);
-	if (!ret) {
-		wsp_ctx_ref(so->ctx);
-		ns->ctx = so->ctx;
-		ns->eng = so->eng;
-		ns->local = so->local;
-		ret = sanverbs_ep_peer_addr(ns->ep, (struct sockaddr *)&ns->peer,
-					    &pl);
-	}
-	if (!ret && lpfnCondition)
-		wsa = condition(lpfnCondition, dwCallbackData, ns);
-	if (!ret && !wsa)
-		ret = sock_connected(ns);
-	if (ret || wsa) {
-		wsa = wsa ? wsa : sanverbs_wsa_error(ret);
-		WSPCloseSocket(id, NULL);
-		wsp_fail(lpErrno, wsa);
-		return INVALID_SOCKET;
-	}
-	if (addr || addrlen) {
-		err = put_addr(&ns->peer, addr, addrlen);
-		if (err) {
-			WSPCloseSocket(id, NULL);
-			wsp_fail(lpErrno, err);
-			return INVALID_SOCKET;
-		}
-	}
-	return id;
-}
-
-WSP_EXPORT int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
-			  LPWSABUF lpCallerData, LPWSABUF lpCalleeData,
-			  LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno)
-{
-	struct sockaddr_storage ss;
-	struct wsp_sock *so;
-	char ip[INET6_ADDRSTRLEN];
-	uint16_t port;
-	int err, ret;
-
-	so = wsp_get(s, &err);
-	if (!so)
-		return wsp_fail(lpErrno, err);
-	if (so->ep)
-		return wsp_fail(lpErrno, WSAEISCONN);
-	if (so->lis || lpSQOS || lpGQOS ||
-	    (lpCallerData && lpCallerData->len) ||
-	    (lpCalleeData && lpCalleeData->len))
-		return wsp_fail(lpErrno, WSAEINVAL);
-	err = addr_of(name, namelen, &ss, ip, sizeof(ip), &port);
-	if (err)
-		return wsp_fail(lpErrno, err);
-	if (!so->ctx) {
-		ret = wsp_ctx_get(ip, SANVERBS_ADDR_REMOTE, &so->ctx, &so->eng);
-		if (ret)
-			return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
-	}
-	ret = sanverbs_ep_connect(so->ctx, ip, port, &ep_attr, &so->ep);
-	if (!ret) {
-		so->peer = ss;
-		ret = sock_connected(so);
-	}
-	if (ret) {
-		if (so->ep)
-			sanverbs_ep_close(so->ep);
-		so->ep = NULL;
-		wsp_event_raise(s, FD_CONNECT, sanverbs_wsa_error(ret));
-		return wsp_fail(lpErrno, sanverbs_wsa_error(ret));
-	}
-	if (lpCalleeData)
-		lpCalleeData->len = 0;
-	wsp_event_raise(s, FD_CONNECT | FD_WRITE, 0);
-	return 0;
 }
 
 WSP_EXPORT int WSPCloseSocket(SOCKET s, LPINT lpErrno)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Endpoint life cycle: listen, accept, connect and disconnect over librdmacm.
+/* Endpoint life cycle over librdmacm: the endpoint, its QP and CM waits,
+ * listen and disconnect (connection establishment is ep_cm.c's).
  *
  * The QP lives on the sanverbs context's own device context and PD (so
  * registrations made through sanverbs_mr_reg() work on it); librdmacm only
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 /* Local ACK timeout exponent: 4.096 us * 2^14 = 67 ms. */
 #define EP_ACK_TIMEOUT 14
 
-static long long now_ms(void)
+long long sv_ep_now_ms(void)
 {
 	struct timespec t;
 
@@ -43,8 +45,7 @@ static int set_nonblock(int fd)
 
 /* An IPv4 or IPv6 literal (RoCEv2 carries both; the GID follows the
  * address). NULL is the IPv4 wildcard. */
-static int parse_ip(const char *ip, uint16_t port,
-		    struct sockaddr_storage *ss)
+int sv_ep_parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -59,8 +60,8 @@ static int parse_ip(const char *ip, uint16_t port,
 	return inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
 }
 
-static int attr_fill(const struct sanverbs_ep_attr *in,
-		     struct sanverbs_ep_attr *out)
+int sv_ep_attr_fill(const struct sanverbs_ep_attr *in,
+		    struct sanverbs_ep_attr *out)
 {
 	struct sanverbs_ep_attr a = { 0 };
 
@@ -85,9 +86,8 @@ static int attr_fill(const struct sanverbs_ep_attr *in,
 	return 0;
 }
 
-static struct sanverbs_ep *ep_alloc(struct sanverbs_ctx *ctx,
-				    const struct sanverbs_ep_attr *attr,
-				    int *err)
+struct sanverbs_ep *sv_ep_alloc(struct sanverbs_ctx *ctx,
+				const struct sanverbs_ep_attr *attr, int *err)
 {
 	struct sanverbs_ep *ep = calloc(1, sizeof(*ep));
 
@@ -98,6 +98,7 @@ static struct sanverbs_ep *ep_alloc(struct sanverbs_ctx *ctx,
 	ep->ctx = ctx;
 	ep->attr = *attr;
 	ep->efd = -1;
+	ep->pend_fd = -1;
 	pthread_mutex_init(&ep->cm_lock, NULL);
 	ep->ch = rdma_create_event_channel();
 	if (!ep->ch) {
@@ -116,8 +117,19 @@ err:
 	return NULL;
 }
 
-static void ep_free(struct sanverbs_ep *ep)
+void sv_ep_free(struct sanverbs_ep *ep)
 {
+	/* A listener's deferred requests die with it: their peers are told. */
+	while (ep->deferred) {
+		struct sanverbs_ep_req *r = ep->deferred;
+
+		ep->deferred = r->next;
+		rdma_reject(r->ep->id, NULL, 0);
+		sv_ep_free(r->ep);
+		free(r);
+	}
+	if (ep->pend_fd >= 0)
+		close(ep->pend_fd);
 	if (ep->efd >= 0)
 		close(ep->efd);
 	if (ep->qp)
@@ -156,16 +168,39 @@ static int cm_event_errno(const struct rdma_cm_event *ev)
 	}
 }
 
+/* The consumer-defined reject reason (IBTA REJ reason 28): the peer's
+ * application refused, as opposed to the stack (no listener, timeout). Only
+ * such a rejection carries data the peer meant to send. */
+#define CM_REJ_CONSUMER_DEFINED 28
+
+static void pdata_copy(const struct rdma_cm_event *ev, struct sv_cm_pdata *pd)
+{
+	size_t n = ev->param.conn.private_data_len;
+
+	pd->len = 0;
+	if (!ev->param.conn.private_data)
+		return;
+	if (n > sizeof(pd->buf))
+		n = sizeof(pd->buf);
+	memcpy(pd->buf, ev->param.conn.private_data, n);
+	pd->len = n;
+}
+
 /*
  * Waits (bounded) for event @want on @ch. On success the event is acked and
  * for CONNECT_REQUEST the new id is returned in @new_id. Unrelated benign
- * events are skipped; an error event ends the wait with its errno.
+ * events are skipped; an error event ends the wait with its errno. With @pd,
+ * the private data of the wanted event, or of a rejection by the peer's
+ * consumer, is copied there (pd->len 0 when there is none).
  */
-static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
-		   int timeout_ms, struct rdma_cm_id **new_id)
+int sv_ep_cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
+		  int timeout_ms, struct rdma_cm_id **new_id,
+		  struct sv_cm_pdata *pd)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = sv_ep_now_ms() + timeout_ms;
 
+	if (pd)
+		pd->len = 0;
 	for (;;) {
 		struct rdma_cm_event *ev;
 		struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
@@ -177,9 +212,14 @@ static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
 			if (type == want) {
 				if (new_id)
 					*new_id = ev->id;
+				if (pd)
+					pdata_copy(ev, pd);
 				rdma_ack_cm_event(ev);
 				return 0;
 			}
+			if (pd && type == RDMA_CM_EVENT_REJECTED &&
+			    ev->status == CM_REJ_CONSUMER_DEFINED)
+				pdata_copy(ev, pd);
 			ret = cm_event_errno(ev);
 			rdma_ack_cm_event(ev);
 			if (type == RDMA_CM_EVENT_TIMEWAIT_EXIT ||
@@ -192,7 +232,7 @@ static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
 		if (timeout_ms < 0) {
 			left = -1;
 		} else {
-			long long rem = deadline - now_ms();
+			long long rem = deadline - sv_ep_now_ms();
 
 			if (rem <= 0)
 				return -ETIMEDOUT;
@@ -204,7 +244,7 @@ static int cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
 	}
 }
 
-static int same_device(struct sanverbs_ctx *ctx, struct ibv_context *verbs)
+int sv_ep_same_device(struct sanverbs_ctx *ctx, struct ibv_context *verbs)
 {
 	if (!verbs)
 		return 0;
@@ -226,11 +266,30 @@ static int efd_create(struct sanverbs_ep *ep)
 	return 0;
 }
 
+/* A listener's descriptor: readable while a request waits on the CM
+ * channel or a deferred one waits in the queue (pend_fd, an eventfd that
+ * holds a count while the queue is not empty). */
+static int listener_fds(struct sanverbs_ep *ep)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ep->pend_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ep->pend_fd < 0)
+		return -errno;
+	ep->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (ep->efd < 0)
+		return -errno;
+	if (epoll_ctl(ep->efd, EPOLL_CTL_ADD, ep->ch->fd, &ev) ||
+	    epoll_ctl(ep->efd, EPOLL_CTL_ADD, ep->pend_fd, &ev))
+		return -errno;
+	return 0;
+}
+
 /* Small sends and writes go inline: no DMA read of the buffer, and the
  * buffer is free again when the post returns. */
 #define EP_INLINE 64
 
-static int qp_create(struct sanverbs_ep *ep)
+int sv_ep_qp_create(struct sanverbs_ep *ep)
 {
 	struct ibv_context *verbs = sanverbs_ctx_verbs(ep->ctx);
 	struct ibv_qp_init_attr qa = { 0 };
@@ -266,7 +325,7 @@ static int qp_create(struct sanverbs_ep *ep)
 	return ret;
 }
 
-static int qp_to(struct sanverbs_ep *ep, enum ibv_qp_state state)
+int sv_ep_qp_to(struct sanverbs_ep *ep, enum ibv_qp_state state)
 {
 	struct ibv_qp_attr qa = { 0 };
 	int mask = 0, ret;
@@ -307,7 +366,7 @@ static uint8_t rd_depth(struct sanverbs_ep *ep)
 	return d > 0 ? (uint8_t)d : 1;
 }
 
-static void conn_param(struct sanverbs_ep *ep, struct rdma_conn_param *p)
+void sv_ep_conn_param(struct sanverbs_ep *ep, struct rdma_conn_param *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->responder_resources = rd_depth(ep);
@@ -317,7 +376,7 @@ static void conn_param(struct sanverbs_ep *ep, struct rdma_conn_param *p)
 	p->qp_num = ep->qp->qp_num;
 }
 
-static int bad_ctx(struct sanverbs_ctx *ctx)
+int sv_ep_bad_ctx(struct sanverbs_ctx *ctx)
 {
 	return !ctx || !sanverbs_ctx_verbs(ctx) || !sanverbs_ctx_pd(ctx);
 }
@@ -332,7 +391,7 @@ SV_EXPORT int sanverbs_addr_device(const char *ip, unsigned int flags,
 	int ret;
 
 	if (!ip || !name || !size || (flags & ~SANVERBS_ADDR_REMOTE) ||
-	    parse_ip(ip, 0, &sin))
+	    sv_ep_parse_ip(ip, 0, &sin))
 		return -EINVAL;
 	ch = rdma_create_event_channel();
 	if (!ch)
@@ -346,7 +405,8 @@ SV_EXPORT int sanverbs_addr_device(const char *ip, unsigned int flags,
 		if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&sin, 2000))
 			ret = -errno;
 		else
-			ret = cm_wait(ch, RDMA_CM_EVENT_ADDR_RESOLVED, 4000, NULL);
+			ret = sv_ep_cm_wait(ch, RDMA_CM_EVENT_ADDR_RESOLVED,
+					    4000, NULL, NULL);
 	} else if (rdma_bind_addr(id, (struct sockaddr *)&sin)) {
 		ret = -errno;
 	}
@@ -380,10 +440,10 @@ SV_EXPORT int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
 
 	if (out)
 		*out = NULL;
-	if (bad_ctx(ctx) || !out || backlog < 0 || attr_fill(attr, &a) ||
-	    parse_ip(ip, port, &sin))
+	if (sv_ep_bad_ctx(ctx) || !out || backlog < 0 ||
+	    sv_ep_attr_fill(attr, &a) || sv_ep_parse_ip(ip, port, &sin))
 		return -EINVAL;
-	ep = ep_alloc(ctx, &a, &ret);
+	ep = sv_ep_alloc(ctx, &a, &ret);
 	if (!ep)
 		return ret;
 	ep->listening = 1;
@@ -393,10 +453,13 @@ SV_EXPORT int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
 		goto err;
 	}
 	/* A wildcard bind has no device yet; accept checks each request. */
-	if (ep->id->verbs && !same_device(ctx, ep->id->verbs)) {
+	if (ep->id->verbs && !sv_ep_same_device(ctx, ep->id->verbs)) {
 		ret = -EXDEV;
 		goto err;
 	}
+	ret = listener_fds(ep);
+	if (ret)
+		goto err;
 	if (rdma_listen(ep->id, backlog ? backlog : 16)) {
 		ret = -errno;
 		goto err;
@@ -404,140 +467,7 @@ SV_EXPORT int sanverbs_ep_listen(struct sanverbs_ctx *ctx, const char *ip,
 	*out = ep;
 	return 0;
 err:
-	ep_free(ep);
-	return ret;
-}
-
-SV_EXPORT int sanverbs_ep_accept(struct sanverbs_ep *listener, int timeout_ms,
-				 struct sanverbs_ep **out)
-{
-	struct rdma_conn_param p;
-	struct rdma_cm_id *id;
-	struct sanverbs_ep *ep;
-	int ret;
-
-	if (out)
-		*out = NULL;
-	if (!listener || !listener->listening || !out || timeout_ms < -1)
-		return -EINVAL;
-	ret = cm_wait(listener->ch, RDMA_CM_EVENT_CONNECT_REQUEST, timeout_ms,
-		      &id);
-	if (ret)
-		return ret;
-	ep = ep_alloc(listener->ctx, &listener->attr, &ret);
-	if (!ep) {
-		rdma_reject(id, NULL, 0);
-		rdma_destroy_id(id);
-		return ret;
-	}
-	ep->id = id;
-	id->context = ep;
-	if (rdma_migrate_id(id, ep->ch)) {
-		ret = -errno;
-		goto err;
-	}
-	if (!same_device(ep->ctx, id->verbs)) {
-		ret = -EXDEV;
-		goto err;
-	}
-	ret = qp_create(ep);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_INIT);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_RTR);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_RTS);
-	if (ret)
-		goto err;
-	conn_param(ep, &p);
-	if (rdma_accept(id, &p)) {
-		ret = -errno;
-		goto err;
-	}
-	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ESTABLISHED,
-		      (int)ep->attr.timeout_ms, NULL);
-	if (ret)
-		goto err_free;
-	if (ibv_req_notify_cq(ep->cq, 0)) {
-		ret = -errno;
-		goto err_free;
-	}
-	sv_ep_set_connected(ep, 1);
-	*out = ep;
-	return 0;
-err:
-	rdma_reject(id, NULL, 0);
-err_free:
-	ep_free(ep);
-	return ret;
-}
-
-SV_EXPORT int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
-				  uint16_t port,
-				  const struct sanverbs_ep_attr *attr,
-				  struct sanverbs_ep **out)
-{
-	struct sanverbs_ep_attr a;
-	struct rdma_conn_param p;
-	struct sanverbs_ep *ep;
-	struct sockaddr_storage sin;
-	int ret, tmo;
-
-	if (out)
-		*out = NULL;
-	if (bad_ctx(ctx) || !ip || !port || !out || attr_fill(attr, &a) ||
-	    parse_ip(ip, port, &sin))
-		return -EINVAL;
-	ep = ep_alloc(ctx, &a, &ret);
-	if (!ep)
-		return ret;
-	tmo = (int)a.timeout_ms;
-	if (rdma_create_id(ep->ch, &ep->id, ep, RDMA_PS_TCP) ||
-	    rdma_resolve_addr(ep->id, NULL, (struct sockaddr *)&sin, tmo)) {
-		ret = -errno;
-		goto err;
-	}
-	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ADDR_RESOLVED, tmo + 1000, NULL);
-	if (ret)
-		goto err;
-	if (!same_device(ctx, ep->id->verbs)) {
-		ret = -EXDEV;
-		goto err;
-	}
-	if (rdma_resolve_route(ep->id, tmo)) {
-		ret = -errno;
-		goto err;
-	}
-	ret = cm_wait(ep->ch, RDMA_CM_EVENT_ROUTE_RESOLVED, tmo + 1000, NULL);
-	if (!ret)
-		ret = qp_create(ep);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_INIT);
-	if (ret)
-		goto err;
-	conn_param(ep, &p);
-	if (rdma_connect(ep->id, &p)) {
-		ret = -errno;
-		goto err;
-	}
-	/* With no QP on the cm_id librdmacm reports the REP as
-	 * CONNECT_RESPONSE and leaves RTR/RTS and the RTU to us. */
-	ret = cm_wait(ep->ch, RDMA_CM_EVENT_CONNECT_RESPONSE, tmo, NULL);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_RTR);
-	if (!ret)
-		ret = qp_to(ep, IBV_QPS_RTS);
-	if (!ret && rdma_establish(ep->id))
-		ret = -errno;
-	if (!ret && ibv_req_notify_cq(ep->cq, 0))
-		ret = -errno;
-	if (ret)
-		goto err;
-	sv_ep_set_connected(ep, 1);
-	*out = ep;
-	return 0;
-err:
-	ep_free(ep);
+	sv_ep_free(ep);
 	return ret;
 }
 
@@ -611,7 +541,8 @@ SV_EXPORT int sanverbs_ep_disconnect(struct sanverbs_ep *ep)
 	sv_ep_mark_disconnected(ep);
 	/* Bounded: a vanished peer must not hold up the close. */
 	pthread_mutex_lock(&ep->cm_lock);
-	cm_wait(ep->ch, RDMA_CM_EVENT_DISCONNECTED, EP_DISCONNECT_WAIT_MS, NULL);
+	sv_ep_cm_wait(ep->ch, RDMA_CM_EVENT_DISCONNECTED, EP_DISCONNECT_WAIT_MS,
+		      NULL, NULL);
 	pthread_mutex_unlock(&ep->cm_lock);
 	return 0;
 }
@@ -622,6 +553,6 @@ SV_EXPORT int sanverbs_ep_close(struct sanverbs_ep *ep)
 		return -EINVAL;
 	if (!ep->listening)
 		sanverbs_ep_disconnect(ep);
-	ep_free(ep);
+	sv_ep_free(ep);
 	return 0;
 }

@@ -298,9 +298,8 @@ SV_EXPORT int sanverbs_ep_fd(const struct sanverbs_ep *ep)
 {
 	if (!ep)
 		return -EINVAL;
-	/* a listener: readable while a connection request waits */
-	if (ep->listening)
-		return ep->ch ? ep->ch->fd : -EINVAL;
+	/* a listener's too: readable while a connection request waits
+	 * (on the CM channel or deferred) */
 	return ep->efd >= 0 ? ep->efd : -EINVAL;
 }
 

@@ -121,6 +121,7 @@ typedef struct _GUID {
 #define WSANOTINITIALISED 10093
 #define WSAEPROTONOSUPPORT 10043
 #define WSAENOPROTOOPT 10042
+#define WSATRY_AGAIN 11002
 
 /** WSAOVERLAPPED.Internal while an operation is in flight (STATUS_PENDING). */
 #define WSS_OPERATION_IN_PROGRESS 0x00000103u
@@ -254,7 +255,9 @@ typedef struct _WSANETWORKEVENTS {
 #define CF_DEFER 0x0002
 
 /** Decides whether to accept a connection: lpCallerId holds the caller's
- *  sockaddr; lpCallerData what it sent with WSPConnect(). */
+ *  sockaddr; lpCallerData what it sent with WSPConnect() (NULL if
+ *  nothing); lpCalleeData the room for the answer's data (set its len to
+ *  the bytes written). Returns CF_ACCEPT, CF_REJECT or CF_DEFER. */
 typedef int (*LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData,
 			       LPQOS lpSQOS, LPQOS lpGQOS,
 			       LPWSABUF lpCalleeId, LPWSABUF lpCalleeData,
@@ -296,14 +299,23 @@ int WSPGetSockName(SOCKET s, struct sockaddr *name, LPINT namelen,
 		   LPINT lpErrno);
 /** Accept one connection (blocking, bounded by $SANVERBS_WSP_TIMEOUT_MS,
  *  default 30000 ms). @p addr / @p addrlen may be NULL; otherwise they
- *  receive the peer's address. @p lpfnCondition, when given, decides:
- *  CF_REJECT refuses the connection (WSAECONNREFUSED), CF_DEFER is not
- *  supported (WSAEINVAL, the connection is refused). */
+ *  receive the peer's address. @p lpfnCondition, when given, decides
+ *  before the request is answered: it sees the caller's data
+ *  (lpCallerData, NULL when none) and may write up to 192 bytes of callee
+ *  data into lpCalleeData (len in: the room, out: the bytes written),
+ *  which go back to the caller. CF_REJECT refuses the request
+ *  (WSAECONNREFUSED; callee data up to 144 bytes travels with the
+ *  rejection, more is WSAEMSGSIZE), CF_DEFER leaves it pending
+ *  (WSATRY_AGAIN): the next WSPAccept presents the same request again. */
 SOCKET WSPAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 		 LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData,
 		 LPINT lpErrno);
-/** Connect to a peer (struct sockaddr_in or sockaddr_in6). The QoS
- *  arguments must be NULL and caller/callee data empty (WSAEINVAL). */
+/** Connect to a peer (struct sockaddr_in or sockaddr_in6), sending up to
+ *  52 bytes of @p lpCallerData with the request (more: WSAEINVAL). The
+ *  listener's callee data lands in @p lpCalleeData, its len set to the
+ *  bytes that arrived (0 if none), also with WSAECONNREFUSED; callee data
+ *  longer than its len fails the connect with WSAEMSGSIZE (len: the size
+ *  needed), never truncated. The QoS arguments must be NULL. */
 int WSPConnect(SOCKET s, const struct sockaddr *name, int namelen,
 	       LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS,
 	       LPQOS lpGQOS, LPINT lpErrno);

@@ -114,4 +114,9 @@ int addr_of(const char *ip, struct sockaddr_storage *ss);
 /* The address in @sa as text (inet_ntop by family), "?" if none. */
 const char *addr_str(const void *sa, char *buf, size_t len);
 
+/* The connection-data phase (switch-cdata.c): side B answers on listener
+ * @ls what side A's cdata_client() does against @ip:@p. */
+void cdata_serve(SOCKET ls);
+void cdata_client(const char *ip, uint16_t p);
+
 #endif

@@ -10,6 +10,8 @@
  * vanish mid-transfer (a clear error and FD_CLOSE, no hang). The data
  * exchange runs over IPv4 and again over IPv6 (RoCEv2 GIDs of the rig's
  * IPv6 addresses), where the addresses the switch sees are sockaddr_in6.
+ * Caller data goes to the condition function and callee data comes back,
+ * CF_REJECT and CF_DEFER are honoured (switch-cdata.c).
  * At the end no socket handle, descriptor or pinned page is left.
  *
  *   test-switch [--side=both|a|b]    (TWOHOST.md; port $SANVERBS_SWITCH_PORT)
@@ -133,6 +135,9 @@ static int side_b(const struct host *a, const struct host *b)
 	serve_data(ls, a->ip);
 	serve_data(ls6, a->ip6);
 	CHECK(!P.lpWSPCloseSocket(ls6, &err), "close IPv6 listener: %d", err);
+
+	/* caller and callee data, CF_REJECT, CF_DEFER */
+	cdata_serve(ls);
 
 	/* 2: cancellation: the peer closes with writes in flight */
 	s = accept_one(ls, a->ip);
@@ -492,6 +497,7 @@ static int side_a(const struct host *a, const struct host *b)
 	 * is open now; from here on nothing may stay behind. */
 	fds0 = count_fds();
 	pin0 = pinned_kb();
+	cdata_client(b->ip, port());
 	cancel_phase(b);
 	vanish_phase(b);
 	CHECK(!P.lpWSPCleanup(&err), "WSPCleanup: %d", err);

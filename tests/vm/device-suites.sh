@@ -10,15 +10,15 @@
 #
 # Usage: device-suites.sh BUILD_DIR [TWO_HOST_TEST...]
 #   TWO_HOST_TEST  meson test names of programs that follow the --side
-#                  convention (default: test-ep test-wsp test-switch
-#                  test-switch-kmod: the test switch under each monitor)
+#                  convention (default: test-ep test-ep-cdata test-wsp
+#                  test-switch test-switch-kmod: the switch under each monitor)
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${1:?usage: device-suites.sh BUILD_DIR [TWO_HOST_TEST...]}
 shift
 twohost=("$@")
-[ ${#twohost[@]} -gt 0 ] || twohost=(test-ep test-wsp test-switch test-switch-kmod)
+[ ${#twohost[@]} -gt 0 ] || twohost=(test-ep test-ep-cdata test-wsp test-switch test-switch-kmod)
 peer=(/usr/bin/python3 "$here/peer.py")
 status=0
 
