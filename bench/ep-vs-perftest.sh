@@ -67,12 +67,13 @@ else
 fi
 
 # Each run sets RES (its figure) or WHY (why there is none).
-why() { # WHAT CLIENT-STATUS SERVER-STATUS: the reason, with the last error line
-	local msg
-	msg=$(cat "$tmp/c.err" "$tmp/s.err" 2>/dev/null | grep -v '^\s*$' | tail -n 1)
+why() { # WHAT CLIENT-STATUS SERVER-STATUS: the reason, with each side's last error line
+	local c s
+	c=$(grep -v '^\s*$' "$tmp/c.err" 2>/dev/null | tail -n 1)
+	s=$(grep -v '^\s*$' "$tmp/s.err" 2>/dev/null | tail -n 1)
 	WHY="$1: client exit $2, server exit $3"
 	[ "$2" = 124 ] || [ "$3" = 124 ] && WHY+=" (timed out after ${TMO} s)"
-	[ -n "$msg" ] && WHY+=": $msg"
+	WHY+="; client: ${c:-(nothing on stderr)}; server: ${s:-(nothing on stderr)}"
 	return 0
 }
 
