@@ -33,8 +33,9 @@ done
 wait $sp
 show perftest-Q1
 wsp() { # NAME [LIBDIR]
-	local fifo=$out/port port sp
-	rm -f "$fifo"; mkfifo "$fifo"
+	local fifo port sp
+	# not in the build directory: a 9p share (the rig's --rw) has no fifos
+	fifo=$(mktemp -u); mkfifo "$fifo"
 	LD_LIBRARY_PATH=${2:+$2:}$LD_LIBRARY_PATH "${NSB[@]}" timeout 300 \
 		"$build/bench/sanverbs-ep-wsp-bench" server "$IPB" >"$fifo" &
 	sp=$!
