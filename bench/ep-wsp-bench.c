@@ -60,6 +60,32 @@ static int xfer(SOCKET s, void *p, DWORD len, int out)
 	return 0;
 }
 
+/* The client closes first, once its last send has completed: a close
+ * here as soon as that byte arrived would race the acknowledgement of the
+ * byte to the client, and a disconnect that reaches the client before the
+ * acknowledgement flushes its send (WSAECONNRESET) although the byte was
+ * delivered. So the server only ever sees the end, never causes it. */
+static int wait_close(SOCKET s)
+{
+	char c;
+
+	for (;;) {
+		WSABUF b = { 1, &c };
+		DWORD n = 0, fl = 0;
+		int err = 0;
+
+		if (!WSPRecv(s, &b, 1, &n, &fl, NULL, NULL, NULL, &err)) {
+			if (!n)
+				return 0; /* the client closed */
+			return WSAEINVAL; /* nothing more is ever sent */
+		}
+		if (err == WSAECONNRESET)
+			return 0; /* closed, seen as a flush */
+		if (err != WSAETIMEDOUT)
+			return err;
+	}
+}
+
 static int server(const char *ip)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -86,6 +112,8 @@ static int server(const char *ip)
 	err = xfer(s, desc, DLEN, 1);
 	if (!err)
 		err = xfer(s, &done, 1, 0);
+	if (!err)
+		err = wait_close(s);
 	WSPCloseSocket(s, NULL);
 	WSPCloseSocket(ls, NULL);
 	return err ? die("serve", err) : 0;

@@ -26,7 +26,11 @@ struct wsp_engine {
 	int wake;
 	int stop;
 	struct wsp_done_list dl;
-	/* sockets whose completion events are off while the switch polls */
+	/* Sockets whose completion events are off while the switch polls,
+	 * under a lock of their own: the engine's look at them every
+	 * POLLED_RECHECK_MS must not wait for a poller that holds the
+	 * engine's lock (that wait cost a futex sleep and wakeup a tick). */
+	pthread_mutex_t list_lock;
 	SOCKET deferred[WSP_MAX_SOCKETS];
 	int ndeferred;
 	/* stopped from its own thread: frees itself on the way out */
@@ -53,6 +57,17 @@ static void watch(struct wsp_engine *eng, struct wsp_sock *so, int on)
 	so->deferred = !on;
 }
 
+/* Whether the switch polled @so since the engine last asked (engine thread
+ * only: polls_seen is the engine's). */
+static int polls_since(struct wsp_sock *so)
+{
+	unsigned int p = __atomic_load_n(&so->polls, __ATOMIC_RELAXED);
+	int polled = p != so->polls_seen;
+
+	so->polls_seen = p;
+	return polled;
+}
+
 /* The engine drives socket @s under its lock and indicates after
  * unlocking. A socket the switch has polled since the engine last looked
  * is reaped without arming and its events are turned off: a switch polling
@@ -74,8 +89,7 @@ static int drive(struct wsp_engine *eng, SOCKET s, struct wsp_done_list *dl)
 		int polled;
 
 		pthread_mutex_lock(&so->lock);
-		polled = so->polls != so->polls_seen;
-		so->polls_seen = so->polls;
+		polled = polls_since(so);
 		wsp_progress(so, dl, !polled);
 		/* only the poll path turns events off: it also lists it */
 		if (!polled && so->deferred)
@@ -113,19 +127,24 @@ void wsp_drive(SOCKET s)
 	so = wsp_get(s, &err);
 	if (so && so->eng == eng && so->ep && !so->closing) {
 		pthread_mutex_lock(&so->lock);
-		so->polls++;
+		/* only a poll that reaped counts: one that always finds the
+		 * engine busy must not keep the engine away too */
+		__atomic_add_fetch(&so->polls, 1, __ATOMIC_RELAXED);
 		wsp_progress(so, &dl, 0);
 		if (!so->deferred) {
 			uint64_t one = 1;
+			int first;
 
 			/* first poll: from now on the engine stays away */
 			watch(eng, so, 0);
+			pthread_mutex_lock(&eng->list_lock);
 			if (eng->ndeferred < WSP_MAX_SOCKETS)
 				eng->deferred[eng->ndeferred++] = s;
+			first = eng->ndeferred == 1;
+			pthread_mutex_unlock(&eng->list_lock);
 			/* an engine asleep without a timeout must start
 			 * looking at it */
-			if (eng->ndeferred == 1 &&
-			    write(eng->wake, &one, sizeof(one)) < 0)
+			if (first && write(eng->wake, &one, sizeof(one)) < 0)
 				watch(eng, so, 1);
 		}
 		pthread_mutex_unlock(&so->lock);
@@ -136,25 +155,38 @@ void wsp_drive(SOCKET s)
 	wsp_done_list_free(&dl);
 }
 
+/* Whether @s is a deferred socket of @eng that the switch polled since
+ * the last look: then it stays as it is, and neither the engine's lock nor
+ * the socket's is taken, which a spinning poller holds most of the time.
+ * Anything else (closed, reused, no longer polled) goes to drive(). */
+static int still_polled(struct wsp_engine *eng, SOCKET s)
+{
+	struct wsp_sock *so;
+	int err;
+
+	so = wsp_get(s, &err);
+	return so && so->eng == eng && so->deferred && polls_since(so);
+}
+
 /* Looks at every deferred socket: keeps those still polled. */
 static void recheck(struct wsp_engine *eng)
 {
 	SOCKET ids[WSP_MAX_SOCKETS];
 	int i, n, keep = 0;
 
-	pthread_mutex_lock(&eng->lock);
+	pthread_mutex_lock(&eng->list_lock);
 	n = eng->ndeferred;
 	memcpy(ids, eng->deferred, sizeof(ids[0]) * (size_t)n);
 	eng->ndeferred = 0;
-	pthread_mutex_unlock(&eng->lock);
+	pthread_mutex_unlock(&eng->list_lock);
 	for (i = 0; i < n; i++)
-		if (drive(eng, ids[i], &eng->dl))
+		if (still_polled(eng, ids[i]) || drive(eng, ids[i], &eng->dl))
 			ids[keep++] = ids[i];
-	pthread_mutex_lock(&eng->lock);
+	pthread_mutex_lock(&eng->list_lock);
 	/* the poll path may have added some meanwhile */
 	for (i = 0; i < keep && eng->ndeferred < WSP_MAX_SOCKETS; i++)
 		eng->deferred[eng->ndeferred++] = ids[i];
-	pthread_mutex_unlock(&eng->lock);
+	pthread_mutex_unlock(&eng->list_lock);
 }
 
 static void engine_free(struct wsp_engine *eng)
@@ -162,6 +194,7 @@ static void engine_free(struct wsp_engine *eng)
 	close(eng->epfd);
 	close(eng->wake);
 	wsp_done_list_free(&eng->dl);
+	pthread_mutex_destroy(&eng->list_lock);
 	pthread_mutex_destroy(&eng->lock);
 	free(eng);
 }
@@ -175,9 +208,9 @@ static void *engine_main(void *arg)
 		struct epoll_event ev[16];
 		int i, n, tmo;
 
-		pthread_mutex_lock(&eng->lock);
+		pthread_mutex_lock(&eng->list_lock);
 		tmo = eng->ndeferred ? POLLED_RECHECK_MS : -1;
-		pthread_mutex_unlock(&eng->lock);
+		pthread_mutex_unlock(&eng->list_lock);
 		n = epoll_wait(eng->epfd, ev, 16, tmo);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -214,6 +247,7 @@ struct wsp_engine *wsp_engine_start(int *err)
 		return NULL;
 	}
 	pthread_mutex_init(&eng->lock, NULL);
+	pthread_mutex_init(&eng->list_lock, NULL);
 	eng->epfd = epoll_create1(EPOLL_CLOEXEC);
 	eng->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (eng->epfd < 0 || eng->wake < 0 ||
