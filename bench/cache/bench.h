@@ -55,7 +55,7 @@ double hit_block(struct sanverbs_ctx *c, void *p, size_t len, int iters);
 void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit);
 void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 		size_t len, int iters);
-void fresh_miss(struct sanverbs_ctx *c, size_t len, int it);
+void fresh_miss(struct sanverbs_ctx *c, size_t len, int it, int new_addr);
 void fresh_twice(struct sanverbs_ctx *c, size_t len, int it);
 void uffd_parts(struct sanverbs_ctx *c, int it);
 

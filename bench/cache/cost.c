@@ -160,14 +160,34 @@ void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 	munmap(q, len);
 }
 
+/* Unmaps @p; with @keep, a PROT_NONE placeholder then holds the range so
+ * the kernel cannot hand it out again (a VMA each, no memory). */
+static void unmap_keep(void *p, size_t len, void **keep, int *nkeep)
+{
+	munmap(p, len);
+	if (!keep)
+		return;
+	keep[*nkeep] = mmap(p, len, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			    -1, 0);
+	if (keep[*nkeep] != MAP_FAILED)
+		(*nkeep)++;
+}
+
 /* Miss on memory the cache has never seen: the watch has real work (the
  * anonymity check and UFFDIO_REGISTER). Each round maps 2 * @it fresh
  * buffers first, then alternates raw and miss over them, then unmaps them
  * and lets the invalidations they cause finish: so no munmap, and no
  * deregistration the cache's worker defers from one, runs between timed
- * operations (they would be timed into the next miss otherwise). */
-void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
+ * operations (they would be timed into the next miss otherwise). The
+ * kernel hands the next round the addresses just freed; with @new_addr
+ * they stay reserved instead, so every buffer is at an address the cache
+ * never saw either (the admission rule tells ranges by address). */
+void fresh_miss(struct sanverbs_ctx *c, size_t len, int it, int new_addr)
 {
+	void **keep = new_addr ? calloc(2 * ROUNDS * (size_t)it,
+					sizeof(*keep)) : NULL;
+	int nkeep = 0;
 	struct ibv_pd *pd = sanverbs_ctx_pd(c);
 	double raw[ROUNDS], miss[ROUNDS], mr[ROUNDS], t0;
 	double *op_raw = calloc(2 * ROUNDS * it, sizeof(double));
@@ -194,7 +214,7 @@ void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 			miss[r] += op_miss[k];
 		}
 		for (i = 0; i < 2 * it; i++)
-			munmap(b[i], len);
+			unmap_keep(b[i], len, keep, &nkeep);
 		usleep(20000);
 		raw[r] /= it;
 		miss[r] /= it;
@@ -203,17 +223,21 @@ void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 	s_raw = spread_of(raw, ROUNDS);
 	s_miss = spread_of(miss, ROUNDS);
 	s_mr = spread_of(mr, ROUNDS);
-	printf("%4zu KiB fresh mapping: raw %9.2f us [%.2f .. %.2f] | miss "
+	printf("%4zu KiB fresh mapping%s: raw %9.2f us [%.2f .. %.2f] | miss "
 	       "%9.2f us [%.2f .. %.2f] = %+.1f%% vs raw [%+.1f .. %+.1f]%s\n",
-	       len >> 10, s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
+	       len >> 10, new_addr ? ", new address" : "", s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
 	       s_miss.med * 1e6, s_miss.lo * 1e6, s_miss.hi * 1e6, s_mr.med,
 	       s_mr.lo, s_mr.hi,
 	       len != 64u << 10 ? "" : mon_kmod ? "  (target <= +10%)" :
 	       "  (target <= +25%)");
-	printf("%4zu KiB fresh mapping: %d of %d misses were cached\n",
-	       len >> 10, cached, k);
-	snprintf(what, sizeof(what), "%4zu KiB fresh miss", len >> 10);
+	printf("%4zu KiB fresh mapping%s: %d of %d misses were cached\n",
+	       len >> 10, new_addr ? ", new address" : "", cached, k);
+	snprintf(what, sizeof(what), "%4zu KiB fresh miss%s", len >> 10,
+		 new_addr ? ", new address" : "");
 	paired(what, op_raw, op_miss, k);
+	for (i = 0; i < nkeep; i++)
+		munmap(keep[i], len);
+	free(keep);
 	free(b);
 	free(op_raw);
 }

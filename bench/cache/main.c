@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 		if (want(only, "hit"))
 			hit_miss(c, sizes[k], it, it_hit);
 		if (want(only, "fresh")) {
-			fresh_miss(c, sizes[k], it);
+			fresh_miss(c, sizes[k], it, 0);
+			fresh_miss(c, sizes[k], it, 1);
 			fresh_twice(c, sizes[k], it);
 		}
 	}
