@@ -242,8 +242,8 @@ void fresh_miss(struct sanverbs_ctx *c, size_t len, int it, int new_addr)
 	free(op_raw);
 }
 
-/* A fresh buffer used twice, as a reused one is: reg+dereg, reg+dereg,
- * then dropped (the invalidation's deregistration is timed, as raw's
+/* A fresh buffer, at an address no earlier round used, used twice as a
+ * reused one is: reg+dereg, reg+dereg, then dropped (the invalidation's deregistration is timed, as raw's
  * second deregistration is), against raw reg+dereg twice. Whatever the
  * cache does on first sight (watch and cache, or register uncached and
  * remember), this is what the first two uses of a buffer cost. */
@@ -255,10 +255,11 @@ void fresh_twice(struct sanverbs_ctx *c, size_t len, int it)
 	double *op_two = op_raw + ROUNDS * it;
 	void **b = calloc(2 * (size_t)it, sizeof(*b));
 	struct spread s_raw, s_two, s_tr;
-	int i, r, k = 0, cached = 0;
+	void **keep = calloc(2 * ROUNDS * (size_t)it, sizeof(*keep));
+	int i, r, k = 0, cached = 0, nkeep = 0;
 	char what[64];
 
-	if (!op_raw || !b)
+	if (!op_raw || !b || !keep)
 		die("calloc", -ENOMEM);
 	for (r = 0; r < ROUNDS; r++) {
 		raw[r] = two[r] = 0;
@@ -277,7 +278,7 @@ void fresh_twice(struct sanverbs_ctx *c, size_t len, int it)
 			two[r] += op_two[k];
 		}
 		for (i = 0; i < 2 * it; i++)
-			munmap(b[i], len);
+			unmap_keep(b[i], len, keep, &nkeep);
 		usleep(20000);
 		tr[r] = (two[r] / raw[r] - 1) * 100;
 		raw[r] /= it;
@@ -294,6 +295,9 @@ void fresh_twice(struct sanverbs_ctx *c, size_t len, int it)
 	       s_tr.lo, s_tr.hi, cached, k);
 	snprintf(what, sizeof(what), "%4zu KiB fresh, used twice", len >> 10);
 	paired(what, op_raw, op_two, k);
+	for (i = 0; i < nkeep; i++)
+		munmap(keep[i], len);
+	free(keep);
 	free(b);
 	free(op_raw);
 }
