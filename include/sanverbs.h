@@ -242,7 +242,8 @@ struct sanverbs_cache_stats {
 	uint64_t uncached;      /**< registrations not kept in the cache
 				     (unwatchable range, over a limit, remote
 				     access without memory windows, changed
-				     while registering) */
+				     while registering, first sight under
+				     SANVERBS_CACHE_ADMIT=second) */
 	uint64_t entries;       /**< registrations now cached */
 	uint64_t bytes_pinned;  /**< bytes those entries pin */
 	/** Monitor in use: UFFD, KMOD or NONE (NONE = caching off). */

@@ -2,7 +2,8 @@
 /* Defaults and SANVERBS_* environment overrides for sanverbs_ctx_attr.
  * SANVERBS_CACHE_MW (memory windows for remote registrations, default on)
  * has no attribute field: the cache reads it when the context opens
- * (cache/mw.c); nor has SANVERBS_CACHE_MERGE (cache/setup.c). */
+ * (cache/mw.c); nor have SANVERBS_CACHE_MERGE and SANVERBS_CACHE_ADMIT
+ * (cache/setup.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,6 +26,11 @@ static const struct cli_setting settings[] = {
 	{ "SANVERBS_CACHE_MERGE", "libsanverbs", "1",
 	  "0/no/off: a registration overlapping cached ones of the same "
 	  "access is not merged with them into one (overlaps pinned twice)" },
+	{ "SANVERBS_CACHE_ADMIT", "libsanverbs",
+	  "(second under userfaultfd, first under the module)",
+	  "first: every miss is cached; second: memory the monitor does not "
+	  "watch yet is registered uncached at its first miss and cached at "
+	  "its second" },
 	{ "SANVERBS_UFFD_USER_MODE_ONLY", "libsanverbs", "(unset)",
 	  "when set, the userfaultfd monitor asks only for "
 	  "UFFD_USER_MODE_ONLY (what an unprivileged process gets)" },

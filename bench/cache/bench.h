@@ -48,13 +48,16 @@ void raw_one(struct ibv_pd *pd, void *p, size_t len);
 void reg_dereg(struct sanverbs_ctx *c, void *p, size_t len);
 void miss_one_split(struct sanverbs_ctx *c, void *p, size_t len, double *reg);
 void miss_one(struct sanverbs_ctx *c, void *p, size_t len);
+int reg_drop(struct sanverbs_ctx *c, void *p, size_t len);
 double hit_block(struct sanverbs_ctx *c, void *p, size_t len, int iters);
 
 /* cost.c */
 void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit);
 void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 		size_t len, int iters);
-void fresh_miss(struct sanverbs_ctx *c, size_t len, int it);
+void fresh_miss(struct sanverbs_ctx *c, size_t len, int it, int new_addr);
+void fresh_twice(struct sanverbs_ctx *c, size_t len, int it);
+void uffd_parts(struct sanverbs_ctx *c, int it);
 
 /* scale.c */
 void pop_fill(struct pop *p, size_t n);

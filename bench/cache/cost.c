@@ -28,6 +28,8 @@ void hit_miss(struct sanverbs_ctx *c, size_t len, int it, int it_hit)
 
 	if (!op_raw)
 		die("calloc", -ENOMEM);
+	/* seen once: every miss below is cached whatever the admission */
+	(void)reg_drop(c, p, len);
 	for (r = 0; r < ROUNDS; r++) {
 		double t0, t1, t2, traw = 0, tmiss = 0;
 
@@ -158,21 +160,41 @@ void hit_remote(struct sanverbs_ctx *c, struct sanverbs_ctx *nowin,
 	munmap(q, len);
 }
 
+/* Unmaps @p; with @keep, a PROT_NONE placeholder then holds the range so
+ * the kernel cannot hand it out again (a VMA each, no memory). */
+static void unmap_keep(void *p, size_t len, void **keep, int *nkeep)
+{
+	munmap(p, len);
+	if (!keep)
+		return;
+	keep[*nkeep] = mmap(p, len, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			    -1, 0);
+	if (keep[*nkeep] != MAP_FAILED)
+		(*nkeep)++;
+}
+
 /* Miss on memory the cache has never seen: the watch has real work (the
  * anonymity check and UFFDIO_REGISTER). Each round maps 2 * @it fresh
  * buffers first, then alternates raw and miss over them, then unmaps them
  * and lets the invalidations they cause finish: so no munmap, and no
  * deregistration the cache's worker defers from one, runs between timed
- * operations (they would be timed into the next miss otherwise). */
-void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
+ * operations (they would be timed into the next miss otherwise). The
+ * kernel hands the next round the addresses just freed; with @new_addr
+ * they stay reserved instead, so every buffer is at an address the cache
+ * never saw either (the admission rule tells ranges by address). */
+void fresh_miss(struct sanverbs_ctx *c, size_t len, int it, int new_addr)
 {
+	void **keep = new_addr ? calloc(2 * ROUNDS * (size_t)it,
+					sizeof(*keep)) : NULL;
+	int nkeep = 0;
 	struct ibv_pd *pd = sanverbs_ctx_pd(c);
 	double raw[ROUNDS], miss[ROUNDS], mr[ROUNDS], t0;
 	double *op_raw = calloc(2 * ROUNDS * it, sizeof(double));
 	double *op_miss = op_raw + ROUNDS * it;
 	void **b = calloc(2 * (size_t)it, sizeof(*b));
 	struct spread s_raw, s_miss, s_mr;
-	int i, r, k = 0;
+	int i, r, k = 0, cached = 0;
 	char what[64];
 
 	if (!op_raw || !b)
@@ -187,12 +209,12 @@ void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 			op_raw[k] = now() - t0;
 			raw[r] += op_raw[k];
 			t0 = now();
-			miss_one(c, b[2 * i + 1], len);
+			cached += reg_drop(c, b[2 * i + 1], len);
 			op_miss[k] = now() - t0;
 			miss[r] += op_miss[k];
 		}
 		for (i = 0; i < 2 * it; i++)
-			munmap(b[i], len);
+			unmap_keep(b[i], len, keep, &nkeep);
 		usleep(20000);
 		raw[r] /= it;
 		miss[r] /= it;
@@ -201,15 +223,81 @@ void fresh_miss(struct sanverbs_ctx *c, size_t len, int it)
 	s_raw = spread_of(raw, ROUNDS);
 	s_miss = spread_of(miss, ROUNDS);
 	s_mr = spread_of(mr, ROUNDS);
-	printf("%4zu KiB fresh mapping: raw %9.2f us [%.2f .. %.2f] | miss "
+	printf("%4zu KiB fresh mapping%s: raw %9.2f us [%.2f .. %.2f] | miss "
 	       "%9.2f us [%.2f .. %.2f] = %+.1f%% vs raw [%+.1f .. %+.1f]%s\n",
-	       len >> 10, s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
+	       len >> 10, new_addr ? ", new address" : "", s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
 	       s_miss.med * 1e6, s_miss.lo * 1e6, s_miss.hi * 1e6, s_mr.med,
 	       s_mr.lo, s_mr.hi,
 	       len != 64u << 10 ? "" : mon_kmod ? "  (target <= +10%)" :
 	       "  (target <= +25%)");
-	snprintf(what, sizeof(what), "%4zu KiB fresh miss", len >> 10);
+	printf("%4zu KiB fresh mapping%s: %d of %d misses were cached\n",
+	       len >> 10, new_addr ? ", new address" : "", cached, k);
+	snprintf(what, sizeof(what), "%4zu KiB fresh miss%s", len >> 10,
+		 new_addr ? ", new address" : "");
 	paired(what, op_raw, op_miss, k);
+	for (i = 0; i < nkeep; i++)
+		munmap(keep[i], len);
+	free(keep);
+	free(b);
+	free(op_raw);
+}
+
+/* A fresh buffer, at an address no earlier round used, used twice as a
+ * reused one is: reg+dereg, reg+dereg, then dropped (the invalidation's deregistration is timed, as raw's
+ * second deregistration is), against raw reg+dereg twice. Whatever the
+ * cache does on first sight (watch and cache, or register uncached and
+ * remember), this is what the first two uses of a buffer cost. */
+void fresh_twice(struct sanverbs_ctx *c, size_t len, int it)
+{
+	struct ibv_pd *pd = sanverbs_ctx_pd(c);
+	double raw[ROUNDS], two[ROUNDS], tr[ROUNDS], t0;
+	double *op_raw = calloc(2 * ROUNDS * it, sizeof(double));
+	double *op_two = op_raw + ROUNDS * it;
+	void **b = calloc(2 * (size_t)it, sizeof(*b));
+	struct spread s_raw, s_two, s_tr;
+	void **keep = calloc(2 * ROUNDS * (size_t)it, sizeof(*keep));
+	int i, r, k = 0, cached = 0, nkeep = 0;
+	char what[64];
+
+	if (!op_raw || !b || !keep)
+		die("calloc", -ENOMEM);
+	for (r = 0; r < ROUNDS; r++) {
+		raw[r] = two[r] = 0;
+		for (i = 0; i < 2 * it; i++)
+			b[i] = map(len);
+		for (i = 0; i < it; i++, k++) {
+			t0 = now();
+			raw_one(pd, b[2 * i], len);
+			raw_one(pd, b[2 * i], len);
+			op_raw[k] = now() - t0;
+			raw[r] += op_raw[k];
+			t0 = now();
+			reg_dereg(c, b[2 * i + 1], len);
+			cached += reg_drop(c, b[2 * i + 1], len);
+			op_two[k] = now() - t0;
+			two[r] += op_two[k];
+		}
+		for (i = 0; i < 2 * it; i++)
+			unmap_keep(b[i], len, keep, &nkeep);
+		usleep(20000);
+		tr[r] = (two[r] / raw[r] - 1) * 100;
+		raw[r] /= it;
+		two[r] /= it;
+	}
+	s_raw = spread_of(raw, ROUNDS);
+	s_two = spread_of(two, ROUNDS);
+	s_tr = spread_of(tr, ROUNDS);
+	printf("%4zu KiB fresh, used twice: raw %9.2f us [%.2f .. %.2f] | "
+	       "sanverbs %9.2f us [%.2f .. %.2f] = %+.1f%% vs raw [%+.1f .. "
+	       "%+.1f]; cached at the 2nd use: %d of %d\n",
+	       len >> 10, s_raw.med * 1e6, s_raw.lo * 1e6, s_raw.hi * 1e6,
+	       s_two.med * 1e6, s_two.lo * 1e6, s_two.hi * 1e6, s_tr.med,
+	       s_tr.lo, s_tr.hi, cached, k);
+	snprintf(what, sizeof(what), "%4zu KiB fresh, used twice", len >> 10);
+	paired(what, op_raw, op_two, k);
+	for (i = 0; i < nkeep; i++)
+		munmap(keep[i], len);
+	free(keep);
 	free(b);
 	free(op_raw);
 }

@@ -22,8 +22,13 @@
  * interleaved rounds (a noisy neighbour hits both sides of a round alike)
  * and prints the median of the per-round figures with their spread
  * [min .. max].
- * Usage: sanverbs-cache-bench [-q] [--callgrind]
+ *   fresh    the miss on fresh mappings (above), a fresh buffer used
+ *            twice, and (userfaultfd) the maps read and UFFDIO_REGISTER
+ *            a fresh miss adds, each timed alone
+ * Usage: sanverbs-cache-bench [-q] [--callgrind] [--only LIST]
  *   -q           quick: fewer iterations, 10k entries at most
+ *   --only LIST  only these phases, comma-separated: hit (hit and miss on
+ *                one buffer), fresh, remote, threads, inval, scale
  *   --callgrind  only the instruction-count phases, for
  *                valgrind --tool=callgrind --instr-atstart=no (see
  *                bench/run-cache-bench.sh): each phase is dumped as
@@ -82,6 +87,7 @@ static void callgrind_phases(int quick)
 	CALLGRIND_START_INSTRUMENTATION;
 	/* warm: first-call costs (lazy binding, first fault) stay out */
 	raw_one(pd, p, len);
+	(void)reg_drop(c, p, len); /* seen once: admitted from here on */
 	miss_one(c, p, len);
 	reg_dereg(c, p, len);
 	CG_PHASE("raw64k", n_ops, for (i = 0; i < n_ops; i++)
@@ -107,8 +113,23 @@ static void callgrind_phases(int quick)
 	}
 }
 
+/* Whether phase @name runs: every one without --only. */
+static int want(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!only)
+		return 1;
+	for (p = only; (p = strstr(p, name)); p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *only = NULL;
 	int quick = 0, cg = 0, i;
 	static const size_t sizes[] = { 64u << 10, 4u << 20 };
 	struct sanverbs_cache_stats st;
@@ -121,9 +142,11 @@ int main(int argc, char **argv)
 			quick = 1;
 		else if (!strcmp(argv[i], "--callgrind"))
 			cg = 1;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [-q] [--callgrind]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [-q] [--callgrind] "
+				"[--only LIST]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -153,11 +176,19 @@ int main(int argc, char **argv)
 	for (k = 0; k < 2; k++) {
 		int it = sizes[k] > (1u << 20) ? it_raw / 5 + 1 : it_raw;
 
-		hit_miss(c, sizes[k], it, it_hit);
-		fresh_miss(c, sizes[k], it);
+		if (want(only, "hit"))
+			hit_miss(c, sizes[k], it, it_hit);
+		if (want(only, "fresh")) {
+			fresh_miss(c, sizes[k], it, 0);
+			fresh_miss(c, sizes[k], it, 1);
+			fresh_twice(c, sizes[k], it);
+		}
 	}
+	if (want(only, "fresh") && !mon_kmod)
+		uffd_parts(c, it_raw);
 	sanverbs_cache_stats(c, &st);
-	if (st.flags & SANVERBS_CACHE_F_REMOTE_MW) {
+	if (!want(only, "remote")) {
+	} else if (st.flags & SANVERBS_CACHE_F_REMOTE_MW) {
 		struct sanverbs_ctx *nowin;
 
 		/* read once, at the context's creation */
@@ -170,9 +201,12 @@ int main(int argc, char **argv)
 	} else {
 		printf("hit_remote: no memory windows on this context\n");
 	}
-	multi_thread(c, it_hit);
-	invalidation(c, quick ? 50 : 200);
+	if (want(only, "threads"))
+		multi_thread(c, it_hit);
+	if (want(only, "inval"))
+		invalidation(c, quick ? 50 : 200);
 	sanverbs_ctx_close(c);
-	scale(quick ? 10000 : 100000, quick ? 3000 : 20000);
+	if (want(only, "scale"))
+		scale(quick ? 10000 : 100000, quick ? 3000 : 20000);
 	return 0;
 }

@@ -152,6 +152,20 @@ void miss_one(struct sanverbs_ctx *c, void *p, size_t len)
 	miss_one_split(c, p, len, NULL);
 }
 
+/* A registration made and dropped again, whether the cache kept it or
+ * (SANVERBS_CACHE_ADMIT=second, first sight of a range) registered it
+ * uncached: returns whether it had been cached. */
+int reg_drop(struct sanverbs_ctx *c, void *p, size_t len)
+{
+	int ret;
+
+	reg_dereg(c, p, len);
+	ret = sanverbs_cache_invalidate(c, p, len);
+	if (ret && ret != -ENOENT)
+		die("sanverbs_cache_invalidate", ret);
+	return !ret;
+}
+
 /* Seconds per cached sanverbs_mr_reg + dereg; timed as one block, since a
  * hit is too short for a clock read around each. */
 double hit_block(struct sanverbs_ctx *c, void *p, size_t len,

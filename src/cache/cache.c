@@ -40,6 +40,14 @@ int sv_cache_create_core(const struct sv_cache_params *p,
 	ret = sv_cache_events_start(c, p);
 	if (ret)
 		goto err;
+	ret = sv_admit_init(c, p->admit != SV_ADMIT_AUTO ? p->admit :
+			       c->mon && (c->mon->flags &
+					  SV_MONITOR_F_WATCH_SYSCALLS) ?
+			       SV_ADMIT_SECOND : SV_ADMIT_FIRST);
+	if (ret) {
+		sv_cache_events_stop(c);
+		goto err;
+	}
 	*out = c;
 	return 0;
 
@@ -74,6 +82,7 @@ void sv_cache_destroy(struct sv_cache *c)
 	sv_cache_unlock(c);
 	sv_entries_free(c, list);
 	sv_entry_spares_free(c);
+	sv_admit_fini(c);
 	pthread_cond_destroy(&c->idle);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);

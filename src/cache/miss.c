@@ -102,8 +102,9 @@ static int reg_retry(struct sv_cache *c, uintptr_t addr, size_t len,
 	}
 }
 
-/* c->lock held: @ent goes into the tree as pending if @caching and the
- * limits make room; returns whether it did. With @merge it first takes
+/* c->lock held: @ent goes into the tree as pending if @caching, the
+ * admission rule takes it (admit.c) and the limits make room; returns
+ * whether it did. With @merge it first takes
  * the entries it overlaps (sv_merge_collect), which changes its range.
  * Pending entries sit in the tree before the range is watched, so an event
  * between watch() and ibv_reg_mr() finds and kills them. *@known: the
@@ -119,7 +120,7 @@ static bool enter_locked(struct sv_cache *c, struct sv_cache_entry *ent,
 
 	sv_all_add(c, ent);
 	ent->mnext = NULL;
-	if (!caching)
+	if (!caching || !sv_admit_locked(c, ent))
 		return false;
 	if (merge)
 		old_n = sv_merge_collect(c, ent, &old_bytes);

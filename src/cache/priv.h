@@ -50,6 +50,16 @@ struct sv_cache_params;
 	(SANVERBS_ACCESS_REMOTE_WRITE | SANVERBS_ACCESS_REMOTE_READ)
 
 enum sv_entry_kind { SV_ENT_MR, SV_ENT_SECURE };
+
+/* Which misses are cached (admit.c; SANVERBS_CACHE_ADMIT). */
+enum sv_admit {
+	SV_ADMIT_FIRST,  /* every miss the limits allow */
+	SV_ADMIT_SECOND, /* a range the monitor does not watch yet only
+			  * when it misses again while remembered */
+	SV_ADMIT_AUTO,   /* SECOND if the monitor's watch of new memory
+			  * costs system calls (SV_MONITOR_F_WATCH_SYSCALLS),
+			  * else FIRST */
+};
 enum sv_entry_state {
 	SV_ST_PENDING, /* in the tree, being registered: never a hit */
 	SV_ST_LIVE,    /* in the tree, a hit candidate */
@@ -105,6 +115,12 @@ struct sv_cache {
 	size_t max_entries, max_bytes;
 	uintptr_t page_mask;
 	bool merge; /* a miss merges overlapping entries (merge.c) */
+	/* admit.c: SV_ADMIT_FIRST or _SECOND; with SECOND, fingerprints of
+	 * the page ranges seen once (1 << seen_bits slots) */
+	unsigned char admit;
+	unsigned int seen_bits;
+	uint32_t *seen;
+	uint64_t first_seen; /* misses left uncached as first sights */
 
 	size_t entries, bytes; /* MR entries in the tree (pending or live) */
 	/* Second-chance (CLOCK) list of live local entries. A hit only
@@ -246,6 +262,15 @@ void sv_merge_end(struct sv_cache *c, struct sv_cache_entry *ent,
 		  bool retire, uintptr_t hs, uintptr_t he,
 		  struct sv_cache_entry **free_list);
 
+/* admit.c: the table for @mode (resolved, not AUTO), sized by
+ * c->max_entries; 0 or -ENOMEM. */
+int sv_admit_init(struct sv_cache *c, enum sv_admit mode);
+void sv_admit_fini(struct sv_cache *c);
+/* admit.c, c->lock held: whether the miss of @ent (its hull and watch set,
+ * not yet in the tree) may be cached; false: a first sight, remembered,
+ * to be registered uncached. */
+bool sv_admit_locked(struct sv_cache *c, struct sv_cache_entry *ent);
+
 /* invalidate.c, c->lock held: drops every tree entry overlapping [s, e)
  * of @kind_mask (1 << kind); entries to free are chained on *free_list;
  * returns how many live MR entries were dropped. */
@@ -268,6 +293,7 @@ struct sv_cache_params {
 	size_t max_entries, max_bytes; /* 0 entries: no caching; 0 bytes: no
 					* byte limit */
 	bool merge; /* SANVERBS_CACHE_MERGE */
+	enum sv_admit admit; /* SANVERBS_CACHE_ADMIT */
 	/* Owned by the cache once sv_cache_create_core() succeeds. */
 	struct sv_reg_backend *rb;
 	/* Opens the monitor (0 and *out NULL: none), as sv_monitor_open(). */

@@ -2,6 +2,10 @@
 /* A context's cache: the verbs backend over its PD and the monitor its
  * attributes ask for. The cache core never sees the context. */
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
 #include "ctx.h"
 #include "lib/env.h"
 #include "priv.h"
@@ -14,6 +18,25 @@
 static bool env_merge_on(void)
 {
 	return sv_env_on("SANVERBS_CACHE_MERGE", "merging stays on");
+}
+
+/* SANVERBS_CACHE_ADMIT: "first" caches every miss, "second" a range the
+ * monitor does not watch yet only at its second miss (admit.c); unset or
+ * empty: second where watching new memory costs system calls
+ * (userfaultfd), first otherwise. */
+static enum sv_admit env_admit(void)
+{
+	const char *s = getenv("SANVERBS_CACHE_ADMIT");
+
+	if (!s || !*s)
+		return SV_ADMIT_AUTO;
+	if (!strcasecmp(s, "first"))
+		return SV_ADMIT_FIRST;
+	if (!strcasecmp(s, "second"))
+		return SV_ADMIT_SECOND;
+	fprintf(stderr, "sanverbs: SANVERBS_CACHE_ADMIT=\"%s\" is not "
+		"first|second; the default stays\n", s);
+	return SV_ADMIT_AUTO;
 }
 
 static int open_monitor(void *arg, sv_invalidate_fn sink, void *sink_arg,
@@ -30,6 +53,7 @@ int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out)
 		.max_entries = ctx->attr.cache_max_entries,
 		.max_bytes = ctx->attr.cache_max_bytes,
 		.merge = env_merge_on(),
+		.admit = env_admit(),
 		.mon_open = open_monitor,
 		.mon_arg = ctx,
 	};

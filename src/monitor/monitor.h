@@ -100,6 +100,11 @@ struct sv_monitor {
  * it leaves the tree, even when other entries still cover its pages, or
  * the slot outlives the entry and later reports a range on its behalf. */
 #define SV_MONITOR_F_WATCH_PER_ENTRY (1u << 1)
+/* Watching memory not watched before costs system calls a registration
+ * does not make (userfaultfd: a read of /proc/self/maps and a
+ * UFFDIO_REGISTER that splits the VMA): SV_ADMIT_AUTO then caches a range
+ * only on its second sight (cache/admit.c). */
+#define SV_MONITOR_F_WATCH_SYSCALLS (1u << 2)
 
 /* Constructors: 0 and *out set, or a negative errno saying why this backend
  * is unavailable (-ENOSYS/-EPERM/-ENODEV), so AUTO can fall back. */

@@ -504,6 +504,8 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 		ret = u->fd;
 		goto err_free;
 	}
+	/* a new range costs the anonymity check and UFFDIO_REGISTER */
+	u->m.flags |= SV_MONITOR_F_WATCH_SYSCALLS;
 	memset(&api, 0, sizeof(api));
 	api.api = UFFD_API;
 	api.features = SV_UFFD_FEATURES;

@@ -250,9 +250,12 @@ START_TEST(attach_moves_bytes)
 	dst = buf();
 	back = buf();
 	move_bytes(ctx, src, dst, back, 1);
+	/* a second time: cached (under userfaultfd a range is cached at its
+	 * second registration, SANVERBS_CACHE_ADMIT) */
+	move_bytes(ctx, src, dst, back, 2);
 	/* again: the local registrations are cache hits now */
 	ck_assert_int_eq(sanverbs_cache_stats(ctx, &st0), 0);
-	move_bytes(ctx, src, dst, back, 2);
+	move_bytes(ctx, src, dst, back, 3);
 	ck_assert_int_eq(sanverbs_cache_stats(ctx, &st1), 0);
 	if (st0.monitor != SANVERBS_MONITOR_NONE)
 		ck_assert_uint_ge(st1.hits, st0.hits + 2);

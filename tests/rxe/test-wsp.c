@@ -239,7 +239,12 @@ START_TEST(wsp_two_process)
 	ck_assert_int_eq(res, 1);
 
 	/* cache callback: a dropped local registration is cached until the
-	 * callback; then nothing is cached there */
+	 * callback; then nothing is cached there. Registered twice: under
+	 * userfaultfd a range is cached at its second registration
+	 * (SANVERBS_CACHE_ADMIT). */
+	hc = WSPRegisterMemory(s, dst, 65536, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(hc);
+	ck_assert_int_eq(WSPDeregisterMemory(s, hc, &err), 0);
 	hc = WSPRegisterMemory(s, dst, 65536, MEM_WRITE, &err);
 	ck_assert_ptr_nonnull(hc);
 	ck_assert_int_eq(WSPDeregisterMemory(s, hc, &err), 0);

@@ -326,7 +326,9 @@ int fake_mon_open(void *arg, sv_invalidate_fn sink, void *sink_arg,
 	fm->m.ops = mode == FAKE_MON_SYNC ? &fake_sync_ops : &fake_gen_ops;
 	fm->m.sink = sink;
 	fm->m.sink_arg = sink_arg;
-	fm->m.flags = mode == FAKE_MON_GEN ? SV_MONITOR_F_WATCH_PER_ENTRY : 0;
+	/* SYNC stands for userfaultfd: a new watch costs system calls */
+	fm->m.flags = mode == FAKE_MON_GEN ? SV_MONITOR_F_WATCH_PER_ENTRY :
+					     SV_MONITOR_F_WATCH_SYSCALLS;
 	*out = &fm->m;
 	*kind = mode == FAKE_MON_SYNC ? SANVERBS_MONITOR_UFFD :
 					SANVERBS_MONITOR_KMOD;

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Description: the admission rule SANVERBS_CACHE_ADMIT=second on rxe, with
+ * real bytes, under the monitor SANVERBS_MONITOR names (uffd: rxe suite,
+ * kmod: kmod suite). A range seen for the first time is registered
+ * uncached (nothing cached, nothing watched) and still moves the right
+ * bytes; the same range registered again is cached, and then hit; an
+ * unmap and a new mapping at the same address between or after the
+ * sights leave no stale hit: the HCA's bytes land in the memory mapped
+ * now. A held first-sight registration lives until its deregistration
+ * and is deregistered then. With "first" the first sight is cached. */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "test-cache-common.h"
+
+#define LEN (64u << 10)
+
+static uint8_t *map_at(void *want)
+{
+	void *p = mmap(want, LEN, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | (want ? MAP_FIXED : 0),
+		       -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+static void admit_setup(void)
+{
+	ck_assert_int_eq(setenv("SANVERBS_CACHE_ADMIT", "second", 1), 0);
+	cache_setup();
+}
+
+START_TEST(first_sight_uncached_moves_bytes)
+{
+	uint8_t *p = map_at(NULL);
+	struct sanverbs_cache_stats a = stats(), b;
+
+	ck_assert_int_eq(land(p, LEN, 1), 0);
+	b = stats();
+	ck_assert_uint_eq(b.misses, a.misses + 1);
+	ck_assert_uint_eq(b.uncached, a.uncached + 1);
+	ck_assert_uint_eq(b.entries, a.entries);
+	/* nothing of it is cached */
+	ck_assert_int_eq(sanverbs_cache_invalidate(ctx, p, LEN), -ENOENT);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(second_sight_cached_then_hit)
+{
+	uint8_t *p = map_at(NULL);
+	struct sanverbs_cache_stats a, b;
+
+	ck_assert_int_eq(land(p, LEN, 1), 0);
+	a = stats();
+	ck_assert_int_eq(land(p, LEN, 2), 0);
+	b = stats();
+	ck_assert_uint_eq(b.uncached, a.uncached);
+	ck_assert_uint_eq(b.entries, a.entries + 1);
+	ck_assert_int_eq(land(p, LEN, 3), 1);
+	ck_assert_int_eq(land(p + 100, 1000, 4), 1);
+	ck_assert_int_eq(sanverbs_cache_invalidate(ctx, p, LEN), 0);
+	munmap(p, LEN);
+}
+END_TEST
+
+/* New memory at the address of a range seen once: the seen table admits
+ * it (it only decides caching), the registration is made and watched
+ * now, and the next unmap and mapping there are seen. */
+START_TEST(unmap_between_sights_no_stale)
+{
+	uint8_t *p = map_at(NULL);
+	uint64_t inv;
+
+	ck_assert_int_eq(land(p, LEN, 1), 0);
+	munmap(p, LEN);
+	ck_assert_ptr_eq(map_at(p), p);
+	ck_assert_int_eq(land(p, LEN, 2), 0);
+	ck_assert_int_eq(land(p, LEN, 3), 1);
+	/* cached now: an unmap invalidates it */
+	inv = stats().invalidations;
+	munmap(p, LEN);
+	ck_assert_ptr_eq(map_at(p), p);
+	ck_assert_int_eq(land(p, LEN, 4), 0);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(p, LEN, 5), 1);
+	/* and the same once more with the entry held across the unmap */
+	{
+		struct sanverbs_mr *mr;
+
+		ck_assert_int_eq(sanverbs_mr_reg(ctx, p, LEN,
+						 SANVERBS_ACCESS_LOCAL_WRITE,
+						 &mr),
+				 0);
+		inv = stats().invalidations;
+		munmap(p, LEN);
+		ck_assert_ptr_eq(map_at(p), p);
+		ck_assert_int_eq(land(p, LEN, 6), 0);
+		assert_invalidated_since(inv);
+		ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	}
+	munmap(p, LEN);
+}
+END_TEST
+
+/* A first-sight registration held across the unmap of its memory is the
+ * holder's, like any registration of freed memory: it stays registered
+ * until deregistered, and nothing cached ever returns it. */
+START_TEST(first_sight_held_across_unmap)
+{
+	uint8_t *p = map_at(NULL);
+	struct sanverbs_mr *mr;
+	struct sanverbs_cache_stats a = stats();
+
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, p, LEN,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &mr),
+			 0);
+	ck_assert_uint_eq(stats().uncached, a.uncached + 1);
+	munmap(p, LEN);
+	ck_assert_ptr_eq(map_at(p), p);
+	/* seen once: cached now, as a new registration of the new pages */
+	ck_assert_int_eq(land(p, LEN, 7), 0);
+	ck_assert_uint_eq(stats().entries, a.entries + 1);
+	ck_assert_int_eq(land(p, LEN, 8), 1);
+	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	ck_assert_int_eq(land(p, LEN, 9), 1);
+	munmap(p, LEN);
+}
+END_TEST
+
+START_TEST(first_caches_first_sight)
+{
+	uint8_t *p = map_at(NULL);
+	struct sanverbs_cache_stats a;
+
+	ck_assert_int_eq(setenv("SANVERBS_CACHE_ADMIT", "first", 1), 0);
+	reopen(1024, 0, test_monitor());
+	a = stats();
+	ck_assert_int_eq(land(p, LEN, 1), 0);
+	ck_assert_uint_eq(stats().entries, a.entries + 1);
+	ck_assert_int_eq(land(p, LEN, 2), 1);
+	munmap(p, LEN);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cache-admit");
+	TCase *tc = tcase_create("admit");
+
+	tcase_add_checked_fixture(tc, admit_setup, cache_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, first_sight_uncached_moves_bytes);
+	tcase_add_test(tc, second_sight_cached_then_hit);
+	tcase_add_test(tc, unmap_between_sights_no_stale);
+	tcase_add_test(tc, first_sight_held_across_unmap);
+	tcase_add_test(tc, first_caches_first_sight);
+	suite_add_tcase(s, tc);
+	return sv_test_run(s);
+}
