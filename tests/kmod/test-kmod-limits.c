@@ -415,7 +415,13 @@ START_TEST(greedy_user_leaves_others_their_share)
 			_exit(5);
 		_exit(0);
 	}
-	ck_assert_int_eq(read(held[0], &c, 1), 1);
+	/* Only the child writes held and reads go: one failing early ends the read. */
+	close(held[1]);
+	close(go[0]);
+	if (read(held[0], &c, 1) != 1) {
+		kt_wait_ok(greedy, "greedy uid 65534");
+		ck_abort_msg("greedy uid 65534 ended without holding its share");
+	}
 	other = fork();
 	ck_assert_int_ge(other, 0);
 	if (other == 0) {
@@ -426,10 +432,8 @@ START_TEST(greedy_user_leaves_others_their_share)
 	kt_wait_ok(other, "uid 65533 next to a greedy uid 65534");
 	ck_assert_int_eq(write(go[1], "x", 1), 1);
 	kt_wait_ok(greedy, "greedy uid 65534");
-	close(go[0]);
 	close(go[1]);
 	close(held[0]);
-	close(held[1]);
 }
 END_TEST
 
