@@ -2,8 +2,8 @@
 /* Description: what an unprivileged user (uid 65534) can make the module
  * hold is charged to that user. RLIMIT_MEMLOCK bounds PIN and ALLOC through
  * mm->pinned_vm (VmPin) as it bounds ibv_reg_mr(), and CAP_IPC_LOCK is
- * exempt; the monitor's status array and the buffers are charged to the
- * caller's memory cgroup, so a child cgroup's memory.max refuses them with
+ * exempt; the monitor's status array, its watches and the buffers are
+ * charged to the caller's memory cgroup, so a child cgroup's memory.max refuses them with
  * -ENOMEM (no OOM kill); max_user_bytes bounds each user over all of its
  * files and processes, so a greedy user leaves another user its share; and
  * everything, charges included, is given back at close and at SIGKILL. */
@@ -246,6 +246,9 @@ static unsigned long read_ul(const char *path, const char *key)
 	return v;
 }
 
+/* Enough watches that their allocations show in memory.current. */
+#define MEMCG_WATCHES 16384
+
 /* The unprivileged side of memcg_charges_the_caller, in cgroup @cg whose
  * memory.max is 32 MiB. */
 static int memcg_child(const char *cg)
@@ -253,7 +256,9 @@ static int memcg_child(const char *cg)
 	struct sanverbs_mon_init mi = { .slots = SANVERBS_MON_MAX_SLOTS };
 	char cur[600], events[600], procs[600], pid[32];
 	unsigned long before, after, max_before;
+	struct sanverbs_watch wa;
 	int fd, i, refused = 0;
+	char *mem;
 
 	snprintf(cur, sizeof(cur), "%s/memory.current", cg);
 	snprintf(events, sizeof(events), "%s/memory.events", cg);
@@ -266,6 +271,7 @@ static int memcg_child(const char *cg)
 	set_memlock(RLIM_INFINITY);
 	kt_become(KT_UID);
 	max_before = read_ul(events, "max");
+	mem = anon(page);
 
 	/* 8 MiB of status array: the caller's cgroup pays for it. */
 	before = read_ul(cur, NULL);
@@ -278,32 +284,50 @@ static int memcg_child(const char *cg)
 			before, after);
 		return 3;
 	}
+	/*
+	 * Each watch is a kernel allocation of its own (a few hundred bytes):
+	 * the cgroup pays for those too, half of their size at the least.
+	 */
+	before = after;
+	for (i = 0; i < MEMCG_WATCHES; i++) {
+		memset(&wa, 0, sizeof(wa));
+		wa.addr = (uintptr_t)mem;
+		wa.len = page;
+		if (ioctl(fd, SANVERBS_IOC_WATCH, &wa))
+			return 4;
+	}
+	after = read_ul(cur, NULL);
+	if (after < before + MEMCG_WATCHES * 128UL) {
+		fprintf(stderr, "memory.current %lu -> %lu after %d WATCHes\n",
+			before, after, MEMCG_WATCHES);
+		return 5;
+	}
 	/* More monitors until memory.max refuses one (not the OOM killer). */
 	for (i = 0; i < 16 && !refused; i++) {
 		fd = open("/dev/sanverbs", O_RDWR);
 		if (fd < 0)
-			return 4;
+			return 6;
 		if (ioctl(fd, SANVERBS_IOC_MON_INIT, &mi)) {
 			if (errno != ENOMEM)
-				return 5;
+				return 7;
 			refused = 1;
 		}
 	}
 	if (!refused)
-		return 6;
+		return 8;
 	/* Buffers too: 4 MiB at a time until the cgroup is full. */
 	refused = 0;
 	for (i = 0; i < 16 && !refused; i++) {
 		int e = do_alloc(fd, 4 * MiB, NULL);
 
 		if (e && e != ENOMEM)
-			return 7;
+			return 9;
 		refused = e == ENOMEM;
 	}
 	if (!refused)
-		return 8;
+		return 10;
 	if (read_ul(events, "max") == max_before)
-		return 9;
+		return 11;
 	return 0;
 }
 
@@ -391,7 +415,13 @@ START_TEST(greedy_user_leaves_others_their_share)
 			_exit(5);
 		_exit(0);
 	}
-	ck_assert_int_eq(read(held[0], &c, 1), 1);
+	/* Only the child writes held and reads go: one failing early ends the read. */
+	close(held[1]);
+	close(go[0]);
+	if (read(held[0], &c, 1) != 1) {
+		kt_wait_ok(greedy, "greedy uid 65534");
+		ck_abort_msg("greedy uid 65534 ended without holding its share");
+	}
 	other = fork();
 	ck_assert_int_ge(other, 0);
 	if (other == 0) {
@@ -402,10 +432,8 @@ START_TEST(greedy_user_leaves_others_their_share)
 	kt_wait_ok(other, "uid 65533 next to a greedy uid 65534");
 	ck_assert_int_eq(write(go[1], "x", 1), 1);
 	kt_wait_ok(greedy, "greedy uid 65534");
-	close(go[0]);
 	close(go[1]);
 	close(held[0]);
-	close(held[1]);
 }
 END_TEST
 
