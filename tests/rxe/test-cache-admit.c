@@ -15,13 +15,24 @@
 
 #define LEN (64u << 10)
 
+/* @want: a range of ours unmapped a moment ago, mapped again in place;
+ * NULL: a new range, which the tests unmap and map again at the same
+ * address, so under ASan it comes from sv_test_map_hint(): ASan's block
+ * for the monitor thread's first TLS access is mapped into the hole the
+ * watched munmap just opened, and the MAP_FIXED that follows would
+ * replace it under that thread. */
 static uint8_t *map_at(void *want)
 {
-	void *p = mmap(want, LEN, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | (want ? MAP_FIXED : 0),
-		       -1, 0);
+	int fixed = want ? MAP_FIXED : 0;
+	void *p;
 
+	if (!want && (want = sv_test_map_hint(LEN)))
+		fixed = MAP_FIXED_NOREPLACE;
+	p = mmap(want, LEN, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | fixed, -1, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
+	if (want)
+		ck_assert_ptr_eq(p, want);
 	return p;
 }
 
