@@ -18,7 +18,8 @@
  * invalidations > 0. Operations: $SV_STRESS_OPS (default 30000, over all
  * threads), bounded by $SV_STRESS_SECONDS (default 1700); $SV_STRESS_ONLY
  * restricts the mix to the operations it names (op_names), for bisecting;
- * $SV_STRESS_SEED varies the sequence. */
+ * $SV_STRESS_SEED varies the sequence; $SV_STRESS_PROGRESS=N prints the
+ * operation count every N seconds, so a soak's rate shows while it runs. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -650,7 +651,7 @@ START_TEST(no_stale_hits)
 	struct sanverbs_cache_stats s;
 	double t0 = now_s();
 	int i, pending;
-
+	long progress = env_long("SV_STRESS_PROGRESS", 0);
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -696,6 +697,12 @@ START_TEST(no_stale_hits)
 		ck_assert_int_eq(pthread_create(&workers[i].thr, NULL, run,
 						&workers[i]),
 				 0);
+	while (progress > 0 && atomic_load(&ops_done) < target_ops &&
+	       now_s() < deadline_s) {
+		sleep((unsigned int)progress);
+		fprintf(stderr, "stress: %ld operations after %.0f s\n",
+			atomic_load(&ops_done), now_s() - t0);
+	}
 	for (i = 0; i < THREADS; i++)
 		pthread_join(workers[i].thr, NULL);
 	/* callbacks are asynchronous: give the last ones a moment, then
