@@ -82,6 +82,11 @@ static int unreg(struct wsp_sock *so, struct wsp_reg *r)
 		}
 	}
 	pthread_mutex_unlock(&so->lock);
+	/* Remembered so that the cache callback for this memory can say
+	 * "already released" when the cache did not keep the registration
+	 * (a range registered once: docs/cache.md, "Admission"). */
+	wsp_ctx_released(so->ctx, sanverbs_mr_addr(r->mr),
+			 sanverbs_mr_length(r->mr));
 	sanverbs_mr_dereg(r->mr);
 	free(r);
 	return 0;
@@ -223,7 +228,7 @@ WSP_EXPORT int WSPMemoryRegistrationCacheCallback(PVOID lpvAddress,
 						  SIZE_T Size, LPINT lpErrno)
 {
 	struct sanverbs_ctx *ctx[WSP_MAX_CTX];
-	int i, n, dropped = 0, gone = 0;
+	int i, n, dropped = 0, released = 0;
 
 	if (!lpvAddress || !Size || (uintptr_t)lpvAddress + Size <
 					    (uintptr_t)lpvAddress)
@@ -232,13 +237,13 @@ WSP_EXPORT int WSPMemoryRegistrationCacheCallback(PVOID lpvAddress,
 	for (i = 0; i < n; i++) {
 		if (!sanverbs_cache_invalidate(ctx[i], lpvAddress, Size))
 			dropped = 1;
-		else if (wsp_ctx_monitor_dropped(ctx[i], lpvAddress, Size))
-			gone = 1;
+		else if (wsp_ctx_was_released(ctx[i], lpvAddress, Size))
+			released = 1;
 	}
 	if (lpErrno)
 		*lpErrno = dropped ? 0 : WSAEALREADY;
-	if (dropped || gone)
+	if (dropped || released)
 		return 0;
-	/* The SPI: WSAEINVAL when nothing was cached in the range. */
+	/* The SPI: WSAEINVAL when nothing was registered in the range. */
 	return wsp_fail(lpErrno, WSAEINVAL);
 }

@@ -141,10 +141,13 @@ void wsp_ctx_ref(struct sanverbs_ctx *ctx);
 void wsp_ctx_put(struct sanverbs_ctx *ctx);
 /* Every live socket's context, for the cache callback. */
 int wsp_all_ctx(struct sanverbs_ctx **out, int max);
-/* Whether the monitor of @ctx dropped a range meeting [addr, addr+len)
- * (remembered from the context's cache callback). */
-int wsp_ctx_monitor_dropped(struct sanverbs_ctx *ctx, const void *addr,
-			    size_t len);
+/* Remember [addr, addr+len) as released on @ctx: the application
+ * deregistered it (the monitor's drops are remembered from the context's
+ * cache callback). The last 64 per context are kept. */
+void wsp_ctx_released(struct sanverbs_ctx *ctx, const void *addr, size_t len);
+/* Whether a range meeting [addr, addr+len) was released lately on @ctx. */
+int wsp_ctx_was_released(struct sanverbs_ctx *ctx, const void *addr,
+			 size_t len);
 
 /* The endpoint attributes of every socket's connection. */
 extern const struct sanverbs_ep_attr wsp_ep_attr;

@@ -19,8 +19,9 @@ struct wsp_ctx_slot {
 	struct sanverbs_ctx *ctx;
 	struct wsp_engine *eng;
 	int refs;
-	/* ranges the memory monitor dropped lately (for the cache callback's
-	 * "already invalidated" answer) */
+	/* ranges released lately: dropped by the memory monitor, or
+	 * deregistered by the application and not kept in the cache (the
+	 * cache callback's "already released" answer) */
 	pthread_mutex_t drop_lock;
 	uintptr_t drop_addr[64];
 	size_t drop_len[64];
@@ -97,9 +98,9 @@ static struct wsp_sock *sock_alloc(void)
 	return NULL;
 }
 
-static void monitor_dropped(void *arg, void *addr, size_t len)
+static void note_released(struct wsp_ctx_slot *c, const void *addr,
+			  size_t len)
 {
-	struct wsp_ctx_slot *c = arg;
 	unsigned int i;
 
 	pthread_mutex_lock(&c->drop_lock);
@@ -109,8 +110,22 @@ static void monitor_dropped(void *arg, void *addr, size_t len)
 	pthread_mutex_unlock(&c->drop_lock);
 }
 
-int wsp_ctx_monitor_dropped(struct sanverbs_ctx *ctx, const void *addr,
-			    size_t len)
+static void monitor_dropped(void *arg, void *addr, size_t len)
+{
+	note_released(arg, addr, len);
+}
+
+void wsp_ctx_released(struct sanverbs_ctx *ctx, const void *addr, size_t len)
+{
+	int i;
+
+	for (i = 0; i < WSP_MAX_CTX; i++)
+		if (ctxs[i].ctx == ctx)
+			note_released(&ctxs[i], addr, len);
+}
+
+int wsp_ctx_was_released(struct sanverbs_ctx *ctx, const void *addr,
+			 size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
 	int i, j, hit = 0;

@@ -400,9 +400,11 @@ int WSPDeregisterRdmaMemory(SOCKET s, LPVOID lpRdmaBufferDescriptor,
 			    DWORD dwDescriptorLength, LPINT lpErrno);
 /** Drop every cached registration in the range (on every socket's device).
  *  0 with *lpErrno = 0: this call dropped something. 0 with *lpErrno =
- *  WSAEALREADY: nothing was left because the memory monitor had already
- *  dropped the range (the memory changed first; nothing to do). SOCKET_ERROR
- *  with WSAEINVAL: nothing in the range was ever cached (a wrong range). */
+ *  WSAEALREADY: nothing was left because the range's registrations were
+ *  already released (dropped by the memory monitor when the memory
+ *  changed, or deregistered and not kept by the cache, or dropped by an
+ *  earlier call; nothing to do). SOCKET_ERROR with WSAEINVAL: no
+ *  registration in the range is known (a wrong range). */
 int WSPMemoryRegistrationCacheCallback(PVOID lpvAddress, SIZE_T Size,
 				       LPINT lpErrno);
 /** RDMA-write the registered local buffers to @p dwTargetOffset of the

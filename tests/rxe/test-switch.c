@@ -351,6 +351,18 @@ static void data_phase(const char *ip, uint16_t p)
 	CHECK(!send_all(s, &c, sizeof(c)), "done");
 	CHECK(!DeregisterMemory(s, hs, &err) && !DeregisterMemory(s, hd, &err),
 	      "deregister: %d", err);
+	/* the cache callback, as the switch calls it when memory is freed:
+	 * the buffer's registration was released (kept in the cache: dropped
+	 * now; not kept: already released), then nothing is left; memory
+	 * never registered is a wrong range */
+	CHECK(!CacheCallback(src, HALF, &err) &&
+		      (err == 0 || err == WSAEALREADY),
+	      "cache callback: %d", err);
+	CHECK(!CacheCallback(src, HALF, &err) && err == WSAEALREADY,
+	      "cache callback again: %d", err);
+	CHECK(CacheCallback(&c, sizeof(c), &err) == SOCKET_ERROR &&
+		      err == WSAEINVAL,
+	      "cache callback on memory never registered: %d", err);
 	CHECK(!P.lpWSPCloseSocket(s, &err), "close: %d", err);
 	free(src);
 	free(dst);

@@ -5,8 +5,10 @@
  * with WSPSend; we RDMA-write into one and RDMA-read the other (every byte
  * checked on both sides); a too-small descriptor buffer gives WSAEFAULT and
  * the size; forged, truncated and out-of-bounds descriptors are rejected
- * before the wire; the cache callback drops a cached registration and says
- * WSAEINVAL when nothing is cached; the device refuses a write into the
+ * before the wire; the cache callback drops a cached registration, says
+ * WSAEALREADY for memory whose registrations were already released (by the
+ * application, or by the memory monitor when the memory went) and
+ * WSAEINVAL for memory never registered; the device refuses a write into the
  * MEM_READ region (WSAEACCES). A completion routine that the engine runs
  * (no switch) may close the last socket of its device, which stops that
  * very engine; the provider works on afterwards. */
@@ -113,6 +115,60 @@ static int peer_main(int pfd, void *arg)
 	WSPCloseSocket(s, &err);
 	WSPCloseSocket(ls, &err);
 	return 0;
+}
+
+/* The cache callback's three answers, on a range of its own: memory never
+ * registered (WSAEINVAL); memory the monitor dropped while its
+ * registrations were still held (0 with WSAEALREADY: nothing was
+ * deregistered yet, so only the monitor's drop can answer that); memory
+ * registered once and deregistered, which the cache may not have kept
+ * (0, with WSAEALREADY when it did not). */
+static void cache_callback_answers(SOCKET s)
+{
+	const size_t len = 65536;
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	HANDLE h1, h2;
+	int i, err = 0, ret = SOCKET_ERROR;
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	memset(m, 1, len);
+	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(m, len, &err),
+			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+
+	/* held twice (the second is cached under either admission rule),
+	 * then the memory goes; the monitor's callback runs on its worker
+	 * thread, so ask for up to 5 s */
+	h1 = WSPRegisterMemory(s, m, len, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(h1);
+	h2 = WSPRegisterMemory(s, m, len, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(h2);
+	ck_assert_int_eq(munmap(m, len), 0);
+	for (i = 0; i < 500 && ret; i++) {
+		ret = WSPMemoryRegistrationCacheCallback(m, len, &err);
+		if (ret)
+			usleep(10000);
+	}
+	ck_assert_msg(ret == 0 && err == WSAEALREADY,
+		      "callback after the monitor dropped the range: %d, "
+		      "error %d", ret, err);
+	ck_assert_int_eq(WSPDeregisterMemory(s, h1, &err), 0);
+	ck_assert_int_eq(WSPDeregisterMemory(s, h2, &err), 0);
+
+	/* registered once, deregistered: cached (dropped now) or not kept
+	 * (already released); then surely nothing left */
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	h1 = WSPRegisterMemory(s, m, len, MEM_WRITE, &err);
+	ck_assert_ptr_nonnull(h1);
+	ck_assert_int_eq(WSPDeregisterMemory(s, h1, &err), 0);
+	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(m, len, &err), 0);
+	ck_assert_msg(err == 0 || err == WSAEALREADY, "error %d", err);
+	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(m, len, &err), 0);
+	ck_assert_int_eq(err, WSAEALREADY);
+	munmap(m, len);
 }
 
 START_TEST(wsp_two_process)
@@ -254,11 +310,15 @@ START_TEST(wsp_two_process)
 	 * dropped registration must be in the cache */
 	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(dst, 65536, &err),
 			 0);
+	ck_assert_int_eq(err, 0);
+	/* dropped now, released by the application before: nothing left */
 	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(dst, 65536, &err),
-			 SOCKET_ERROR);
-	ck_assert_int_eq(err, WSAEINVAL);
+			 0);
+	ck_assert_int_eq(err, WSAEALREADY);
 	ck_assert_int_eq(WSPMemoryRegistrationCacheCallback(NULL, 1, &err),
 			 SOCKET_ERROR);
+	ck_assert_int_eq(err, WSAEINVAL);
+	cache_callback_answers(s);
 
 	/* a peer lying about MEM_READ: the device refuses the write */
 	memcpy(forged, desc + DLEN, DLEN);
