@@ -798,7 +798,8 @@ int sanverbs_ep_connect(struct sanverbs_ctx *ctx, const char *ip,
  *         SANVERBS_EP_REQ_DATA_MAX (nothing is sent), or when the reply
  *         does not fit the room (the connection is not made; *@p reply_len
  *         is set to the size needed); -EBADMSG when the listener's answer
- *         carries a malformed header; -ECONNREFUSED when the listener
+ *         carries a malformed header, -EPROTONOSUPPORT another version of
+ *         it (no reply bytes either way); -ECONNREFUSED when the listener
  *         rejected the request (its data in @p reply)
  */
 int sanverbs_ep_connect_data(struct sanverbs_ctx *ctx, const char *ip,
@@ -813,8 +814,8 @@ struct sanverbs_ep_req;
  * Take the next connection request of a listening endpoint: a deferred one
  * first (sanverbs_ep_req_defer()), else the next to arrive, waiting up to
  * @p timeout_ms (-1 = forever). A request whose peer gave up while it was
- * deferred is dropped, and one whose data header is malformed is rejected,
- * both without being returned. The request must then be answered with
+ * deferred or queued is dropped, and one whose data header is malformed is
+ * rejected, both without being returned. The request must then be answered with
  * sanverbs_ep_req_accept() or sanverbs_ep_req_reject(), or put back with
  * sanverbs_ep_req_defer(), before the listener is closed.
  *
@@ -855,8 +856,9 @@ int sanverbs_ep_req_peer_addr(const struct sanverbs_ep_req *req,
  * @return 0 and the endpoint in *@p out; -EINVAL on bad arguments and
  *         -EMSGSIZE when @p len exceeds SANVERBS_EP_ACCEPT_DATA_MAX: then
  *         nothing was sent and @p req is still the caller's; on any other
- *         return @p req is consumed (freed): -ETIMEDOUT, -ECONNABORTED or
- *         -ECONNREFUSED when the peer gave up, -ENOMEM
+ *         return @p req is consumed (freed): -ECONNABORTED when the peer
+ *         gave up before the accept, -ETIMEDOUT or -ECONNREFUSED when it
+ *         did not answer it or turned it down, -ENOMEM
  */
 int sanverbs_ep_req_accept(struct sanverbs_ep_req *req, const void *data,
 			   size_t len, struct sanverbs_ep **out);

@@ -3,7 +3,9 @@
  * data. The caller's data rides with the connection request; the listener's
  * condition function sees it and may answer with callee data, which rides
  * back with the accept (or the rejection). CF_DEFER leaves the request
- * pending in the listener's queue, where the next WSPAccept finds it. */
+ * pending in the listener's queue, where the next WSPAccept finds it, unless
+ * its caller gave up meanwhile: then it is dropped and that WSPAccept serves
+ * the next request (or times out), never presenting a withdrawn one. */
 #include <errno.h>
 #include <string.h>
 
@@ -150,7 +152,10 @@ static int accept_into_sock(struct wsp_sock *so, struct sanverbs_ep_req *req,
 	}
 	if (ret) {
 		WSPCloseSocket(id, NULL);
-		return sanverbs_wsa_error(ret);
+		/* the caller gave up before the accept: WSAAccept's word for
+		 * a call the remote peer ended before it was accepted */
+		return ret == -ECONNABORTED ? WSAECONNRESET :
+					      sanverbs_wsa_error(ret);
 	}
 	*out = id;
 	return 0;

@@ -163,16 +163,26 @@ static void pend_update(struct sanverbs_ep *lis)
 	(void)n;
 }
 
-/* Whether a deferred request's peer has gone: any event on its own channel
- * (a rejection, a timeout) means the request can no longer be accepted. */
-static int req_dead(struct sanverbs_ep_req *r)
+/*
+ * Whether the peer of a request not yet accepted has given up (its connect
+ * timed out, it destroyed its cm_id, its process died: all send a REJ).
+ * The kernel drops events of a request before its accept (ucma delivers
+ * none until the cm_id has a user context), so the REJ shows only in the
+ * CM state it left: the QP attributes of a request whose REJ came are
+ * refused with EINVAL, while a live one answers. Any event that does come
+ * on the request's own channel means the same.
+ */
+static int ep_gone(struct sanverbs_ep *ep)
 {
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_INIT };
 	struct rdma_cm_event *ev;
+	int mask = 0;
 
-	if (rdma_get_cm_event(r->ep->ch, &ev))
-		return 0;
-	rdma_ack_cm_event(ev);
-	return 1;
+	if (!rdma_get_cm_event(ep->ch, &ev)) {
+		rdma_ack_cm_event(ev);
+		return 1;
+	}
+	return rdma_init_qp_attr(ep->id, &qa, &mask) && errno == EINVAL;
 }
 
 static void req_free(struct sanverbs_ep_req *r, int reject)
@@ -183,7 +193,8 @@ static void req_free(struct sanverbs_ep_req *r, int reject)
 	free(r);
 }
 
-/* The oldest deferred request whose peer still waits, or NULL. */
+/* The most recently deferred request whose peer still waits, or NULL;
+ * those whose peer gave up are dropped. */
 static struct sanverbs_ep_req *deferred_pop(struct sanverbs_ep *lis)
 {
 	struct sanverbs_ep_req *r;
@@ -192,7 +203,7 @@ static struct sanverbs_ep_req *deferred_pop(struct sanverbs_ep *lis)
 	while ((r = lis->deferred)) {
 		lis->deferred = r->next;
 		r->next = NULL;
-		if (!req_dead(r))
+		if (!ep_gone(r->ep))
 			break;
 		req_free(r, 0);
 	}
@@ -241,6 +252,11 @@ static int req_wrap(struct sanverbs_ep *lis, struct rdma_cm_id *id,
 	if (sv_pdata_parse(pd, SANVERBS_EP_REQ_DATA_MAX, &d, &n)) {
 		/* a peer's malformed request must not fail the listener */
 		req_free(r, 1);
+		return 1;
+	}
+	if (ep_gone(r->ep)) {
+		/* withdrawn while it waited in the listener's queue */
+		req_free(r, 0);
 		return 1;
 	}
 	memcpy(r->data, d, n);
@@ -323,6 +339,10 @@ SV_EXPORT int sanverbs_ep_req_accept(struct sanverbs_ep_req *req,
 		return -EMSGSIZE;
 	ep = req->ep;
 	free(req);
+	if (ep_gone(ep)) {
+		ret = -ECONNABORTED;
+		goto err_free;
+	}
 	ret = sv_ep_qp_create(ep);
 	if (!ret)
 		ret = sv_ep_qp_to(ep, IBV_QPS_INIT);
@@ -351,6 +371,10 @@ SV_EXPORT int sanverbs_ep_req_accept(struct sanverbs_ep_req *req,
 	*out = ep;
 	return 0;
 err:
+	/* the peer gave up after the check above: the CM refuses our steps
+	 * with EINVAL, which is not the caller's fault */
+	if (ep_gone(ep))
+		ret = -ECONNABORTED;
 	rdma_reject(ep->id, NULL, 0);
 err_free:
 	sv_ep_free(ep);
