@@ -259,7 +259,8 @@ static int req_wrap(struct sanverbs_ep *lis, struct rdma_cm_id *id,
 		req_free(r, 0);
 		return 1;
 	}
-	memcpy(r->data, d, n);
+	if (n) /* a request without private data has no d */
+		memcpy(r->data, d, n);
 	r->len = n;
 	*out = r;
 	return 0;
