@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sv-test.h"
 
@@ -15,6 +16,19 @@ void *sv_test_map_hint(size_t len)
 		return NULL;
 	next += (len + (4ul << 20)) & ~((2ul << 20) - 1);
 	return at;
+}
+
+void *sv_test_map_new(size_t len, int flags)
+{
+	void *at = sv_test_map_hint(len);
+	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
+		       flags | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0),
+		       -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	if (at)
+		ck_assert_ptr_eq(p, at);
+	return p;
 }
 
 int sv_test_run(Suite *suite)

@@ -16,23 +16,18 @@
 #define LEN (64u << 10)
 
 /* @want: a range of ours unmapped a moment ago, mapped again in place;
- * NULL: a new range, which the tests unmap and map again at the same
- * address, so under ASan it comes from sv_test_map_hint(): ASan's block
- * for the monitor thread's first TLS access is mapped into the hole the
- * watched munmap just opened, and the MAP_FIXED that follows would
- * replace it under that thread. */
+ * NULL: a new range (sv_test_map_new(): under ASan away from the mmap
+ * area, whose hole ASan's block for the monitor thread's first TLS access
+ * may take after a watched munmap, to be replaced by the MAP_FIXED). */
 static uint8_t *map_at(void *want)
 {
-	int fixed = want ? MAP_FIXED : 0;
 	void *p;
 
-	if (!want && (want = sv_test_map_hint(LEN)))
-		fixed = MAP_FIXED_NOREPLACE;
+	if (!want)
+		return sv_test_map_new(LEN, MAP_PRIVATE);
 	p = mmap(want, LEN, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | fixed, -1, 0);
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	if (want)
-		ck_assert_ptr_eq(p, want);
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ck_assert_ptr_eq(p, want);
 	return p;
 }
 

@@ -23,14 +23,7 @@
 
 static uint8_t *map(size_t len)
 {
-	void *hint = sv_test_map_hint(len); /* NULL but under ASan */
-	void *p = mmap(hint, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS |
-			       (hint ? MAP_FIXED_NOREPLACE : 0),
-		       -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	return p;
+	return sv_test_map_new(len, MAP_PRIVATE);
 }
 
 static bool windows_on(void)

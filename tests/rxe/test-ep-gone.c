@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ep-swap.h"
 #include "sanverbs/ws2san.h"
 #include "sv-peer.h"
 #include "sv-test.h"
@@ -51,37 +52,6 @@ struct kid {
 static int go_open;
 
 /* ---- side B: the connecting processes (exit codes say what failed) ----- */
-
-static int kid_bytes(struct sanverbs_ep *ep, uint32_t seed)
-{
-	unsigned char *buf = malloc(2 * MSG);
-	struct sanverbs_mr *mr;
-	struct sanverbs_wc wc;
-	int sent = 0, got = 0;
-
-	if (!buf || sanverbs_mr_reg(sanverbs_ep_ctx(ep), buf, 2 * MSG,
-				    SANVERBS_ACCESS_LOCAL_WRITE, &mr))
-		return 30;
-	sv_fill_pattern(buf, MSG, seed + 2);
-	/* the second receive ends (flushed) when the listener closes: we
-	 * close after it, so that nothing it sent is flushed by our close */
-	if (sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG, 1) ||
-	    sanverbs_ep_post_recv(ep, SV_REG(mr), buf, 1, 3) ||
-	    sanverbs_ep_post_send(ep, SV_REG(mr), buf, MSG, 2, 0))
-		return 31;
-	while (!sent || !got) {
-		if (sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 || wc.status)
-			return 32;
-		if (wc.opcode == SANVERBS_WC_SEND)
-			sent = 1;
-		else if (wc.opcode == SANVERBS_WC_RECV && wc.byte_len == MSG)
-			got = 1;
-	}
-	if (sv_check_pattern(buf + MSG, MSG, seed + 3) != -1)
-		return 33;
-	sanverbs_ep_wait(ep, &wc, 1, 60000);
-	return 0;
-}
 
 static int wsp_io(SOCKET s, void *buf, size_t len, int send)
 {
@@ -167,7 +137,8 @@ static int kid_main(int go, enum kid_mode mode, uint32_t seed)
 		return 21; /* should have been killed */
 	if (ret || room != ALEN || sv_check_pattern(reply, ALEN, seed + 1) != -1)
 		return 22;
-	st = kid_bytes(ep, seed);
+	st = sv_ep_swap_close_last(ep, MSG, seed + 2, seed + 3);
+	st = st ? 29 + st : 0;
 	sanverbs_ep_close(ep);
 	sanverbs_ctx_close(ctx);
 	return st;
@@ -253,38 +224,29 @@ static void check_req(struct sanverbs_ep_req *req, uint32_t seed)
 /* Accepts @req (seed @seed's connector) and moves a message each way. */
 static void accept_and_move(struct sanverbs_ep_req *req, uint32_t seed)
 {
-	unsigned char acc[ALEN], *buf = malloc(2 * MSG);
+	unsigned char acc[ALEN];
 	struct sanverbs_ep *ep;
-	struct sanverbs_mr *mr;
-	struct sanverbs_wc wc;
-	int i, sent = 0, got = 0;
 
 	check_req(req, seed);
 	sv_fill_pattern(acc, ALEN, seed + 1);
 	ck_assert_int_eq(sanverbs_ep_req_accept(req, acc, ALEN, &ep), 0);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(sanverbs_mr_reg(sanverbs_ep_ctx(ep), buf, 2 * MSG,
-					 SANVERBS_ACCESS_LOCAL_WRITE, &mr), 0);
-	sv_fill_pattern(buf, MSG, seed + 3);
-	ck_assert_int_eq(sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG,
-					       1), 0);
-	ck_assert_int_eq(sanverbs_ep_post_send(ep, SV_REG(mr), buf, MSG, 2, 0),
-			 0);
-	for (i = 0; i < 2; i++) {
-		wc = sv_wait1(ep, 60000);
-		ck_assert_int_eq(wc.status, 0);
-		if (wc.opcode == SANVERBS_WC_RECV) {
-			ck_assert_uint_eq(wc.byte_len, MSG);
-			got = 1;
-		} else {
-			sent = 1;
-		}
-	}
-	ck_assert(sent && got);
-	ck_assert_int_eq(sv_check_pattern(buf + MSG, MSG, seed + 2), -1);
-	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
+	sv_ep_swap_checked(ep, MSG, seed + 3, seed + 2);
 	ck_assert_int_eq(sanverbs_ep_close(ep), 0);
-	free(buf);
+}
+
+/* The listener serves on after a peer gave up: connector @k (seed @seed)
+ * is accepted and moves bytes; then the listener and @ctx are closed. */
+static void serve_on(struct sanverbs_ctx *ctx, struct sanverbs_ep *lis,
+		     struct kid *k, uint16_t port, uint32_t seed)
+{
+	struct sanverbs_ep_req *req;
+
+	kid_go(k, port);
+	ck_assert_int_eq(sanverbs_ep_get_req(lis, 30000, &req), 0);
+	accept_and_move(req, seed);
+	ck_assert_int_eq(sv_peer_wait(&k->p, 90), 0);
+	ck_assert_int_eq(sanverbs_ep_close(lis), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
 }
 
 static struct sanverbs_ep *listen_a(struct sanverbs_ctx **ctx,
@@ -342,12 +304,7 @@ START_TEST(deferred_peer_gone)
 	ck_assert_int_eq(fd_count(), fds);
 
 	/* the listener serves on */
-	kid_go(&k3, port);
-	ck_assert_int_eq(sanverbs_ep_get_req(lis, 30000, &req), 0);
-	accept_and_move(req, 103);
-	ck_assert_int_eq(sv_peer_wait(&k3.p, 90), 0);
-	ck_assert_int_eq(sanverbs_ep_close(lis), 0);
-	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+	serve_on(ctx, lis, &k3, port, 103);
 }
 END_TEST
 
@@ -388,12 +345,7 @@ START_TEST(held_peer_gone)
 	ck_assert_int_eq(sanverbs_ep_req_reject(req, "r", 1), 0);
 	ck_assert_int_eq(fd_count(), fds);
 
-	kid_go(&k3, port);
-	ck_assert_int_eq(sanverbs_ep_get_req(lis, 30000, &req), 0);
-	accept_and_move(req, 203);
-	ck_assert_int_eq(sv_peer_wait(&k3.p, 90), 0);
-	ck_assert_int_eq(sanverbs_ep_close(lis), 0);
-	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+	serve_on(ctx, lis, &k3, port, 203);
 }
 END_TEST
 

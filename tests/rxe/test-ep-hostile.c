@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ep-swap.h"
 #include "sv-peer.h"
 #include "sv-test.h"
 
@@ -98,37 +99,6 @@ out:
 
 /* ---- side B processes (exit codes say which step failed) ---------------- */
 
-static int b_bytes(struct sanverbs_ep *ep, uint32_t seed)
-{
-	unsigned char *buf = malloc(2 * MSG);
-	struct sanverbs_mr *mr;
-	struct sanverbs_wc wc;
-	int sent = 0, got = 0;
-
-	if (!buf || sanverbs_mr_reg(sanverbs_ep_ctx(ep), buf, 2 * MSG,
-				    SANVERBS_ACCESS_LOCAL_WRITE, &mr))
-		return 60;
-	sv_fill_pattern(buf, MSG, seed);
-	/* the second receive ends (flushed) when side A closes: we close
-	 * after it, so that nothing side A sent is flushed by our close */
-	if (sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG, 1) ||
-	    sanverbs_ep_post_recv(ep, SV_REG(mr), buf, 1, 3) ||
-	    sanverbs_ep_post_send(ep, SV_REG(mr), buf, MSG, 2, 0))
-		return 61;
-	while (!sent || !got) {
-		if (sanverbs_ep_wait(ep, &wc, 1, 60000) != 1 || wc.status)
-			return 62;
-		if (wc.opcode == SANVERBS_WC_SEND)
-			sent = 1;
-		else if (wc.opcode == SANVERBS_WC_RECV && wc.byte_len == MSG)
-			got = 1;
-	}
-	if (sv_check_pattern(buf + MSG, MSG, seed + 1) != -1)
-		return 63;
-	sanverbs_ep_wait(ep, &wc, 1, 60000);
-	return 0;
-}
-
 /* The hostile requests, then a well-formed sanverbs connect. */
 static int b_requests(int go)
 {
@@ -178,7 +148,8 @@ static int b_requests(int go)
 	if (room != sizeof(reply) ||
 	    sv_check_pattern(reply, room, 402) != -1)
 		return 51;
-	st = b_bytes(ep, 403);
+	st = sv_ep_swap_close_last(ep, MSG, 403, 404);
+	st = st ? 59 + st : 0;
 	sanverbs_ep_close(ep);
 	sanverbs_ctx_close(ctx);
 	return st;
@@ -284,13 +255,11 @@ static int b_requests2(int go, int unused)
 
 START_TEST(hostile_requests)
 {
-	unsigned char d[SANVERBS_EP_REQ_DATA_MAX + 1], *buf = malloc(2 * MSG);
+	unsigned char d[SANVERBS_EP_REQ_DATA_MAX + 1];
 	unsigned char acc[SANVERBS_EP_ACCEPT_DATA_MAX];
 	struct sanverbs_ep_req *req;
 	struct sanverbs_ctx *ctx;
 	struct sanverbs_ep *lis, *ep;
-	struct sanverbs_mr *mr;
-	struct sanverbs_wc wc;
 	struct sv_side a, b;
 	struct sv_peer peer;
 	uint16_t port;
@@ -324,27 +293,11 @@ START_TEST(hostile_requests)
 	sv_fill_pattern(acc, sizeof(acc), 402);
 	ck_assert_int_eq(sanverbs_ep_req_accept(req, acc, sizeof(acc), &ep),
 			 0);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, 2 * MSG,
-					 SANVERBS_ACCESS_LOCAL_WRITE, &mr), 0);
-	sv_fill_pattern(buf, MSG, 404);
-	ck_assert_int_eq(sanverbs_ep_post_recv(ep, SV_REG(mr), buf + MSG, MSG,
-					       1), 0);
-	ck_assert_int_eq(sanverbs_ep_post_send(ep, SV_REG(mr), buf, MSG, 2, 0),
-			 0);
-	for (i = 0; i < 2; i++) {
-		wc = sv_wait1(ep, 60000);
-		ck_assert_int_eq(wc.status, 0);
-		if (wc.opcode == SANVERBS_WC_RECV)
-			ck_assert_uint_eq(wc.byte_len, MSG);
-	}
-	ck_assert_int_eq(sv_check_pattern(buf + MSG, MSG, 403), -1);
+	sv_ep_swap_checked(ep, MSG, 404, 403);
 	ck_assert_int_eq(sanverbs_ep_close(ep), 0);
 	ck_assert_int_eq(sv_peer_wait(&peer, 120), 0);
-	ck_assert_int_eq(sanverbs_mr_dereg(mr), 0);
 	ck_assert_int_eq(sanverbs_ep_close(lis), 0);
 	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
-	free(buf);
 }
 END_TEST
 
