@@ -18,12 +18,14 @@ void *sv_test_map_hint(size_t len)
 	return at;
 }
 
-void *sv_test_map_new(size_t len, int flags)
+void *sv_test_map(void *at, size_t len, int flags)
 {
-	void *at = sv_test_map_hint(len);
-	void *p = mmap(at, len, PROT_READ | PROT_WRITE,
-		       flags | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0),
-		       -1, 0);
+	void *p;
+
+	if (!at)
+		at = sv_test_map_hint(len);
+	p = mmap(at, len, PROT_READ | PROT_WRITE,
+		 flags | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0), -1, 0);
 
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	if (at)

@@ -34,10 +34,12 @@
  * taken before the test maps it again; the hint is then in a range of the
  * test's own (use it with MAP_FIXED_NOREPLACE). */
 void *sv_test_map_hint(size_t len);
-/* @len bytes of new anonymous read/write memory (@flags: MAP_PRIVATE or
- * MAP_SHARED) that the test may munmap and map again in place: at
- * sv_test_map_hint() under ASan. Fails the test if it cannot be mapped. */
-void *sv_test_map_new(size_t len, int flags);
+/* @len bytes of anonymous read/write memory (@flags: MAP_PRIVATE or
+ * MAP_SHARED). @at NULL: new memory the test may munmap and map again in
+ * place (at sv_test_map_hint() under ASan). @at set: that again, into the
+ * hole the test's own munmap left there (MAP_FIXED_NOREPLACE: never over
+ * someone else's mapping). Fails the test if it cannot be mapped there. */
+void *sv_test_map(void *at, size_t len, int flags);
 
 /* Exit code meson counts as a skip. */
 #define SV_TEST_SKIP 77

@@ -530,8 +530,8 @@ START_TEST(cache_uses_kmod_monitor)
 			 0);
 	/* unmapped and mapped again in place below: under ASan away from
 	 * the mmap area, whose hole ASan's block for the monitor thread's
-	 * first TLS access may take (sv_test_map_new()) */
-	b = sv_test_map_new(blen, MAP_PRIVATE);
+	 * first TLS access may take (sv_test_map(NULL, )) */
+	b = sv_test_map(NULL, blen, MAP_PRIVATE);
 	sv_fill_pattern(b, blen, 31);
 	ck_assert_int_eq(sanverbs_mr_reg(ctx, b, blen,
 					 SANVERBS_ACCESS_LOCAL_WRITE, &mr),

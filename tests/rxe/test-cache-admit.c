@@ -16,19 +16,12 @@
 #define LEN (64u << 10)
 
 /* @want: a range of ours unmapped a moment ago, mapped again in place;
- * NULL: a new range (sv_test_map_new(): under ASan away from the mmap
- * area, whose hole ASan's block for the monitor thread's first TLS access
- * may take after a watched munmap, to be replaced by the MAP_FIXED). */
+ * NULL: a new range. Under ASan, away from the mmap area, whose hole
+ * ASan's block for the monitor thread's first TLS access may take after a
+ * watched munmap (sv_test_map()). */
 static uint8_t *map_at(void *want)
 {
-	void *p;
-
-	if (!want)
-		return sv_test_map_new(LEN, MAP_PRIVATE);
-	p = mmap(want, LEN, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	ck_assert_ptr_eq(p, want);
-	return p;
+	return sv_test_map(want, LEN, MAP_PRIVATE);
 }
 
 static void admit_setup(void)

@@ -21,22 +21,6 @@
 
 #define LEN (256u << 10)
 
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-
-static void *map_at(void *at, size_t len, int flags)
-{
-	void *p;
-
-	if (!at)
-		return sv_test_map_new(len, flags);
-	p = mmap(at, len, PROT_READ | PROT_WRITE,
-		 flags | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	ck_assert_ptr_eq(p, at);
-	return p;
-}
-
 /* First two registrations: a miss that caches, then a hit. */
 static void prime(void *p, size_t len)
 {
@@ -57,14 +41,14 @@ static void changed(uint64_t before)
 
 START_TEST(ev_munmap)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint64_t inv;
 
 	prime(p, LEN);
 	inv = stats().invalidations;
 	ck_assert_int_eq(munmap(p, LEN), 0);
 	changed(inv);
-	map_at(p, LEN, MAP_PRIVATE);
+	sv_test_map(p, LEN, MAP_PRIVATE);
 	ck_assert_int_eq(land(p, LEN, 13), 0);
 	assert_invalidated_since(inv);
 	munmap(p, LEN);
@@ -73,7 +57,7 @@ END_TEST
 
 START_TEST(ev_madv_dontneed)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint64_t inv;
 
 	prime(p, LEN);
@@ -90,7 +74,7 @@ END_TEST
 
 START_TEST(ev_madv_remove_shared)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_SHARED);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_SHARED);
 	uint64_t inv;
 
 	prime(p, LEN);
@@ -105,8 +89,8 @@ END_TEST
 
 START_TEST(ev_mremap_move)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
-	uint8_t *q = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
+	uint8_t *q = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint64_t inv;
 
 	prime(p, LEN);
@@ -114,7 +98,7 @@ START_TEST(ev_mremap_move)
 	ck_assert_ptr_eq(mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, q),
 			 q);
 	changed(inv);
-	map_at(p, LEN, MAP_PRIVATE);
+	sv_test_map(p, LEN, MAP_PRIVATE);
 	ck_assert_int_eq(land(p, LEN, 13), 0);
 	assert_invalidated_since(inv);
 	/* the old pages moved to q and kept what the second write left */
@@ -128,14 +112,14 @@ END_TEST
 
 START_TEST(ev_mremap_shrink)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint64_t inv;
 
 	prime(p, LEN);
 	inv = stats().invalidations;
 	ck_assert_ptr_eq(mremap(p, LEN, LEN / 2, 0), p);
 	changed(inv);
-	map_at(p + LEN / 2, LEN / 2, MAP_PRIVATE);
+	sv_test_map(p + LEN / 2, LEN / 2, MAP_PRIVATE);
 	ck_assert_int_eq(land(p, LEN, 13), 0);
 	assert_invalidated_since(inv);
 	munmap(p, LEN);
@@ -144,7 +128,7 @@ END_TEST
 
 START_TEST(ev_mmap_fixed_over)
 {
-	uint8_t *p = map_at(NULL, LEN, MAP_PRIVATE);
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint64_t inv;
 
 	prime(p, LEN);

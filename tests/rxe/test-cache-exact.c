@@ -35,13 +35,13 @@
 
 /* @at: replace what is there (MAP_FIXED); NULL: a new range, which the
  * tests unmap and map again at the same address, so under ASan it comes
- * from sv_test_map_new() (ASan's own threads map into fresh holes). */
+ * from sv_test_map(NULL, ) (ASan's own threads map into fresh holes). */
 static uint8_t *map_rw(void *at, size_t len)
 {
 	uint8_t *p;
 
 	if (!at)
-		return sv_test_map_new(len, MAP_PRIVATE);
+		return sv_test_map(NULL, len, MAP_PRIVATE);
 	p = mmap(at, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	ck_assert_ptr_eq(p, at);

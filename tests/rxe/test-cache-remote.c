@@ -23,7 +23,7 @@
 
 static uint8_t *map(size_t len)
 {
-	return sv_test_map_new(len, MAP_PRIVATE);
+	return sv_test_map(NULL, len, MAP_PRIVATE);
 }
 
 static bool windows_on(void)
