@@ -17,6 +17,7 @@ import sys
 
 PASS = {"OK", "EXPECTEDFAIL"}
 SKIP = {"SKIP"}
+TAIL = 12
 
 
 def main():
@@ -29,6 +30,7 @@ def main():
 
     per_suite = collections.defaultdict(collections.Counter)
     problems = []
+    tails = []
     for arg in args.logs:
         label, sep, path = arg.partition("=")
         if not sep:
@@ -65,12 +67,19 @@ def main():
             else:
                 kind = "failed"
                 problems.append(f"{suite}/{t['name']}: {res}")
+                tails.append((f"{suite}/{t['name']}", t.get("stdout") or ""))
             per_suite[suite][kind] += 1
 
     for s in args.expect_suite:
         if sum(per_suite[s].values()) == 0:
             problems.append(f"suite {s} ran no test")
 
+    # CI keeps only the end of the output: the failing tests' last lines
+    # go here, next to the table, so a failure can be read from it alone.
+    for name, out in tails:
+        print(f"\n== last lines of {name} ==")
+        for line in out.splitlines()[-TAIL:]:
+            print("  " + line[:300])
     print("\n== sanverbs test summary ==")
     width = max([8] + [len(x) for x in per_suite])
     for suite in sorted(per_suite):
