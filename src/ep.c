@@ -199,8 +199,10 @@ int sv_ep_cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
 {
 	long long deadline = sv_ep_now_ms() + timeout_ms;
 
-	if (pd)
+	if (pd) {
 		pd->len = 0;
+		pd->by_consumer = 0;
+	}
 	for (;;) {
 		struct rdma_cm_event *ev;
 		struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
@@ -218,8 +220,10 @@ int sv_ep_cm_wait(struct rdma_event_channel *ch, enum rdma_cm_event_type want,
 				return 0;
 			}
 			if (pd && type == RDMA_CM_EVENT_REJECTED &&
-			    ev->status == CM_REJ_CONSUMER_DEFINED)
+			    ev->status == CM_REJ_CONSUMER_DEFINED) {
 				pdata_copy(ev, pd);
+				pd->by_consumer = 1;
+			}
 			ret = cm_event_errno(ev);
 			rdma_ack_cm_event(ev);
 			if (type == RDMA_CM_EVENT_TIMEWAIT_EXIT ||

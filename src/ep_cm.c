@@ -329,6 +329,7 @@ SV_EXPORT int sanverbs_ep_req_accept(struct sanverbs_ep_req *req,
 {
 	uint8_t pd_out[SV_CM_HDR + SANVERBS_EP_ACCEPT_DATA_MAX];
 	struct rdma_conn_param p;
+	struct sv_cm_pdata pd_in;
 	struct sanverbs_ep *ep;
 	int ret;
 
@@ -361,7 +362,12 @@ SV_EXPORT int sanverbs_ep_req_accept(struct sanverbs_ep_req *req,
 		goto err;
 	}
 	ret = sv_ep_cm_wait(ep->ch, RDMA_CM_EVENT_ESTABLISHED,
-			    (int)ep->attr.timeout_ms, NULL, NULL);
+			    (int)ep->attr.timeout_ms, NULL, &pd_in);
+	/* A REJ from the peer's stack, not its application, answers a REP
+	 * for a connect that no longer exists: the peer gave up before it
+	 * saw the accept, whether or not its own REJ reached us first. */
+	if (ret == -ECONNREFUSED && !pd_in.by_consumer)
+		ret = -ECONNABORTED;
 	if (ret)
 		goto err_free;
 	if (ibv_req_notify_cq(ep->cq, 0)) {

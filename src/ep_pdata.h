@@ -20,6 +20,8 @@
 struct sv_cm_pdata {
 	uint8_t buf[256];
 	size_t len;
+	/* a rejection came from the peer's application, not its stack */
+	int by_consumer;
 };
 
 /* Writes the header and @len bytes of @data (@len <= 255) to @out; returns

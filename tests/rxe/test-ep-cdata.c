@@ -218,8 +218,9 @@ static int peer_main(int report_fd, void *arg)
 					  SANVERBS_EP_REJECT_DATA_MAX + 1) !=
 			  -EMSGSIZE)
 		return 31;
+	/* refused by the connector's library, not its stack */
 	if (sanverbs_ep_req_accept(req, big, SANVERBS_EP_ACCEPT_DATA_MAX,
-				   &ep) >= 0 || ep)
+				   &ep) != -ECONNREFUSED || ep)
 		return 32;
 
 	/* 3: a rejection with the largest data */
