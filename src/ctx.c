@@ -182,6 +182,16 @@ err_free:
 	return ret;
 }
 
+static long ctx_users(const struct sanverbs_ctx *ctx)
+{
+	long sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < SV_CTX_USER_SHARDS; i++)
+		sum += __atomic_load_n(&ctx->users[i].n, __ATOMIC_RELAXED);
+	return sum;
+}
+
 SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 {
 	uint32_t live = SV_CTX_MAGIC;
@@ -189,7 +199,7 @@ SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 
 	if (ret)
 		return ret;
-	if (__atomic_load_n(&ctx->users, __ATOMIC_RELAXED))
+	if (ctx_users(ctx))
 		return -EBUSY;
 	/* Dead first: a racing second close, or a call through a handle of
 	 * this context from now on, is refused. */

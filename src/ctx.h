@@ -9,11 +9,13 @@
 #include <infiniband/verbs.h>
 
 #include "handle.h"
+#include "lib/thread.h"
 #include "sanverbs.h"
 
 struct sv_cache;
 
 #define SV_CTX_MAGIC 0x53564358u /* "SVCX" */
+#define SV_CTX_USER_SHARDS 16
 
 struct sanverbs_ctx {
 	struct sv_hdr hdr; /* handle.h: first */
@@ -29,18 +31,27 @@ struct sanverbs_ctx {
 	struct sv_cache *cache;
 	/* Handles made through this context that hold its verbs objects
 	 * (registrations, secured ranges, pinned MDLs, pools): close waits
-	 * for none with -EBUSY instead of leaving them dangling. */
-	unsigned long users;
+	 * for none with -EBUSY instead of leaving them dangling. A count per
+	 * thread group, each on its own cache line: a cache hit takes one
+	 * and its put drops one, and a count shared by all threads would be
+	 * the one line every hit writes. A handle may be dropped by another
+	 * thread than took it, so only the sum means anything. */
+	struct {
+		long n;
+		char pad[64 - sizeof(long)];
+	} users[SV_CTX_USER_SHARDS];
 };
 
 static inline void sv_ctx_get(struct sanverbs_ctx *ctx)
 {
-	__atomic_add_fetch(&ctx->users, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ctx->users[sv_thread_slot(SV_CTX_USER_SHARDS)].n, 1,
+			   __ATOMIC_RELAXED);
 }
 
 static inline void sv_ctx_put(struct sanverbs_ctx *ctx)
 {
-	__atomic_sub_fetch(&ctx->users, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&ctx->users[sv_thread_slot(SV_CTX_USER_SHARDS)].n, 1,
+			   __ATOMIC_RELAXED);
 }
 
 /* 0 when @ctx is open and was opened by this process; -EINVAL for NULL

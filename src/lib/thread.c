@@ -24,3 +24,15 @@ int sv_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -ret;
 }
+
+__thread unsigned int sv_tl_slot;
+
+unsigned int sv_thread_slot_assign(void)
+{
+	static unsigned int next;
+	unsigned int s = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+
+	/* 0 means "none yet": a wrapped count starts again at slot 0 */
+	sv_tl_slot = (s & 0xffffu) + 1;
+	return s & 0xffffu;
+}
