@@ -6,11 +6,13 @@
  * unsecure) is -EINVAL and never puts a handle on the spare list twice:
  * two later registrations get two handles and each takes its own bytes.
  * sanverbs_ctx_close() is -EBUSY while a registration, a pinned MDL or a
- * pool made through the context is held (they stay usable), and once it
- * is closed every call through the context or its old handles is
+ * pool made through the context is held (they stay usable), also when
+ * registrations are taken on one thread and released on another, and
+ * once it is closed every call through the context or its old handles is
  * -EINVAL, never a use-after-free. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +213,54 @@ START_TEST(close_busy_then_refused)
 }
 END_TEST
 
+/* Each of 3 threads registers what the next one releases. */
+struct handoff {
+	struct sanverbs_ctx *ctx;
+	uint8_t *buf;
+	struct sanverbs_mr *take, **give;
+};
+
+static void *handoff_run(void *arg)
+{
+	struct handoff *h = arg;
+	int ret;
+
+	ret = sanverbs_mr_reg(h->ctx, h->buf, LEN, SANVERBS_ACCESS_LOCAL_WRITE,
+			      h->give);
+	if (!ret && h->take)
+		ret = sanverbs_mr_dereg(h->take);
+	return (void *)(intptr_t)ret;
+}
+
+/* The context counts its open handles per thread: a registration dropped
+ * by another thread than took it must still balance, and one still held
+ * on any thread must keep the context busy. */
+START_TEST(close_counts_every_thread)
+{
+	struct sanverbs_ctx *ctx = sv_test_ctx_open();
+	struct sanverbs_mr *mr[3] = { NULL, NULL, NULL };
+	struct handoff h[3];
+	uint8_t *buf = map();
+	pthread_t t;
+	void *ret;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		h[i] = (struct handoff){ ctx, buf, i ? mr[i - 1] : NULL,
+					 &mr[i] };
+		ck_assert_int_eq(pthread_create(&t, NULL, handoff_run, &h[i]),
+				 0);
+		ck_assert_int_eq(pthread_join(t, &ret), 0);
+		ck_assert_int_eq((intptr_t)ret, 0);
+		/* the last one taken is held */
+		ck_assert_int_eq(sanverbs_ctx_close(ctx), -EBUSY);
+	}
+	ck_assert_int_eq(sanverbs_mr_dereg(mr[2]), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+	munmap(buf, LEN);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctx-lifetime");
@@ -220,6 +270,7 @@ int main(void)
 	tcase_add_test(tc, fork_child_changes_nothing);
 	tcase_add_test(tc, double_dereg_refused);
 	tcase_add_test(tc, close_busy_then_refused);
+	tcase_add_test(tc, close_counts_every_thread);
 	suite_add_tcase(s, tc);
 	return sv_test_run_rxe(s);
 }
