@@ -28,6 +28,11 @@
 # (-Q 1), which is the WSP's work: each overlapped WSPRdmaWrite is one
 # signaled work request with its own completion.
 #
+# Every part also runs its perftest program a second time as a system of
+# its own (the control, "ctl"): its ratio to the first copy, trial by trial,
+# is what two identical runs differ by on this host at that moment, the
+# noise floor against which every other ratio of the part is read.
+#
 # A run that fails (non-zero exit of either side, a timeout, no figure) is
 # never dropped quietly: its trial is printed as FAILED with the reason, it
 # counts in no min / median / max, the summary lists it, and the script
@@ -122,14 +127,14 @@ ours() { # PROGRAM SERVER-ARGS -- CLIENT-ARGS (server prints its port)
 
 run_sys() { # NAME: one run of that system
 	case $1 in
-	ep_p) perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q "$CQMOD" ;;
+	ep_p | ep_c) perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q "$CQMOD" ;;
 	ep_s) ours "$bench" "$IPB" "$DEVB" -- "$DEVA" bw "$SIZE" "$BW_ITERS" "$DEPTH" "$CQMOD" ;;
-	w_pd) perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" ;;
+	w_pd | w_c) perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" ;;
 	w_p1) perf ib_write_bw 4 -s "$SIZE" -n "$BW_ITERS" -t "$DEPTH" -Q 1 ;;
 	w_w) ours "$wspbench" "$IPB" -- "$SIZE" "$BW_ITERS" "$DEPTH" ;;
 	w_b) LD_LIBRARY_PATH=$SV_WSP_BASELINE:$LD_LIBRARY_PATH \
 		ours "$wspbench" "$IPB" -- "$SIZE" "$BW_ITERS" "$DEPTH" ;;
-	l_p) perf ib_send_lat 5 -s 2 -n "$LAT_ITERS" ;;
+	l_p | l_c) perf ib_send_lat 5 -s 2 -n "$LAT_ITERS" ;;
 	l_s) ours "$bench" "$IPB" "$DEVB" -- "$DEVA" lat 2 "$LAT_ITERS" ;;
 	esac
 }
@@ -202,15 +207,15 @@ rcol() { local t; for ((t = 1; t <= REPS; t++)); do ratio "${FIG[$1,$t]}" "${FIG
 for ((r = 1; r <= REPS; r++)); do
 	line="trial $r:"
 	if has ep; then
-		trial "$r" bw ep_p ep_s
+		trial "$r" bw ep_p ep_s ep_c
 		line+=" write ${SIZE} B 1 signaled in ${CQMOD}: perftest $(fig ep_p "$r") MiB/s,"
 		line+=" endpoint $(fig ep_s "$r") MiB/s (x$(ratio "${FIG[ep_s,$r]}" "${FIG[ep_p,$r]}"));"
 	fi
 	if has wsp; then
 		if [ -n "${SV_WSP_BASELINE:-}" ]; then
-			trial "$r" bw w_pd w_p1 w_w w_b
+			trial "$r" bw w_pd w_p1 w_w w_c w_b
 		else
-			trial "$r" bw w_pd w_p1 w_w
+			trial "$r" bw w_pd w_p1 w_w w_c
 		fi
 		line+=" WSPRdmaWrite $(fig w_w "$r") MiB/s, ib_write_bw default $(fig w_pd "$r") (x$(ratio "${FIG[w_w,$r]}" "${FIG[w_pd,$r]}")),"
 		line+=" -Q 1 $(fig w_p1 "$r") (x$(ratio "${FIG[w_w,$r]}" "${FIG[w_p1,$r]}"));"
@@ -219,7 +224,7 @@ for ((r = 1; r <= REPS; r++)); do
 		fi
 	fi
 	if has lat; then
-		trial "$r" lat l_p l_s
+		trial "$r" lat l_p l_s l_c
 		line+=" send 2 B: perftest $(fig l_p "$r") us, endpoint $(fig l_s "$r") us (x$(ratio "${FIG[l_s,$r]}" "${FIG[l_p,$r]}"))"
 	fi
 	echo "$line"
@@ -234,6 +239,7 @@ if has ep; then
 	echo "  perftest ib_write_bw  MiB/s: $(stats $(col ep_p))"
 	echo "  sanverbs endpoint     MiB/s: $(stats $(col ep_s))"
 	echo "  ratio endpoint/perftest per trial: $(rcol ep_s ep_p | xargs) -> $(stats $(rcol ep_s ep_p)) (target >= 0.95)"
+	echo "  control: ib_write_bw again / ib_write_bw per trial: $(rcol ep_c ep_p | xargs) -> $(stats $(rcol ep_c ep_p)) (noise floor, ideally 1)"
 fi
 if has wsp; then
 	echo "RDMA write ${SIZE} B x ${BW_ITERS}, ${DEPTH} in flight (MiB/s = 2^20 B/s):"
@@ -242,6 +248,7 @@ if has wsp; then
 	echo "  overlapped WSPRdmaWrite, polled (every write signaled)   MiB/s: $(stats $(col w_w))"
 	echo "  ratio WSP/ib_write_bw default per trial: $(rcol w_w w_pd | xargs) -> $(stats $(rcol w_w w_pd)) (target >= 0.90)"
 	echo "  ratio WSP/ib_write_bw -Q 1 per trial:    $(rcol w_w w_p1 | xargs) -> $(stats $(rcol w_w w_p1)) (same signalling)"
+	echo "  control: ib_write_bw default again / ib_write_bw default per trial: $(rcol w_c w_pd | xargs) -> $(stats $(rcol w_c w_pd)) (noise floor, ideally 1)"
 	if [ -n "${SV_WSP_BASELINE:-}" ]; then
 		echo "  baseline provider ($SV_WSP_BASELINE) WSPRdmaWrite MiB/s: $(stats $(col w_b))"
 		echo "  ratio baseline/ib_write_bw default per trial: $(rcol w_b w_pd | xargs) -> $(stats $(rcol w_b w_pd))"
@@ -253,6 +260,7 @@ if has lat; then
 	echo "  perftest ib_send_lat  us: $(stats $(col l_p))"
 	echo "  sanverbs endpoint     us: $(stats $(col l_s))"
 	echo "  ratio endpoint/perftest per trial: $(rcol l_s l_p | xargs) -> $(stats $(rcol l_s l_p)) (target <= 1.1 in every trial)"
+	echo "  control: ib_send_lat again / ib_send_lat per trial: $(rcol l_c l_p | xargs) -> $(stats $(rcol l_c l_p)) (noise floor, ideally 1)"
 fi
 }
 if [ ${#failures[@]} -gt 0 ]; then
