@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lib/thread.h"
 #include "mr.h"
 #include "priv.h"
 
@@ -40,8 +41,10 @@ static int hit_pred(struct sv_itree_node *n, void *arg)
  * A thread's spares go back to their type (handle.h) when it exits. */
 #define SV_SPARE_MR_MAX 16
 
-static __thread struct sanverbs_mr *tl_spare;
-static __thread unsigned int tl_nspare;
+static __thread struct sanverbs_mr *tl_spare SV_TLS_HOT;
+static __thread unsigned int tl_nspare SV_TLS_HOT;
+/* the key below is set for this thread (its spares go back at exit) */
+static __thread bool tl_keyed SV_TLS_HOT;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
@@ -58,6 +61,8 @@ static void tl_free(void *arg)
 	}
 	tl_spare = NULL;
 	tl_nspare = 0;
+	/* a later push (another key's destructor) sets the key again */
+	tl_keyed = false;
 }
 
 static void tl_init(void)
@@ -87,10 +92,11 @@ static void mr_push(struct sanverbs_mr *mr)
 		sv_handle_retire(&sv_mr_type, mr);
 		return;
 	}
-	if (!tl_spare) {
+	if (!tl_keyed) {
 		/* the key's destructor gives the list back at thread exit */
 		pthread_once(&tl_once, tl_init);
 		(void)pthread_setspecific(tl_key, (void *)1);
+		tl_keyed = true;
 	}
 	mr->addr = tl_spare;
 	tl_spare = mr;

@@ -25,7 +25,7 @@ int sv_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	return -ret;
 }
 
-__thread unsigned int sv_tl_slot;
+__thread unsigned int sv_tl_slot SV_TLS_HOT;
 
 unsigned int sv_thread_slot_assign(void)
 {
