@@ -49,14 +49,13 @@ static int probe_cached(struct cmp_sys *s)
 {
 	static char page[4096] __attribute__((aligned(4096)));
 	struct cmp_reg a, b;
-	int cached;
+	int cached, i;
 
-	if (s->reg(s, page, sizeof(page), 0, &a))
-		return 0;
-	s->dereg(s, &a);
-	if (s->reg(s, page, sizeof(page), 0, &a))
-		return 0;
-	s->dereg(s, &a);
+	for (i = 0; i < 2; i++) {
+		if (s->reg(s, page, sizeof(page), 0, &a))
+			return 0;
+		s->dereg(s, &a);
+	}
 	if (s->reg(s, page, sizeof(page), 0, &b))
 		return 0;
 	cached = a.lkey == b.lkey;

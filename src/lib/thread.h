@@ -14,9 +14,10 @@ int sv_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Thread-local variables of the hit path: in a shared object the default
  * (dynamic) model costs a __tls_get_addr() call per function that touches
- * one, about half of a hit's time under TCG. The initial-exec model reads them at a fixed
- * offset from the thread pointer; a libsanverbs loaded by dlopen() takes
- * these few bytes from the static TLS space glibc keeps for that. */
+ * one, about half of a hit's time under TCG. The initial-exec model reads
+ * them at a fixed offset from the thread pointer; a libsanverbs loaded by
+ * dlopen() takes these few bytes from the static TLS space glibc keeps
+ * for that. */
 #define SV_TLS_HOT __attribute__((tls_model("initial-exec")))
 
 /* This thread's slot among @nslots (a power of two) for counts that
