@@ -199,7 +199,7 @@ SV_EXPORT int sanverbs_ctx_close(struct sanverbs_ctx *ctx)
 
 	if (ret)
 		return ret;
-	if (ctx_users(ctx))
+	if (ctx_users(ctx) || sv_cache_held(ctx->cache))
 		return -EBUSY;
 	/* Dead first: a racing second close, or a call through a handle of
 	 * this context from now on, is refused. */

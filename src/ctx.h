@@ -30,12 +30,13 @@ struct sanverbs_ctx {
 	/* Owned by cache.c; NULL until the cache is created. */
 	struct sv_cache *cache;
 	/* Handles made through this context that hold its verbs objects
-	 * (registrations, secured ranges, pinned MDLs, pools): close waits
-	 * for none with -EBUSY instead of leaving them dangling. A count per
-	 * thread group, each on its own cache line: a cache hit takes one
-	 * and its put drops one, and a count shared by all threads would be
-	 * the one line every hit writes. A handle may be dropped by another
-	 * thread than took it, so only the sum means anything. */
+	 * (secured ranges, pinned MDLs, pools; registrations are the
+	 * cache's to count, sv_cache_held()): close waits for none with
+	 * -EBUSY instead of leaving them dangling. A count per thread
+	 * group, each on its own cache line, so that MDLs locked and
+	 * unlocked on many threads do not all write one line. A handle may
+	 * be dropped by another thread than took it, so only the sum means
+	 * anything. */
 	struct {
 		long n;
 		char pad[64 - sizeof(long)];

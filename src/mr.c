@@ -30,10 +30,10 @@ SV_EXPORT int sanverbs_mr_reg(struct sanverbs_ctx *ctx, void *addr, size_t len,
 		return -EINVAL;
 	if (!ctx->cache)
 		return -EINVAL;
+	/* The cache counts the handle (sv_cache_held() at close). */
 	ret = sv_cache_get(ctx->cache, addr, len, access, &mr);
 	if (ret)
 		return ret;
-	sv_ctx_get(ctx);
 	mr->ctx = ctx;
 	mr->addr = addr;
 	mr->len = len;
@@ -62,8 +62,6 @@ SV_EXPORT int sanverbs_mr_dereg(struct sanverbs_mr *mr)
 	ret = sv_cache_put(ctx->cache, mr, &kept);
 	if (kept)
 		__atomic_store_n(&mr->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
-	else
-		sv_ctx_put(ctx);
 	return ret;
 }
 

@@ -60,6 +60,25 @@ err:
 	return ret;
 }
 
+bool sv_cache_held(struct sv_cache *c)
+{
+	struct sv_cache_entry *x;
+	struct sv_list *l;
+	bool held = false;
+
+	if (!c)
+		return false;
+	sv_cache_lock(c);
+	/* every entry a handle can hold is on the list until it is freed,
+	 * and freed only once nobody holds it */
+	for (l = c->all.next; l != &c->all && !held; l = l->next) {
+		x = container_of(l, struct sv_cache_entry, all_link);
+		held = x->kind == SV_ENT_MR && sv_entry_held(x);
+	}
+	sv_cache_unlock(c);
+	return held;
+}
+
 void sv_cache_destroy(struct sv_cache *c)
 {
 	struct sv_cache_entry *x, *list = NULL;

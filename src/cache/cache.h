@@ -17,6 +17,10 @@ struct sanverbs_mr;
 int sv_cache_create(struct sanverbs_ctx *ctx, struct sv_cache **out);
 /* Releases every entry, stops the monitor and the worker. */
 void sv_cache_destroy(struct sv_cache *c);
+/* Whether a registration handle still holds an entry of @c. The cache,
+ * not the context, answers this for sanverbs_ctx_close(): a count in the
+ * context would be written by every hit and every put. */
+bool sv_cache_held(struct sv_cache *c);
 
 /* A handle holding one reference on an entry whose ibmr covers
  * [addr, addr + len) with at least @access (and exactly the remote bits of

@@ -7,7 +7,8 @@
  * two later registrations get two handles and each takes its own bytes.
  * sanverbs_ctx_close() is -EBUSY while a registration, a pinned MDL or a
  * pool made through the context is held (they stay usable), also when
- * registrations are taken on one thread and released on another, and
+ * registrations are taken on one thread and released on another, when
+ * a held registration's memory went away or it was never cached, and
  * once it is closed every call through the context or its old handles is
  * -EINVAL, never a use-after-free. */
 #define _GNU_SOURCE
@@ -261,6 +262,46 @@ START_TEST(close_counts_every_thread)
 }
 END_TEST
 
+/* Registrations are counted by the cache, not the context: one whose
+ * entry was invalidated under it (its range unmapped) and one that was
+ * never cached (bigger than the cache may hold) keep the context busy
+ * just as a cached one does. */
+START_TEST(close_counts_invalidated_and_uncached)
+{
+	struct sanverbs_ctx *ctx;
+	struct sanverbs_mr *gone, *big;
+	uint8_t *buf = map(), *large;
+
+	ck_assert_int_eq(setenv("SANVERBS_CACHE_MAX_BYTES", "65536", 1), 0);
+	ctx = sv_test_ctx_open();
+	ck_assert_int_eq(unsetenv("SANVERBS_CACHE_MAX_BYTES"), 0);
+	large = mmap(NULL, 2 * LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(large, MAP_FAILED);
+	memset(large, 1, 2 * LEN);
+	memset(buf, 1, LEN);
+
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, LEN,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &gone), 0);
+	/* a second sight, so that a cache admitting at the second is
+	 * holding an entry now */
+	ck_assert_int_eq(sanverbs_mr_dereg(gone), 0);
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, buf, LEN,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &gone), 0);
+	ck_assert_int_eq(munmap(buf, LEN), 0);
+	ck_assert_int_eq(sanverbs_cache_flush(ctx), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), -EBUSY);
+	ck_assert_int_eq(sanverbs_mr_dereg(gone), 0);
+
+	ck_assert_int_eq(sanverbs_mr_reg(ctx, large, 2 * LEN,
+					 SANVERBS_ACCESS_LOCAL_WRITE, &big), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), -EBUSY);
+	ck_assert_int_eq(sanverbs_mr_dereg(big), 0);
+	ck_assert_int_eq(sanverbs_ctx_close(ctx), 0);
+	munmap(large, 2 * LEN);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctx-lifetime");
@@ -271,6 +312,7 @@ int main(void)
 	tcase_add_test(tc, double_dereg_refused);
 	tcase_add_test(tc, close_busy_then_refused);
 	tcase_add_test(tc, close_counts_every_thread);
+	tcase_add_test(tc, close_counts_invalidated_and_uncached);
 	suite_add_tcase(s, tc);
 	return sv_test_run_rxe(s);
 }
