@@ -189,7 +189,6 @@ struct sv_hrec *sv_htab_insert(struct sv_htab *t, const struct sv_hrec *tmpl,
 	r->lkey = tmpl->lkey;
 	r->rkey = tmpl->rkey;
 	__atomic_store_n(&r->wgen, tmpl->wgen, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->hits, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->used, tmpl->used, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->refs, refs, __ATOMIC_RELEASE);
 	place(t, t->idx, r->addr, r);
@@ -223,7 +222,7 @@ static void slot_remove(struct sv_htab *t, struct sv_hidx *x, size_t i)
 uint32_t sv_htab_close(struct sv_htab *t, struct sv_hrec *r)
 {
 	struct sv_hidx *x = t->idx;
-	uint32_t old;
+	uint64_t old;
 	size_t i = sv_htab_home(x, t->page_shift, r->addr);
 	size_t m = ((size_t)1 << x->bits) - 1;
 
@@ -234,16 +233,16 @@ uint32_t sv_htab_close(struct sv_htab *t, struct sv_hrec *r)
 			break;
 		}
 	old = __atomic_fetch_or(&r->refs, SV_HREC_CLOSED, __ATOMIC_SEQ_CST);
-	old &= ~SV_HREC_CLOSED;
-	if (!old)
+	if (!(old & SV_HREC_COUNT))
 		sv_htab_release(t, r);
-	return old;
+	return (uint32_t)old & SV_HREC_COUNT;
 }
 
 void sv_htab_release(struct sv_htab *t, struct sv_hrec *r)
 {
-	t->folded_hits += __atomic_load_n(&r->hits, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->hits, 0, __ATOMIC_RELAXED);
+	/* closed and unreferenced: nobody changes ->refs until it opens */
+	t->folded_hits += __atomic_load_n(&r->refs, __ATOMIC_RELAXED) >> 32;
+	__atomic_store_n(&r->refs, SV_HREC_CLOSED, __ATOMIC_RELAXED);
 	r->ent = (struct sv_cache_entry *)t->free;
 	t->free = r;
 }
@@ -255,7 +254,7 @@ uint64_t sv_htab_hits(const struct sv_htab *t)
 
 	for (i = 0; i < t->nchunks; i++)
 		for (k = 0; k < SV_HREC_CHUNK; k++)
-			n += __atomic_load_n(&t->chunk[i][k].hits,
-					     __ATOMIC_RELAXED);
+			n += __atomic_load_n(&t->chunk[i][k].refs,
+					     __ATOMIC_RELAXED) >> 32;
 	return n;
 }

@@ -30,14 +30,18 @@ struct ibv_mr;
 struct sv_cache_entry;
 
 #define SV_HREC_CLOSED 0x80000000u
+/* The references taken through sv_hrec_get() are counted in the high half
+ * of ->refs, in the same atomic operation as the reference itself: the
+ * cache's lock-free hits, at no extra write. Modulo 2^32 per record. */
+#define SV_HREC_HIT ((uint64_t)1 << 32)
+#define SV_HREC_COUNT 0x7fffffffu
 #define SV_HREC_CHUNK_BITS 10
 #define SV_HREC_CHUNK (1u << SV_HREC_CHUNK_BITS)
 #define SV_HREC_MAX_CHUNKS 4096 /* 4M records; more entries stay unindexed */
 #define SV_HREC_NO_TOKEN UINT32_MAX
 
 struct sv_hrec {
-	uint32_t refs;   /* atomic: count | SV_HREC_CLOSED */
-	uint32_t hits;   /* atomic: lock-free hits, folded into the cache's */
+	uint64_t refs;   /* atomic: gets * SV_HREC_HIT | SV_HREC_CLOSED | count */
 	uint16_t access;
 	uint8_t used;    /* atomic: hit since the last CLOCK sweep */
 	uint8_t pad;
@@ -116,19 +120,27 @@ static inline size_t sv_htab_home(const struct sv_hidx *x,
 			 0x9e3779b97f4a7c15ull) >> (64 - x->bits));
 }
 
-/* One more reference on @r unless it is closed; seq_cst, so whatever the
- * caller reads afterwards is read after the reference exists. */
+/* One more reference on @r unless it is closed, counted as a hit;
+ * seq_cst, so whatever the caller reads afterwards is read after the
+ * reference exists. */
 static inline bool sv_hrec_get(struct sv_hrec *r)
 {
-	uint32_t v = __atomic_load_n(&r->refs, __ATOMIC_RELAXED);
+	uint64_t v = __atomic_load_n(&r->refs, __ATOMIC_RELAXED);
 
 	do {
 		if (v & SV_HREC_CLOSED)
 			return false;
-	} while (!__atomic_compare_exchange_n(&r->refs, &v, v + 1, true,
+	} while (!__atomic_compare_exchange_n(&r->refs, &v,
+					      v + SV_HREC_HIT + 1, true,
 					      __ATOMIC_SEQ_CST,
 					      __ATOMIC_RELAXED));
 	return true;
+}
+
+static inline bool sv_hrec_sub(struct sv_hrec *r, uint64_t n)
+{
+	return (uint32_t)__atomic_sub_fetch(&r->refs, n, __ATOMIC_ACQ_REL) ==
+	       SV_HREC_CLOSED;
 }
 
 /* Drops a reference taken with sv_hrec_get or sv_htab_insert. True when
@@ -136,13 +148,20 @@ static inline bool sv_hrec_get(struct sv_hrec *r)
  * lock, release the record and maybe free its entry. */
 static inline bool sv_hrec_put(struct sv_hrec *r)
 {
-	return __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) ==
-	       SV_HREC_CLOSED;
+	return sv_hrec_sub(r, 1);
+}
+
+/* Drops a reference of sv_hrec_get() that did not become a hit (the
+ * record did not match, or the check after it failed), and its count. */
+static inline bool sv_hrec_unget(struct sv_hrec *r)
+{
+	return sv_hrec_sub(r, SV_HREC_HIT + 1);
 }
 
 static inline uint32_t sv_hrec_count(const struct sv_hrec *r)
 {
-	return __atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) & ~SV_HREC_CLOSED;
+	return (uint32_t)__atomic_load_n(&r->refs, __ATOMIC_ACQUIRE) &
+	       SV_HREC_COUNT;
 }
 
 /* Lock-free: a referenced, open record whose range covers [s, e) with
@@ -178,7 +197,7 @@ static inline struct sv_hrec *sv_htab_get(struct sv_htab *t, uintptr_t s,
 		    (r->access & access) == access &&
 		    (r->access & exact_mask) == (access & exact_mask))
 			return r;
-		if (sv_hrec_put(r)) {
+		if (sv_hrec_unget(r)) {
 			*orphan = r;
 			return NULL;
 		}

@@ -70,7 +70,7 @@ static void tl_init(void)
 	(void)pthread_key_create(&tl_key, tl_free);
 }
 
-static struct sanverbs_mr *mr_pop(void)
+static inline struct sanverbs_mr *mr_pop(void)
 {
 	struct sanverbs_mr *mr = tl_spare;
 
@@ -83,21 +83,25 @@ static struct sanverbs_mr *mr_pop(void)
 	return mr;
 }
 
+/* The key's destructor gives this thread's spares back at its exit. */
+static __attribute__((noinline)) void tl_key_set(void)
+{
+	pthread_once(&tl_once, tl_init);
+	(void)pthread_setspecific(tl_key, (void *)1);
+	tl_keyed = true;
+}
+
 /* Keeps @mr (dead) for reuse by this thread if there is room, else
  * gives it back to its type (handle.h). */
-static void mr_push(struct sanverbs_mr *mr)
+static inline void mr_push(struct sanverbs_mr *mr)
 {
 	__atomic_store_n(&mr->hdr.magic, 0, __ATOMIC_RELEASE);
 	if (tl_nspare >= SV_SPARE_MR_MAX) {
 		sv_handle_retire(&sv_mr_type, mr);
 		return;
 	}
-	if (!tl_keyed) {
-		/* the key's destructor gives the list back at thread exit */
-		pthread_once(&tl_once, tl_init);
-		(void)pthread_setspecific(tl_key, (void *)1);
-		tl_keyed = true;
-	}
+	if (!tl_keyed)
+		tl_key_set();
 	mr->addr = tl_spare;
 	tl_spare = mr;
 	tl_nspare++;
@@ -123,7 +127,8 @@ static void got_rec(struct sanverbs_mr *h, struct sv_hrec *r)
 
 /* A closed record whose last reference this thread dropped: free it, and
  * its entry if that was the entry's last hold. */
-static int rec_drained(struct sv_cache *c, struct sv_hrec *r)
+static __attribute__((noinline)) int rec_drained(struct sv_cache *c,
+						 struct sv_hrec *r)
 {
 	struct sv_cache_entry *e = r->ent;
 	bool do_free;
@@ -183,36 +188,35 @@ static int hit_exact(struct sv_cache *c, struct sv_cache_entry *ent,
 	return 1;
 }
 
-/* The hit without a lock: a reference on an open record that covers the
+/* The hit without a lock: a referenced open record that covers the
  * range, taken between two reads of c->mseq that saw no event batch
- * (docs/cache.md, "Race freedom"). False: take the locked path. */
-static bool hit_fast(struct sv_cache *c, uintptr_t s, uintptr_t e,
-		     unsigned int access, struct sanverbs_mr *h)
+ * (docs/cache.md, "Race freedom"); NULL: take the locked path. */
+static inline __attribute__((always_inline)) struct sv_hrec *
+hit_fast(struct sv_cache *c, uintptr_t s, uintptr_t e, unsigned int access)
 {
 	uint32_t seq = __atomic_load_n(&c->mseq, __ATOMIC_ACQUIRE);
 	struct sv_hrec *r, *orphan;
 
 	if (seq & 1)
-		return false;
+		return NULL;
 	/* a window's entry is hit only by its exact range */
 	r = sv_htab_get(&c->ht, s, e, access, SV_REMOTE_ACCESS,
 			access & SV_ACCESS_MW_BIND, &orphan);
 	if (!r) {
 		if (orphan)
 			(void)rec_drained(c, orphan);
-		return false;
+		return NULL;
 	}
 	if (!rec_still_valid(c, r) ||
 	    __atomic_load_n(&c->mseq, __ATOMIC_SEQ_CST) != seq) {
-		if (sv_hrec_put(r))
+		if (sv_hrec_unget(r))
 			(void)rec_drained(c, r);
-		return false;
+		return NULL;
 	}
+	/* the reference counted the hit (htab.h) */
 	if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED))
 		__atomic_store_n(&r->used, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&r->hits, 1, __ATOMIC_RELAXED);
-	got_rec(h, r);
-	return true;
+	return r;
 }
 
 /* Under c->lock: a live entry covering [s, e) with @access, referenced and
@@ -245,8 +249,8 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		if (ok > 0)
 			break;
 		if (r)
-			(void)sv_hrec_put(r); /* open: not the last of a
-					       * closed record */
+			(void)sv_hrec_unget(r); /* open: not the last of a
+						 * closed record */
 		if (ok < 0)
 			return false;
 		/* The backend saw a change the sink has not reported yet:
@@ -255,6 +259,7 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		sv_cache_invalidate_entry(c, ent);
 	}
 	if (r) {
+		/* counted by the record's reference (htab.h) */
 		if (!__atomic_load_n(&r->used, __ATOMIC_RELAXED))
 			__atomic_store_n(&r->used, 1, __ATOMIC_RELAXED);
 		got_rec(h, r);
@@ -263,8 +268,8 @@ static bool hit_locked(struct sv_cache *c, uintptr_t s, uintptr_t e,
 		ent->used = 1;
 		sv_cache_got(h, ent, NULL, ent->ibmr, ent->access,
 			     ent->ibmr->lkey, ent->ibmr->rkey);
+		c->hits++;
 	}
-	c->hits++;
 	return true;
 }
 
@@ -335,16 +340,13 @@ static bool last_put(struct sv_cache *c, struct sv_cache_entry *e,
 	return do_free;
 }
 
-/* Drops a reference (@rec NULL: the entry's own, under the lock; else the
- * record's, without it). */
-static int put_ref(struct sv_cache *c, struct sv_cache_entry *e,
-		   struct sv_hrec *rec)
+/* Drops an entry's own reference, under the lock. */
+static __attribute__((noinline)) int put_entry_ref(struct sv_cache *c,
+						    struct sv_cache_entry *e)
 {
 	struct ibv_mr *dereg = NULL;
 	bool do_free = false;
 
-	if (rec)
-		return sv_hrec_put(rec) ? rec_drained(c, rec) : 0;
 	sv_cache_lock(c);
 	if (--e->refs == 0)
 		do_free = last_put(c, e, &dereg);
@@ -354,14 +356,28 @@ static int put_ref(struct sv_cache *c, struct sv_cache_entry *e,
 	return dereg ? c->rb->ops->dereg(c->rb, dereg) : 0;
 }
 
-int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
-		 unsigned int access, struct sanverbs_mr **out)
+/* Drops a reference (@rec NULL: the entry's own, under the lock; else the
+ * record's, without it). */
+static inline int put_ref(struct sv_cache *c, struct sv_cache_entry *e,
+			  struct sv_hrec *rec)
+{
+	if (rec)
+		return sv_hrec_put(rec) ? rec_drained(c, rec) : 0;
+	return put_entry_ref(c, e);
+}
+
+/* Everything but a local registration's lock-free hit: the window over a
+ * remote one, the locked hit and the miss. */
+static __attribute__((noinline)) int get_slow(struct sv_cache *c, void *addr,
+					      size_t len, unsigned int access,
+					      struct sanverbs_mr **out)
 {
 	struct sanverbs_mr res, *h;
 	bool win = (access & SV_REMOTE_ACCESS) && c->rb->ops->remote_ready &&
 		   c->rb->ops->remote_ready(c->rb);
 	unsigned int eacc = access;
 	uintptr_t s = (uintptr_t)addr;
+	struct sv_hrec *r = NULL;
 	int ret;
 
 	/* With windows, a remote registration is a local entry (its MR's
@@ -369,8 +385,11 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 	if (win)
 		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
 		       SV_ACCESS_MW_BIND;
-	if (!(c->mon && c->max_entries && s + len >= s &&
-	      hit_fast(c, s, s + len, eacc, &res))) {
+	if (c->mon && c->max_entries && s + len >= s)
+		r = hit_fast(c, s, s + len, eacc);
+	if (r) {
+		got_rec(&res, r);
+	} else {
 		ret = get_entry(c, addr, len, eacc, false, &res);
 		/* A window needs an MR the kernel pinned for write: memory
 		 * the process may only read is exposed for reading by an MR
@@ -407,6 +426,31 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 		h->access |= sv_access_normalize(access);
 	}
 	/* Live in this process, whether fresh or from the spare list. */
+	h->hdr.fork_gen = sv_fork_gen_now();
+	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
+	*out = h;
+	return 0;
+}
+
+int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
+		 unsigned int access, struct sanverbs_mr **out)
+{
+	uintptr_t s = (uintptr_t)addr;
+	struct sanverbs_mr *h;
+	struct sv_hrec *r;
+
+	/* The common case, kept short: a local registration hit without
+	 * the lock, straight into a spare handle. */
+	if ((access & SV_REMOTE_ACCESS) || !c->mon || !c->max_entries ||
+	    s + len < s || !tl_spare)
+		return get_slow(c, addr, len, access, out);
+	r = hit_fast(c, s, s + len, access);
+	if (!r)
+		return get_slow(c, addr, len, access, out);
+	h = mr_pop();
+	sv_cache_got(h, r->ent, r, r->ibmr, r->access & ~SV_ACCESS_MW_BIND,
+		     r->lkey, r->rkey);
+	h->win = NULL;
 	h->hdr.fork_gen = sv_fork_gen_now();
 	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
 	*out = h;
