@@ -141,22 +141,29 @@ static __attribute__((noinline)) int rec_drained(struct sv_cache *c,
 
 /* The record's copy of the watch generation is still current (no entry
  * line, no lock); false means "ask still_valid()". */
-static bool rec_gen_current(struct sv_cache *c, struct sv_hrec *r)
+static inline bool rec_gen_current(struct sv_cache *c, struct sv_hrec *r)
 {
-	return c->mon->ops->gen_current && r->wtoken != SV_HREC_NO_TOKEN &&
-	       c->mon->ops->gen_current(c->mon, r->wtoken,
-					__atomic_load_n(&r->wgen,
-							__ATOMIC_ACQUIRE));
+	const struct sv_monitor *m = c->mon;
+	uint64_t gen = __atomic_load_n(&r->wgen, __ATOMIC_ACQUIRE);
+
+	if (m->gen_words)
+		return r->wtoken < m->ngen_words &&
+		       __atomic_load_n(&m->gen_words[r->wtoken],
+				       __ATOMIC_ACQUIRE) == gen;
+	return m->ops->gen_current && r->wtoken != SV_HREC_NO_TOKEN &&
+	       m->ops->gen_current(c->mon, r->wtoken, gen);
 }
 
 /* Whether the monitor still vouches for the pages under @r, from the
  * record alone: the one place for any check a hit must pass on the
  * record before it is returned without the lock. False sends the hit to
  * the locked path, which asks the monitor properly (hit_exact()). */
-static bool rec_still_valid(struct sv_cache *c, struct sv_hrec *r)
+static inline bool rec_still_valid(struct sv_cache *c, struct sv_hrec *r)
 {
 	const struct sv_monitor_ops *ops = c->mon->ops;
 
+	if (c->mon->gen_words)
+		return rec_gen_current(c, r);
 	if (ops->verify)
 		return ops->verify(c->mon, r->wtoken, r->addr) == 1;
 	if (!ops->still_valid)

@@ -444,6 +444,11 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 	/* A slot per watch: an entry the cache drops without unwatching
 	 * would keep a slot whose owner pointer dangles. */
 	km->m.flags = SV_MONITOR_F_WATCH_PER_ENTRY;
+	/* kmon_gen_current() is this comparison; a hit makes it inline */
+	km->m.gen_words = km->status;
+	km->m.ngen_words = mi.status_len / sizeof(uint64_t) < KMON_SLOTS ?
+				   mi.status_len / sizeof(uint64_t) :
+				   KMON_SLOTS;
 
 	/* The application's signal handlers never run on this thread. */
 	ret = sv_thread_start(&km->thread, kmon_thread, km);

@@ -91,6 +91,13 @@ struct sv_monitor {
 	/* set by the cache with lock/unlock; NULL: the sink is called */
 	sv_protect_fn protect;
 	unsigned int flags;
+	/* A backend whose gen_current(token, gen) is exactly "word @token of
+	 * this array still reads @gen" (kmod: the module's status words)
+	 * publishes the array here at create time, so that a cache hit
+	 * compares the word itself instead of calling through the ops; NULL
+	 * for the others. */
+	const volatile uint64_t *gen_words;
+	uint64_t ngen_words;
 };
 
 /* userfaultfd opened with UFFD_USER_MODE_ONLY (unprivileged). */
