@@ -140,18 +140,16 @@ static __attribute__((noinline)) int rec_drained(struct sv_cache *c,
 }
 
 /* The record's copy of the watch generation is still current (no entry
- * line, no lock); false means "ask still_valid()". */
+ * line, no lock, no call: the monitor's gen_words); false means "ask
+ * still_valid()". */
 static inline bool rec_gen_current(struct sv_cache *c, struct sv_hrec *r)
 {
 	const struct sv_monitor *m = c->mon;
 	uint64_t gen = __atomic_load_n(&r->wgen, __ATOMIC_ACQUIRE);
 
-	if (m->gen_words)
-		return r->wtoken < m->ngen_words &&
-		       __atomic_load_n(&m->gen_words[r->wtoken],
-				       __ATOMIC_ACQUIRE) == gen;
-	return m->ops->gen_current && r->wtoken != SV_HREC_NO_TOKEN &&
-	       m->ops->gen_current(c->mon, r->wtoken, gen);
+	return m->gen_words && r->wtoken < m->ngen_words &&
+	       __atomic_load_n(&m->gen_words[r->wtoken], __ATOMIC_ACQUIRE) ==
+		       gen;
 }
 
 /* Whether the monitor still vouches for the pages under @r, from the
@@ -162,13 +160,12 @@ static inline bool rec_still_valid(struct sv_cache *c, struct sv_hrec *r)
 {
 	const struct sv_monitor_ops *ops = c->mon->ops;
 
+	/* checked first: the hit then reads no ops table */
 	if (c->mon->gen_words)
 		return rec_gen_current(c, r);
 	if (ops->verify)
 		return ops->verify(c->mon, r->wtoken, r->addr) == 1;
-	if (!ops->still_valid)
-		return true;
-	return rec_gen_current(c, r);
+	return !ops->still_valid;
 }
 
 /* Under c->lock, the one check a hit makes that @ent still stands for

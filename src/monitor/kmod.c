@@ -254,14 +254,6 @@ static bool revalidate(struct kmon *km, struct sv_watch *w, uint64_t gen)
 	return true;
 }
 
-static bool kmon_gen_current(struct sv_monitor *m, uint64_t token,
-			     uint64_t gen)
-{
-	struct kmon *km = to_kmon(m);
-
-	return token < KMON_SLOTS && unchanged(km, (uint32_t)token, gen);
-}
-
 static bool kmon_still_valid(struct sv_monitor *m, const struct sv_watch *w)
 {
 	struct kmon *km = to_kmon(m);
@@ -388,7 +380,6 @@ static const struct sv_monitor_ops kmon_ops = {
 	.watch = kmon_watch,
 	.unwatch = kmon_unwatch,
 	.still_valid = kmon_still_valid,
-	.gen_current = kmon_gen_current,
 	.destroy = kmon_destroy,
 };
 
@@ -444,7 +435,7 @@ int sv_monitor_kmod_create(sv_invalidate_fn sink, void *arg,
 	/* A slot per watch: an entry the cache drops without unwatching
 	 * would keep a slot whose owner pointer dangles. */
 	km->m.flags = SV_MONITOR_F_WATCH_PER_ENTRY;
-	/* kmon_gen_current() is this comparison; a hit makes it inline */
+	/* a hit compares the status word of its watch itself */
 	km->m.gen_words = km->status;
 	km->m.ngen_words = mi.status_len / sizeof(uint64_t) < KMON_SLOTS ?
 				   mi.status_len / sizeof(uint64_t) :

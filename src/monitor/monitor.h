@@ -62,12 +62,6 @@ struct sv_monitor_ops {
 	/* O(1) check at hit time, or NULL when the backend invalidates
 	 * synchronously through the sink. */
 	bool (*still_valid)(struct sv_monitor *m, const struct sv_watch *w);
-	/* Optional fast form of still_valid() from a copy of the watch's
-	 * token and gen (kept in the cache's hit index, so a hit need not
-	 * touch the entry): true means valid; false means "ask
-	 * still_valid()", which may revalidate and move w->gen. */
-	bool (*gen_current)(struct sv_monitor *m, uint64_t token,
-			    uint64_t gen);
 	/* For a backend whose sink can run late (the change is done, its
 	 * report not read yet): asked at hit time about the watch with
 	 * @token whose range starts in the page of @addr. 1: valid; 0:
@@ -91,11 +85,13 @@ struct sv_monitor {
 	/* set by the cache with lock/unlock; NULL: the sink is called */
 	sv_protect_fn protect;
 	unsigned int flags;
-	/* A backend whose gen_current(token, gen) is exactly "word @token of
-	 * this array still reads @gen" (kmod: the module's status words)
-	 * publishes the array here at create time, so that a cache hit
-	 * compares the word itself instead of calling through the ops; NULL
-	 * for the others. */
+	/* The fast form of still_valid(), for a backend whose watch is
+	 * current while word w->token of an array still reads w->gen (kmod:
+	 * the module's status words): the array, published at create time.
+	 * A hit compares the word with the copy of the token and gen kept in
+	 * the cache's hit index, so it need not touch the entry nor call
+	 * through the ops; a mismatch means "ask still_valid()", which may
+	 * revalidate and move w->gen. NULL for the others. */
 	const volatile uint64_t *gen_words;
 	uint64_t ngen_words;
 };
