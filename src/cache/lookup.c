@@ -370,10 +370,21 @@ static inline int put_ref(struct sv_cache *c, struct sv_cache_entry *e,
 	return put_entry_ref(c, e);
 }
 
-/* Everything but a local registration's lock-free hit: the window over a
- * remote one, the locked hit and the miss. */
+/* Live in this process, whether fresh or from the spare list. */
+static inline void mr_hand_out(struct sanverbs_mr *h, struct sanverbs_mr **out)
+{
+	h->hdr.fork_gen = sv_fork_gen_now();
+	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
+	*out = h;
+}
+
+/* Everything but a local registration's lock-free hit with a spare handle
+ * at hand: the window over a remote one, the locked hit and the miss.
+ * @r: the lock-free hit sv_cache_get() found for a local @access, or
+ * NULL (none, or not looked for: a remote one is looked up here). */
 static __attribute__((noinline)) int get_slow(struct sv_cache *c, void *addr,
 					      size_t len, unsigned int access,
+					      struct sv_hrec *r,
 					      struct sanverbs_mr **out)
 {
 	struct sanverbs_mr res, *h;
@@ -381,7 +392,6 @@ static __attribute__((noinline)) int get_slow(struct sv_cache *c, void *addr,
 		   c->rb->ops->remote_ready(c->rb);
 	unsigned int eacc = access;
 	uintptr_t s = (uintptr_t)addr;
-	struct sv_hrec *r = NULL;
 	int ret;
 
 	/* With windows, a remote registration is a local entry (its MR's
@@ -389,7 +399,8 @@ static __attribute__((noinline)) int get_slow(struct sv_cache *c, void *addr,
 	if (win)
 		eacc = (sv_access_normalize(access) & ~SV_REMOTE_ACCESS) |
 		       SV_ACCESS_MW_BIND;
-	if (c->mon && c->max_entries && s + len >= s)
+	if (!r && (access & SV_REMOTE_ACCESS) && c->mon && c->max_entries &&
+	    s + len >= s)
 		r = hit_fast(c, s, s + len, eacc);
 	if (r) {
 		got_rec(&res, r);
@@ -429,10 +440,7 @@ static __attribute__((noinline)) int get_slow(struct sv_cache *c, void *addr,
 		}
 		h->access |= sv_access_normalize(access);
 	}
-	/* Live in this process, whether fresh or from the spare list. */
-	h->hdr.fork_gen = sv_fork_gen_now();
-	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
-	*out = h;
+	mr_hand_out(h, out);
 	return 0;
 }
 
@@ -441,24 +449,24 @@ int sv_cache_get(struct sv_cache *c, void *addr, size_t len,
 {
 	uintptr_t s = (uintptr_t)addr;
 	struct sanverbs_mr *h;
-	struct sv_hrec *r;
+	struct sv_hrec *r = NULL;
 
-	/* The common case, kept short: a local registration hit without
-	 * the lock, straight into a spare handle. */
-	if ((access & SV_REMOTE_ACCESS) || !c->mon || !c->max_entries ||
-	    s + len < s || !tl_spare)
-		return get_slow(c, addr, len, access, out);
-	r = hit_fast(c, s, s + len, access);
-	if (!r)
-		return get_slow(c, addr, len, access, out);
-	h = mr_pop();
-	sv_cache_got(h, r->ent, r, r->ibmr, r->access & ~SV_ACCESS_MW_BIND,
-		     r->lkey, r->rkey);
-	h->win = NULL;
-	h->hdr.fork_gen = sv_fork_gen_now();
-	__atomic_store_n(&h->hdr.magic, SV_MR_MAGIC, __ATOMIC_RELEASE);
-	*out = h;
-	return 0;
+	/* A local registration is looked up here, once, without the lock;
+	 * the common case, a hit with a spare handle at hand, stays short. */
+	if (!(access & SV_REMOTE_ACCESS) && c->mon && c->max_entries &&
+	    s + len >= s) {
+		r = hit_fast(c, s, s + len, access);
+		if (r && tl_spare) {
+			h = mr_pop();
+			sv_cache_got(h, r->ent, r, r->ibmr,
+				     r->access & ~SV_ACCESS_MW_BIND, r->lkey,
+				     r->rkey);
+			h->win = NULL;
+			mr_hand_out(h, out);
+			return 0;
+		}
+	}
+	return get_slow(c, addr, len, access, r, out);
 }
 
 int sv_cache_put(struct sv_cache *c, struct sanverbs_mr *mr, bool *kept)
