@@ -7,6 +7,10 @@
  * of /proc/self/maps and a UFFDIO_REGISTER that splits the VMA) and
  * without the event its unmap would then wait for.
  *
+ * A range is told by its page range and by the monitor's unmap epoch
+ * there (userfaultfd: moved by every munmap() over it), so a buffer
+ * unmapped and mapped again at the same address counts as new.
+ *
  * The table only decides whether a miss is cached; it never hands out a
  * registration. So it needs no invalidation: a stale "seen" only caches a
  * first sight (watched like any miss, so exact), a forgotten one only
@@ -61,6 +65,9 @@ bool sv_admit_locked(struct sv_cache *c, struct sv_cache_entry *ent)
 	if (c->admit != SV_ADMIT_SECOND)
 		return true;
 	h = range_hash(hs, he);
+	/* new memory at an address seen before is a first sight */
+	if (c->mon->ops->unmap_epoch)
+		h = range_hash(h, c->mon->ops->unmap_epoch(c->mon, hs, he));
 	slot = &c->seen[h & (((uint64_t)1 << c->seen_bits) - 1)];
 	fp = (uint32_t)(h >> 32) | 1;
 	if (*slot == fp)

@@ -48,6 +48,19 @@ static void mon_lock(void *arg)
 	__atomic_fetch_add(&c->mseq, 1, __ATOMIC_SEQ_CST);
 }
 
+/* The unmapping thread's lock (uffd's munmap() hook), which may hold
+ * c->lock already or run in a signal handler: it only asks. */
+static bool mon_trylock(void *arg)
+{
+	struct sv_cache *c = arg;
+
+	if (pthread_mutex_trylock(&c->lock))
+		return false;
+	in_monitor_batch = true;
+	__atomic_fetch_add(&c->mseq, 1, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 static void mon_unlock(void *arg)
 {
 	struct sv_cache *c = arg;
@@ -233,6 +246,7 @@ int sv_cache_events_start(struct sv_cache *c,
 		return ret;
 	c->mon->lock = mon_lock;
 	c->mon->unlock = mon_unlock;
+	c->mon->trylock = mon_trylock;
 	c->mon->protect = protect_sink;
 	/* Callbacks run here; application signal handlers do not. */
 	ret = sv_thread_start(&c->worker, worker, c);

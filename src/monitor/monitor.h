@@ -68,6 +68,12 @@ struct sv_monitor_ops {
 	 * changed (the cache reports it as the sink would); -EAGAIN: a
 	 * report is pending, the hit must not happen now. NULL: not needed. */
 	int (*verify)(struct sv_monitor *m, uint64_t token, uintptr_t addr);
+	/* For the admission rule (cache/admit.c): a number that changes
+	 * when [start, end) may have been unmapped since it was last asked,
+	 * so that new memory at a remembered address counts as new. May
+	 * change for other reasons too; NULL: addresses alone are compared. */
+	uint32_t (*unmap_epoch)(struct sv_monitor *m, uintptr_t start,
+				uintptr_t end);
 	void (*destroy)(struct sv_monitor *m);
 };
 
@@ -76,12 +82,14 @@ struct sv_monitor {
 	sv_invalidate_fn sink;
 	void *sink_arg;
 	/* Added for userfaultfd (zero for backends that do not use them).
-	 * lock/unlock: set by the cache before the first watch(); a backend
+	 * lock/unlock/trylock: set by the cache before the first watch(); a backend
 	 * whose events complete on read() takes them around read() and the
 	 * sink calls, so the unmapper cannot return before the entries are
 	 * gone. flags: SV_MONITOR_F_*, set by the backend at create time. */
 	void (*lock)(void *sink_arg);
 	void (*unlock)(void *sink_arg);
+	/* lock() if it is free now; true if taken (then unlock() it) */
+	bool (*trylock)(void *sink_arg);
 	/* set by the cache with lock/unlock; NULL: the sink is called */
 	sv_protect_fn protect;
 	unsigned int flags;

@@ -8,6 +8,7 @@
  * accesses (pinning, read() into the buffer) when the fd is
  * UFFD_USER_MODE_ONLY. MISSING mode is used only where WP registration is
  * refused and the fd is privileged, so every fault is a message we answer. */
+#define _GNU_SOURCE /* pthread_setname_np() */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -78,6 +79,10 @@ struct uffd_monitor {
 	struct sv_itree known;
 	struct known *dead; /* forgotten by the monitor thread, freed by watch */
 	uint64_t gen;
+	/* Bounds of what was ever known since the set last emptied, read
+	 * without a lock by the munmap() hook to pass over unrelated unmaps
+	 * (a stale read only makes it leave an unmap to its event). */
+	uintptr_t lo, hi;
 	struct sv_uffd_hook hook;
 };
 
@@ -146,6 +151,10 @@ static void forget(struct uffd_monitor *u, uintptr_t start, size_t len)
 		k->next = u->dead;
 		u->dead = k;
 	}
+	if (list && !u->known.count) {
+		__atomic_store_n(&u->lo, UINTPTR_MAX, __ATOMIC_RELAXED);
+		__atomic_store_n(&u->hi, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* Records a registration made while @gen was current. */
@@ -162,6 +171,11 @@ static void remember(struct uffd_monitor *u, const struct uffdio_range *r,
 	known_lock(u);
 	if (u->gen == gen) {
 		sv_itree_insert(&u->known, &k->node);
+		if (k->node.start < u->lo)
+			__atomic_store_n(&u->lo, k->node.start,
+					 __ATOMIC_RELAXED);
+		if (k->node.end > u->hi)
+			__atomic_store_n(&u->hi, k->node.end, __ATOMIC_RELAXED);
 		k = NULL;
 	}
 	known_unlock(u);
@@ -368,6 +382,8 @@ static void *uffd_thread(void *arg)
 	struct pollfd p[2];
 	ssize_t n, i;
 
+	/* named for ps/top and for the test that counts its wakeups */
+	(void)pthread_setname_np(pthread_self(), "sanverbs-uffd");
 	for (;;) {
 		p[0].fd = u->fd;
 		p[0].events = POLLIN;
@@ -415,6 +431,56 @@ static void uffd_hooked(struct sv_uffd_hook *h, uintptr_t start, size_t len,
 	known_unlock(u);
 }
 
+static int any_known(struct sv_itree_node *n, void *arg)
+{
+	(void)n;
+	(void)arg;
+	return 1;
+}
+
+/* The calling thread is about to unmap [start, start + len). Left alone,
+ * the kernel would queue an UNMAP event and keep the thread in munmap()
+ * until the monitor thread has read it: two wakeups, several times the
+ * unmap itself. Instead, if part of the range is known to be registered,
+ * the entries over it go now, as the event would have dropped them, and
+ * the range is unregistered, so the unmap raises no event. Both happen in
+ * one critical section with forget(), so a miss racing with this either
+ * registers after it (its range then raises the event as usual) or loses
+ * its pending entry here and its record to the moved ->gen. Without the
+ * lock at hand (this thread holds it, or a signal handler interrupted
+ * it), or if the kernel refuses the unregister, the event does the work. */
+static void uffd_unmapping(struct sv_uffd_hook *h, uintptr_t start,
+			   size_t len)
+{
+	struct uffd_monitor *u = container_of(h, struct uffd_monitor, hook);
+	struct uffdio_range r;
+
+	page_range(u, start, len, &r);
+	if (r.start + r.len <= __atomic_load_n(&u->lo, __ATOMIC_RELAXED) ||
+	    r.start >= __atomic_load_n(&u->hi, __ATOMIC_RELAXED))
+		return;
+	if (u->m.trylock) {
+		if (!u->m.trylock(u->m.sink_arg))
+			return;
+	} else if (pthread_mutex_trylock(&u->klock)) {
+		return;
+	}
+	if (sv_itree_overlap(&u->known, r.start, r.start + r.len, any_known,
+			     NULL)) {
+		forget(u, r.start, r.len);
+		u->m.sink(u->m.sink_arg, r.start, r.len);
+		(void)ioctl(u->fd, UFFDIO_UNREGISTER, &r);
+	}
+	known_unlock(u);
+}
+
+static uint32_t uffd_unmap_epoch(struct sv_monitor *m, uintptr_t start,
+				 uintptr_t end)
+{
+	(void)m;
+	return sv_uffd_unmap_epoch(start, end);
+}
+
 static void uffd_destroy(struct sv_monitor *m)
 {
 	struct uffd_monitor *u = to_uffd(m);
@@ -447,6 +513,7 @@ static const struct sv_monitor_ops uffd_ops = {
 	.unwatch = NULL,
 	.still_valid = NULL,
 	.verify = uffd_verify,
+	.unmap_epoch = uffd_unmap_epoch,
 	.destroy = uffd_destroy,
 };
 
@@ -494,6 +561,7 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	if (!u)
 		return -ENOMEM;
 	u->page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+	u->lo = UINTPTR_MAX;
 	pthread_mutex_init(&u->klock, NULL);
 	sv_itree_init(&u->known);
 	u->m.ops = &uffd_ops;
@@ -525,6 +593,7 @@ int sv_monitor_uffd_create(sv_invalidate_fn sink, void *arg,
 	if (ret)
 		goto err_stop;
 	u->hook.changed = uffd_hooked;
+	u->hook.unmapping = uffd_unmapping;
 	sv_uffd_hook_add(&u->hook);
 	*out = &u->m;
 	return 0;

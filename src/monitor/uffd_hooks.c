@@ -44,6 +44,55 @@ static void hooked_change(uintptr_t start, size_t len, int prot,
 	errno = err;
 }
 
+/* Unmap epochs (sv_uffd_unmap_epoch()): one counter per 2 MiB of address
+ * space, aliased every 2 GiB. */
+#define EPOCH_SHIFT 21
+#define EPOCH_SLOTS 1024u
+static uint32_t unmap_epoch[EPOCH_SLOTS];
+
+static size_t epoch_span(uintptr_t start, uintptr_t end)
+{
+	uintptr_t n = ((end - 1) >> EPOCH_SHIFT) - (start >> EPOCH_SHIFT) + 1;
+
+	return n > EPOCH_SLOTS ? EPOCH_SLOTS : (size_t)n;
+}
+
+uint32_t sv_uffd_unmap_epoch(uintptr_t start, uintptr_t end)
+{
+	size_t i, n = end > start ? epoch_span(start, end) : 1;
+	uint32_t sum = 0;
+
+	for (i = 0; i < n; i++)
+		sum += __atomic_load_n(&unmap_epoch[((start >> EPOCH_SHIFT) +
+						     i) % EPOCH_SLOTS],
+				       __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* Before munmap(): epochs move, then each monitor may take the range out
+ * of its watch so that the unmap raises no event to wait for. */
+static void hooked_unmapping(uintptr_t start, size_t len)
+{
+	uintptr_t end = start + len < start ? UINTPTR_MAX : start + len;
+	struct sv_uffd_hook *h;
+	size_t i, n;
+	int err = errno;
+
+	if (!__atomic_load_n(&hooked, __ATOMIC_ACQUIRE) || end <= start)
+		return;
+	n = epoch_span(start, end);
+	for (i = 0; i < n; i++)
+		__atomic_fetch_add(&unmap_epoch[((start >> EPOCH_SHIFT) + i) %
+						EPOCH_SLOTS],
+				   1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&hooked_lock);
+	for (h = hooked; h; h = h->next)
+		if (h->unmapping)
+			h->unmapping(h, start, end - start);
+	pthread_mutex_unlock(&hooked_lock);
+	errno = err;
+}
+
 static bool downgrade(int prot)
 {
 	return (prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE);
@@ -58,6 +107,14 @@ SV_EXPORT int mprotect(void *addr, size_t len, int prot)
 	if (downgrade(prot))
 		hooked_change((uintptr_t)addr, len, prot, false);
 	return ret;
+}
+
+/* Not needed for exactness: userfaultfd reports the unmap of a watched
+ * range in any case (also a raw syscall's, or libc's own from free()). */
+SV_EXPORT int munmap(void *addr, size_t len)
+{
+	hooked_unmapping((uintptr_t)addr, len);
+	return (int)syscall(SYS_munmap, addr, len);
 }
 
 SV_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)

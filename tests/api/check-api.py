@@ -25,10 +25,11 @@ if len(sys.argv) > 3:
 headers = "".join(p.read_text() for p in (src_root / "include").rglob("*.h"))
 
 # libc functions the library defines in front of libc's, so that it sees
-# the changes userfaultfd does not report (src/monitor/uffd_hooks.c):
+# the changes userfaultfd does not report, and unmaps it need not wait
+# for (src/monitor/uffd_hooks.c):
 # exported and in the version script, but not sanverbs API (no header, no
 # page).
-interposed = {"mprotect", "pkey_mprotect", "shmat"}
+interposed = {"mprotect", "pkey_mprotect", "shmat", "munmap"}
 
 named = set()
 for page in (src_root / "docs" / "man").glob("*.3.md"):

@@ -138,7 +138,7 @@ fi
 t=$(us)
 # the libc functions libsanverbs interposes are exported but not its API
 # (tests/api/check-api.py leaves them out the same way)
-interposed=' mprotect pkey_mprotect shmat '
+interposed=' mprotect pkey_mprotect shmat munmap '
 # a symbol is a line `name;` once the comments are gone
 fns=$(perl -0777 -ne 's{/\*.*?\*/}{}gs; print "$1\n" while /^\s*(\w+)\s*;/mg' \
 	"$top/src/libsanverbs.map" "$top/provider/libsanverbs-provider.map")

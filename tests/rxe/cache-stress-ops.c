@@ -190,7 +190,11 @@ void victim(struct worker *w)
 		note_failure("victim alloc", -ENOMEM);
 		return;
 	}
+	/* twice: under the admission rule a range is cached at its
+	 * second sight (new memory at a recycled address is a first one) */
 	do_land(w, v, SLOT);
+	do_land(w, v, SLOT);
+	do_land(w, spare, SLOT);
 	do_land(w, spare, SLOT);
 	ret = sanverbs_mr_reg(w->ctx, heap, SLOT, SANVERBS_ACCESS_LOCAL_WRITE,
 			      &held);

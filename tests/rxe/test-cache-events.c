@@ -3,7 +3,8 @@
  * before the changing call returns. For munmap, MADV_DONTNEED, MADV_REMOVE
  * on shared memory, mremap (move, shrink), mmap(MAP_FIXED) over the range,
  * brk shrink, shmdt, malloc/free of a large (mmap) and of a heap block and
- * a heap trim: register (miss), register again (hit), change the mapping,
+ * a heap trim, and munmap by raw syscall(2) (which the library's munmap()
+ * does not see): register (miss), register again (hit), change the mapping,
  * put new memory at the same address, register again, have the peer QP
  * RDMA-write its bytes through that registration and check every byte
  * arrived in the NEW pages (and, where the old pages are still reachable,
@@ -11,10 +12,12 @@
  * uffd in the rxe suite, kmod in the kmod suite); SysV shm is cached only
  * under kmod, userfaultfd cannot watch it. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "test-cache-common.h"
@@ -52,6 +55,110 @@ START_TEST(ev_munmap)
 	ck_assert_int_eq(land(p, LEN, 13), 0);
 	assert_invalidated_since(inv);
 	munmap(p, LEN);
+}
+END_TEST
+
+/* The same unmap made by a raw system call, which the library's munmap()
+ * does not see: userfaultfd's event (kmod: the notifier) must do it all. */
+START_TEST(ev_munmap_syscall)
+{
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
+	uint64_t inv;
+
+	prime(p, LEN);
+	inv = stats().invalidations;
+	ck_assert_int_eq(syscall(SYS_munmap, p, LEN), 0);
+	changed(inv);
+	sv_test_map(p, LEN, MAP_PRIVATE);
+	ck_assert_int_eq(land(p, LEN, 14), 0);
+	assert_invalidated_since(inv);
+	munmap(p, LEN);
+}
+END_TEST
+
+/* The monitor thread's voluntary context switches: it sleeps in poll()
+ * between events, so each wakeup for an event counts one. */
+static long uffd_thread_wakeups(void)
+{
+	char path[320], line[128];
+	struct dirent *d;
+	long n = -1;
+	DIR *dir = opendir("/proc/self/task");
+	FILE *f;
+
+	ck_assert_ptr_nonnull(dir);
+	while (n < 0 && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f) ||
+		    strcmp(line, "sanverbs-uffd\n")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 d->d_name);
+		f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) ==
+			    1)
+				break;
+		fclose(f);
+	}
+	closedir(dir);
+	ck_assert_msg(n >= 0, "no sanverbs-uffd thread found");
+	return n;
+}
+
+/* userfaultfd only. The library's munmap() takes a cached range out of
+ * the watch and drops its entries before the kernel unmaps it, so no
+ * event is raised and the monitor thread is not woken: the unmapper
+ * does not wait for it. The same unmaps by syscall(2) each raise an
+ * event the unmapper waits for; the monitor sleeps between most of them
+ * (not all: it may find the next event queued before it polls again),
+ * so that half shows the count can tell the two apart. */
+START_TEST(unmap_spares_the_event)
+{
+	enum { N = 16 };
+	uint8_t *p[N];
+	long w0, w1, w2, w3;
+	uint64_t inv;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		p[i] = sv_test_map(NULL, LEN, MAP_PRIVATE);
+		prime(p[i], LEN);
+	}
+	inv = stats().invalidations;
+	w0 = uffd_thread_wakeups();
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(munmap(p[i], LEN), 0);
+	w1 = uffd_thread_wakeups();
+	ck_assert_uint_ge(stats().invalidations, inv + N);
+	for (i = 0; i < N; i++) {
+		ck_assert_ptr_eq(sv_test_map(p[i], LEN, MAP_PRIVATE), p[i]);
+		ck_assert_int_eq(land(p[i], LEN, 20 + i), 0);
+		ck_assert_int_eq(land(p[i], LEN, 40 + i), 1);
+	}
+	inv = stats().invalidations;
+	w2 = uffd_thread_wakeups();
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(syscall(SYS_munmap, p[i], LEN), 0);
+	w3 = uffd_thread_wakeups();
+	ck_assert_uint_ge(stats().invalidations, inv + N);
+	fprintf(stderr, "monitor woken %ld times by %d unmaps through "
+		"munmap(), %ld times by %d through syscall(2)\n", w1 - w0, N,
+		w3 - w2, N);
+	ck_assert_msg(w1 - w0 <= N / 8, "%d unmaps through munmap() woke the "
+		      "monitor %ld times", N, w1 - w0);
+	ck_assert_msg(w3 - w2 >= N / 4, "%d unmaps by syscall woke the "
+		      "monitor %ld times", N, w3 - w2);
 }
 END_TEST
 
@@ -357,10 +464,12 @@ int main(void)
 	Suite *s = suite_create("cache-events");
 	TCase *tc = tcase_create("events");
 	TCase *tt = tcase_create("truncate");
+	struct sanverbs_ctx_attr attr;
 
 	tcase_add_checked_fixture(tc, cache_setup, cache_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, ev_munmap);
+	tcase_add_test(tc, ev_munmap_syscall);
 	tcase_add_test(tc, ev_madv_dontneed);
 	tcase_add_test(tc, ev_madv_remove_shared);
 	tcase_add_test(tc, ev_mremap_move);
@@ -371,6 +480,9 @@ int main(void)
 	tcase_add_test(tc, ev_malloc_free_large);
 	tcase_add_test(tc, ev_malloc_free_heap);
 	tcase_add_test(tc, ev_heap_trim);
+	if (!sanverbs_ctx_attr_init(&attr) &&
+	    attr.monitor == SANVERBS_MONITOR_UFFD)
+		tcase_add_test(tc, unmap_spares_the_event);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tt, cache_setup, cache_teardown);
 	tcase_set_timeout(tt, 120);
