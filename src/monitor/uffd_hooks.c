@@ -85,7 +85,11 @@ static void hooked_unmapping(uintptr_t start, size_t len)
 		__atomic_fetch_add(&unmap_epoch[((start >> EPOCH_SHIFT) + i) %
 						EPOCH_SLOTS],
 				   1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&hooked_lock);
+	/* Only tried, like the cache lock behind it: the work is optional
+	 * (the event does it otherwise), and munmap() may be called from a
+	 * signal handler that interrupted a holder. */
+	if (pthread_mutex_trylock(&hooked_lock))
+		return;
 	for (h = hooked; h; h = h->next)
 		if (h->unmapping)
 			h->unmapping(h, start, end - start);
