@@ -3,8 +3,8 @@
  * before the changing call returns. For munmap, MADV_DONTNEED, MADV_REMOVE
  * on shared memory, mremap (move, shrink), mmap(MAP_FIXED) over the range,
  * brk shrink, shmdt, malloc/free of a large (mmap) and of a heap block and
- * a heap trim, and munmap by raw syscall(2) (which the library's munmap()
- * does not see): register (miss), register again (hit), change the mapping,
+ * a heap trim, munmap by raw syscall(2) (which the library's munmap()
+ * does not see) and munmap of part of a range: register (miss), register again (hit), change the mapping,
  * put new memory at the same address, register again, have the peer QP
  * RDMA-write its bytes through that registration and check every byte
  * arrived in the NEW pages (and, where the old pages are still reachable,
@@ -75,6 +75,37 @@ END_TEST
 START_TEST(ev_munmap_syscall)
 {
 	unmap_and_land(raw_munmap, 14);
+}
+END_TEST
+
+/* Part of a cached range unmapped, through munmap() and then by the
+ * system call, next to a cached neighbour: the entry over the part goes,
+ * the neighbour stays a hit until its own part is unmapped, and every
+ * registration after a change lands in the memory mapped now. */
+START_TEST(ev_munmap_part)
+{
+	const size_t half = LEN / 2, hole = 32u << 10;
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
+	uint8_t *b = p + half;
+	uint64_t inv;
+
+	prime(p, half);
+	prime(b, half);
+	inv = stats().invalidations;
+	ck_assert_int_eq(munmap(p + hole, hole), 0);
+	changed(inv);
+	ck_assert_ptr_eq(sv_test_map(p + hole, hole, MAP_PRIVATE), p + hole);
+	ck_assert_int_eq(land(p, half, 15), 0);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(b, half, 16), 1);
+	inv = stats().invalidations;
+	ck_assert_int_eq(raw_munmap(b + hole, hole), 0);
+	changed(inv);
+	ck_assert_ptr_eq(sv_test_map(b + hole, hole, MAP_PRIVATE), b + hole);
+	ck_assert_int_eq(land(b, half, 17), 0);
+	assert_invalidated_since(inv);
+	ck_assert_int_eq(land(p, half, 18), 1);
+	munmap(p, LEN);
 }
 END_TEST
 
@@ -476,6 +507,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, ev_munmap);
 	tcase_add_test(tc, ev_munmap_syscall);
+	tcase_add_test(tc, ev_munmap_part);
 	tcase_add_test(tc, ev_madv_dontneed);
 	tcase_add_test(tc, ev_madv_remove_shared);
 	tcase_add_test(tc, ev_mremap_move);
