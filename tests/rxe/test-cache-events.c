@@ -42,21 +42,19 @@ static void changed(uint64_t before)
 		ck_assert_uint_gt(stats().invalidations, before);
 }
 
-/* A cached range unmapped by @unmap, new memory mapped in its place: the
- * next registration misses and its bytes land in the new pages. */
-static void unmap_and_land(int (*unmap)(void *, size_t), uint32_t seed)
+/* [off, off + n) of the cached range [p, p + len) unmapped by @unmap, new
+ * memory mapped in its place: the next registration of the range misses
+ * and its bytes land in the pages mapped now. */
+static void unmap_and_land(uint8_t *p, size_t len, size_t off, size_t n,
+			   int (*unmap)(void *, size_t), uint32_t seed)
 {
-	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
-	uint64_t inv;
+	uint64_t inv = stats().invalidations;
 
-	prime(p, LEN);
-	inv = stats().invalidations;
-	ck_assert_int_eq(unmap(p, LEN), 0);
+	ck_assert_int_eq(unmap(p + off, n), 0);
 	changed(inv);
-	sv_test_map(p, LEN, MAP_PRIVATE);
-	ck_assert_int_eq(land(p, LEN, seed), 0);
+	ck_assert_ptr_eq(sv_test_map(p + off, n, MAP_PRIVATE), p + off);
+	ck_assert_int_eq(land(p, len, seed), 0);
 	assert_invalidated_since(inv);
-	munmap(p, LEN);
 }
 
 static int raw_munmap(void *p, size_t len)
@@ -64,9 +62,18 @@ static int raw_munmap(void *p, size_t len)
 	return (int)syscall(SYS_munmap, p, len);
 }
 
+static void unmap_whole(int (*unmap)(void *, size_t), uint32_t seed)
+{
+	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
+
+	prime(p, LEN);
+	unmap_and_land(p, LEN, 0, LEN, unmap, seed);
+	munmap(p, LEN);
+}
+
 START_TEST(ev_munmap)
 {
-	unmap_and_land(munmap, 13);
+	unmap_whole(munmap, 13);
 }
 END_TEST
 
@@ -74,7 +81,7 @@ END_TEST
  * does not see: userfaultfd's event (kmod: the notifier) must do it all. */
 START_TEST(ev_munmap_syscall)
 {
-	unmap_and_land(raw_munmap, 14);
+	unmap_whole(raw_munmap, 14);
 }
 END_TEST
 
@@ -87,23 +94,12 @@ START_TEST(ev_munmap_part)
 	const size_t half = LEN / 2, hole = 32u << 10;
 	uint8_t *p = sv_test_map(NULL, LEN, MAP_PRIVATE);
 	uint8_t *b = p + half;
-	uint64_t inv;
 
 	prime(p, half);
 	prime(b, half);
-	inv = stats().invalidations;
-	ck_assert_int_eq(munmap(p + hole, hole), 0);
-	changed(inv);
-	ck_assert_ptr_eq(sv_test_map(p + hole, hole, MAP_PRIVATE), p + hole);
-	ck_assert_int_eq(land(p, half, 15), 0);
-	assert_invalidated_since(inv);
+	unmap_and_land(p, half, hole, hole, munmap, 15);
 	ck_assert_int_eq(land(b, half, 16), 1);
-	inv = stats().invalidations;
-	ck_assert_int_eq(raw_munmap(b + hole, hole), 0);
-	changed(inv);
-	ck_assert_ptr_eq(sv_test_map(b + hole, hole, MAP_PRIVATE), b + hole);
-	ck_assert_int_eq(land(b, half, 17), 0);
-	assert_invalidated_since(inv);
+	unmap_and_land(b, half, hole, hole, raw_munmap, 17);
 	ck_assert_int_eq(land(p, half, 18), 1);
 	munmap(p, LEN);
 }
