@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "compare.h"
 #include "out.h"
@@ -130,6 +131,11 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 				return;
 			}
 		}
+		/* The previous trial's unmaps left a cache deregistrations
+		 * to make on its own thread (raw made its own before its
+		 * unmaps, untimed): let them finish before misses are timed,
+		 * as the cache bench does. */
+		usleep(20000);
 		/* Each miss next to a raw ibv_reg_mr of another fresh buffer
 		 * in this process, in alternating order: their ratio does not
 		 * carry the process's own speed, which under TCG differs by up
