@@ -82,10 +82,11 @@ struct sv_monitor {
 	sv_invalidate_fn sink;
 	void *sink_arg;
 	/* Added for userfaultfd (zero for backends that do not use them).
-	 * lock/unlock/trylock: set by the cache before the first watch(); a backend
-	 * whose events complete on read() takes them around read() and the
-	 * sink calls, so the unmapper cannot return before the entries are
-	 * gone. flags: SV_MONITOR_F_*, set by the backend at create time. */
+	 * lock/unlock/trylock: set by the cache before the first watch();
+	 * a backend whose events complete on read() takes them around
+	 * read() and the sink calls, so the unmapper cannot return before
+	 * the entries are gone. flags: SV_MONITOR_F_*, set by the backend at
+	 * create time. */
 	void (*lock)(void *sink_arg);
 	void (*unlock)(void *sink_arg);
 	/* lock() if it is free now; true if taken (then unlock() it) */

@@ -4,10 +4,10 @@
  * on shared memory, mremap (move, shrink), mmap(MAP_FIXED) over the range,
  * brk shrink, shmdt, malloc/free of a large (mmap) and of a heap block and
  * a heap trim, munmap by raw syscall(2) (which the library's munmap()
- * does not see) and munmap of part of a range: register (miss), register again (hit), change the mapping,
- * put new memory at the same address, register again, have the peer QP
- * RDMA-write its bytes through that registration and check every byte
- * arrived in the NEW pages (and, where the old pages are still reachable,
+ * does not see) and munmap of part of a range: register (miss), register
+ * again (hit), change the mapping, put new memory at the same address,
+ * register again, have the peer QP RDMA-write its bytes through that
+ * registration and check every byte arrived in the NEW pages (and, where the old pages are still reachable,
  * that they were left alone). Runs under both monitors (SANVERBS_MONITOR:
  * uffd in the rxe suite, kmod in the kmod suite); SysV shm is cached only
  * under kmod, userfaultfd cannot watch it. */
