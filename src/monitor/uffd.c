@@ -99,6 +99,15 @@ static void known_lock(struct uffd_monitor *u)
 		pthread_mutex_lock(&u->klock);
 }
 
+/* known_lock() if it is free now (the munmap() hook's thread may hold it
+ * or be a signal handler that interrupted its holder). */
+static bool known_trylock(struct uffd_monitor *u)
+{
+	if (u->m.trylock)
+		return u->m.trylock(u->m.sink_arg);
+	return !pthread_mutex_trylock(&u->klock);
+}
+
 static void known_unlock(struct uffd_monitor *u)
 {
 	if (u->m.unlock)
@@ -459,12 +468,8 @@ static void uffd_unmapping(struct sv_uffd_hook *h, uintptr_t start,
 	if (r.start + r.len <= __atomic_load_n(&u->lo, __ATOMIC_RELAXED) ||
 	    r.start >= __atomic_load_n(&u->hi, __ATOMIC_RELAXED))
 		return;
-	if (u->m.trylock) {
-		if (!u->m.trylock(u->m.sink_arg))
-			return;
-	} else if (pthread_mutex_trylock(&u->klock)) {
+	if (!known_trylock(u))
 		return;
-	}
 	if (sv_itree_overlap(&u->known, r.start, r.start + r.len, any_known,
 			     NULL)) {
 		forget(u, r.start, r.len);

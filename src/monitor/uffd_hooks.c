@@ -57,15 +57,19 @@ static size_t epoch_span(uintptr_t start, uintptr_t end)
 	return n > EPOCH_SLOTS ? EPOCH_SLOTS : (size_t)n;
 }
 
+/* The counter of the @i-th 2 MiB from the one holding @start. */
+static uint32_t *epoch_at(uintptr_t start, size_t i)
+{
+	return &unmap_epoch[((start >> EPOCH_SHIFT) + i) % EPOCH_SLOTS];
+}
+
 uint32_t sv_uffd_unmap_epoch(uintptr_t start, uintptr_t end)
 {
 	size_t i, n = end > start ? epoch_span(start, end) : 1;
 	uint32_t sum = 0;
 
 	for (i = 0; i < n; i++)
-		sum += __atomic_load_n(&unmap_epoch[((start >> EPOCH_SHIFT) +
-						     i) % EPOCH_SLOTS],
-				       __ATOMIC_RELAXED);
+		sum += __atomic_load_n(epoch_at(start, i), __ATOMIC_RELAXED);
 	return sum;
 }
 
@@ -82,9 +86,7 @@ static void hooked_unmapping(uintptr_t start, size_t len)
 		return;
 	n = epoch_span(start, end);
 	for (i = 0; i < n; i++)
-		__atomic_fetch_add(&unmap_epoch[((start >> EPOCH_SHIFT) + i) %
-						EPOCH_SLOTS],
-				   1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(epoch_at(start, i), 1, __ATOMIC_RELAXED);
 	/* Only tried, like the cache lock behind it: the work is optional
 	 * (the event does it otherwise), and munmap() may be called from a
 	 * signal handler that interrupted a holder. */
