@@ -106,6 +106,40 @@ void cmp_measure_hit(struct cmp_sys *s, const struct cmp_opts *o)
 	measure_hit(s, o, 1);
 }
 
+/* s->reg() of @buf, its time added to *@t; nonzero (and a note) if it
+ * failed. */
+static int timed_reg(struct cmp_sys *s, char *buf, struct cmp_reg *r,
+		     double *t)
+{
+	double t0 = cmp_now();
+
+	if (s->reg(s, buf, BUF_LEN, 0, r)) {
+		cmp_note("miss: registration failed");
+		return -1;
+	}
+	*t += cmp_now() - t0;
+	return 0;
+}
+
+/* The same by raw ibv_reg_mr on the system's PD, the baseline a miss is
+ * paired with in its own process; nothing for a system without one
+ * (UCX). */
+static int timed_raw_reg(struct cmp_sys *s, char *buf, struct ibv_mr **mr,
+			 double *t)
+{
+	double t0 = cmp_now();
+
+	if (!s->pd)
+		return 0;
+	*mr = ibv_reg_mr(s->pd, buf, BUF_LEN, IBV_ACCESS_LOCAL_WRITE);
+	*t += cmp_now() - t0;
+	if (!*mr) {
+		cmp_note("miss: ibv_reg_mr failed");
+		return -1;
+	}
+	return 0;
+}
+
 void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 {
 	enum { NB = 32 };
@@ -140,30 +174,11 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 		 * in this process, in alternating order: their ratio does not
 		 * carry the process's own speed, which under TCG differs by up
 		 * to 2x from one process to the next. */
-		for (i = 0; i < NB; i++) {
-			int k;
-
-			for (k = 0; k < 2; k++) {
-				t0 = cmp_now();
-				if (k == (i & 1)) {
-					if (!s->pd) /* UCX: no verbs PD */
-						continue;
-					raw[i] = ibv_reg_mr(s->pd, c[i], BUF_LEN,
-							    IBV_ACCESS_LOCAL_WRITE);
-					tr += cmp_now() - t0;
-					if (!raw[i]) {
-						cmp_note("miss: ibv_reg_mr failed");
-						return;
-					}
-					continue;
-				}
-				if (s->reg(s, b[i], BUF_LEN, 0, &r[i])) {
-					cmp_note("miss: registration failed");
-					return;
-				}
-				tm += cmp_now() - t0;
-			}
-		}
+		for (i = 0; i < NB; i++)
+			if ((!(i & 1) && timed_raw_reg(s, c[i], &raw[i], &tr)) ||
+			    timed_reg(s, b[i], &r[i], &tm) ||
+			    ((i & 1) && timed_raw_reg(s, c[i], &raw[i], &tr)))
+				return;
 		/* c[] is unmapped only after the timed unmaps: an unmap
 		 * next to b[] before its second use would make that a first
 		 * sight again under sanverbs' admission rule */
@@ -176,14 +191,9 @@ void cmp_measure_miss_unmap(struct cmp_sys *s, const struct cmp_opts *o)
 		 * a cache that keeps a range only at its second sight
 		 * (sanverbs' admission rule under userfaultfd) the miss that
 		 * starts watching it. */
-		for (i = 0; i < NB; i++) {
-			t0 = cmp_now();
-			if (s->reg(s, b[i], BUF_LEN, 0, &r[i])) {
-				cmp_note("miss: registration failed");
+		for (i = 0; i < NB; i++)
+			if (timed_reg(s, b[i], &r[i], &ta))
 				return;
-			}
-			ta += cmp_now() - t0;
-		}
 		for (i = 0; i < NB; i++)
 			s->dereg(s, &r[i]);
 		/* The range is now cached (or gone, for raw): unmapping it
